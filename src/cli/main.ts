@@ -1,0 +1,80 @@
+import { resolve } from 'node:path';
+import { loadSettings, SettingsError, type Settings } from '../config/settings.ts';
+import { DataDirBusyError, readLockOwner } from '../db/data-dir-lock.ts';
+import { migrateToLatest, openDatabase } from '../db/database.ts';
+import { passwordHasherFor } from '../server/app.ts';
+import { parseCommand, runCommand, UsageError } from './commands.ts';
+import { sendCommand, type ControlReply } from './control-socket.ts';
+
+/**
+ * appgrant <command>: prints one JSON document on stdout. Exit codes: 0 done,
+ * 1 failed, 2 the command line or its input was wrong.
+ */
+async function runLocally(settings: Settings, argv: string[]): Promise<unknown> {
+  const db = await openDatabase({ databaseUrl: settings.DATABASE_URL, dataDir: settings.DATA_DIR, poolMax: 2 });
+  try {
+    const [, pending] = (await db.knex.migrate.list()) as [unknown[], unknown[]];
+    if (pending.length && argv[0] !== 'migrate') {
+      // The embedded database belongs to this machine: bring it up to date. A
+      // shared PostgreSQL is migrated only when the operator says so.
+      if (db.mode !== 'pglite') throw new Error('the database schema is not up to date: run `appgrant migrate` first');
+      await migrateToLatest(db.knex);
+    }
+    return await runCommand({ db: db.knex, settings, hasher: passwordHasherFor(settings) }, argv);
+  } finally {
+    await db.close();
+  }
+}
+
+/** With the embedded database, a running server executes the command for us. */
+async function runThroughServer(settings: Settings, argv: string[]): Promise<ControlReply | undefined> {
+  if (settings.DATABASE_URL) return undefined;
+  const owner = readLockOwner(resolve(settings.DATA_DIR));
+  if (!owner) return undefined;
+  if (!owner.controlSocket) throw new DataDirBusyError(owner);
+  return sendCommand(owner.controlSocket, argv);
+}
+
+/**
+ * Another short CLI run, or a server still starting up, holds the embedded
+ * database: wait for it rather than fail, up to a limit.
+ */
+async function whileDataDirBusy<T>(attempt: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof DataDirBusyError) || Date.now() > deadline) throw error;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    const settings = loadSettings();
+    parseCommand(argv);
+    const reply = await whileDataDirBusy(() => runThroughServer(settings, argv));
+    if (reply && !reply.ok) {
+      process.stderr.write(`appgrant: ${reply.error}\n`);
+      return reply.usage ? 2 : 1;
+    }
+    const result = reply ? reply.result : await whileDataDirBusy(() => runLocally(settings, argv));
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof SettingsError) {
+      process.stderr.write(`appgrant: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof DataDirBusyError) {
+      process.stderr.write(`appgrant: the embedded database is busy (process ${error.owner.pid}); try again in a moment\n`);
+      return 1;
+    }
+    process.stderr.write(`appgrant: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/**
+ * Every setting comes from the environment and is validated once at start.
+ * A bad value stops the process with one line naming the variable, so an
+ * operator never runs with a half-understood configuration.
+ */
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** A comma-separated list of secrets, each long enough to be a key rather than a password. */
+const secretList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1));
+
+const settingsSchema = z
+  .object({
+    NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+    DATA_DIR: z.string().min(1).default('data'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    COOKIE_KEYS: secretList.optional(),
+    TRUST_PROXY: booleanFlag.default(false),
+    SEED_DEMO: booleanFlag.optional(),
+    AUTHORIZATION_CODE_TTL: seconds(60),
+    ACCESS_TOKEN_TTL: seconds(3600),
+    REFRESH_TOKENS: booleanFlag.default(true),
+    REFRESH_TOKEN_TTL: seconds(30 * 24 * 3600),
+    SESSION_TTL: seconds(8 * 3600),
+    INTERACTION_TTL: seconds(15 * 60),
+    PASSWORD_HASH_MEMORY_KIB: z.coerce.number().int().min(19456).default(19456),
+    PASSWORD_HASH_ITERATIONS: z.coerce.number().int().min(2).default(2),
+    PASSWORD_HASH_PARALLELISM: z.coerce.number().int().min(1).default(1),
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+    LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive().default(30),
+    LOGIN_FAILURE_WINDOW: seconds(15 * 60),
+    SHUTDOWN_GRACE: seconds(10),
+  })
+  .superRefine((value, ctx) => {
+    if (value.NODE_ENV === 'production' && value.ISSUER && !value.ISSUER.startsWith('https://')) {
+      ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must be an https:// URL in production' });
+    }
+    if (value.ISSUER && /[?#]/.test(value.ISSUER)) {
+      ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must not carry a query or fragment' });
+    }
+  });
+
+type RawSettings = z.infer<typeof settingsSchema>;
+
+export interface Settings extends Omit<RawSettings, 'ISSUER'> {
+  /** Public base URL without a trailing slash; defaults to http://localhost:PORT outside production. */
+  ISSUER: string;
+  production: boolean;
+}
+
+export class SettingsError extends Error {}
+
+/** Parses the environment; throws a SettingsError whose message names each bad variable. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = settingsSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+    throw new SettingsError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  const raw = parsed.data;
+  const production = raw.NODE_ENV === 'production';
+  if (production && !raw.ISSUER) {
+    throw new SettingsError('invalid configuration: ISSUER: required in production (the public https:// base URL)');
+  }
+  const issuer = (raw.ISSUER ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
+  return { ...raw, ISSUER: issuer, production };
+}

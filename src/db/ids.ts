@@ -1,0 +1,11 @@
+import { randomBytes } from 'node:crypto';
+
+/** 24 hex characters, the identifier shape the platform API has always used for apps and accounts. */
+export function newId(prefix = ''): string {
+  return `${prefix}${randomBytes(12).toString('hex')}`;
+}
+
+/** A high-entropy secret for a machine credential (256 bits, URL-safe). */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}

@@ -1,0 +1,205 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { Knex } from 'knex';
+import { errors, type InteractionResults, type Provider } from 'oidc-provider';
+import type { Settings } from '../config/settings.ts';
+import { authenticateAccount, findAccount, type Account } from '../accounts/accounts.ts';
+import type { LoginThrottle } from '../accounts/login-throttle.ts';
+import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import { listAppsOfAccount, type App } from '../apps/apps.ts';
+import { recordApproval } from '../authorizations/authorizations.ts';
+import { findPartner, type PublicPartner } from '../partners/partners.ts';
+import { describePermission } from '../permissions/catalog.ts';
+import type { CsrfGuard } from '../web/csrf.ts';
+import { renderPage } from '../web/render.ts';
+import { platformApiResource } from './provider.ts';
+
+export interface InteractionDependencies {
+  db: Knex;
+  settings: Settings;
+  provider: Provider;
+  hasher: PasswordHasher;
+  throttle: LoginThrottle;
+  csrf: CsrfGuard;
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface InteractionState {
+  details: Details;
+  partner: PublicPartner;
+}
+
+const paths = {
+  page: (uid: string) => `/interaction/${uid}`,
+  login: (uid: string) => `/interaction/${uid}/login`,
+  consent: (uid: string) => `/interaction/${uid}/consent`,
+  abort: (uid: string) => `/interaction/${uid}/abort`,
+};
+
+const wrongCredentials = 'The email or password is incorrect.';
+
+/**
+ * The pages between /oauth/authorize and the partner's redirect: log in,
+ * choose an app, consent. Each handler is a short pipeline: load the
+ * engine's interaction, check the form, do one step, hand the result back
+ * to the engine, which redirects.
+ */
+export function interactionRouter(deps: InteractionDependencies): Router {
+  const { db, provider, csrf } = deps;
+  const router = new Router();
+
+  async function loadInteraction(ctx: Context, next: Next): Promise<void> {
+    let details: Details;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (error) {
+      if (!(error instanceof errors.SessionNotFound)) throw error;
+      return renderPage(ctx, 400, 'errorPage', {
+        title: 'This sign-in has expired',
+        message: 'Return to the site you came from and start again.',
+      });
+    }
+    const partner = details.uid === ctx.params.uid ? await findPartner(db, String(details.params.client_id)) : undefined;
+    if (!partner) {
+      return renderPage(ctx, 400, 'errorPage', { title: 'This sign-in has expired', message: 'Return to the site you came from and start again.' });
+    }
+    ctx.state.interaction = { details, partner } satisfies InteractionState;
+    return next();
+  }
+
+  async function requireCsrfToken(ctx: Context, next: Next): Promise<void> {
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    if (!csrf.isValid(ctx, body?._csrf)) {
+      return renderPage(ctx, 403, 'errorPage', {
+        title: 'This form has expired',
+        message: 'The page was open too long or came from another site. Go back, reload the page and try again.',
+      });
+    }
+    return next();
+  }
+
+  function requirePrompt(name: 'login' | 'consent') {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      if (state(ctx).details.prompt.name !== name) {
+        return renderPage(ctx, 400, 'errorPage', { title: 'This step is already done', message: 'Go back and reload the page.' });
+      }
+      return next();
+    };
+  }
+
+  async function finish(ctx: Context, result: InteractionResults): Promise<void> {
+    const target = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(target);
+  }
+
+  function showLogin(ctx: Context, status: number, extra: { email?: string; error?: string } = {}): void {
+    const { details, partner } = state(ctx);
+    renderPage(ctx, status, 'loginPage', {
+      action: paths.login(details.uid),
+      csrfToken: csrf.tokenFor(ctx),
+      partnerName: partner.name,
+      ...extra,
+    });
+  }
+
+  async function showStep(ctx: Context): Promise<void> {
+    if (state(ctx).details.prompt.name === 'login') return showLogin(ctx, 200);
+    return showAppChoice(ctx);
+  }
+
+  async function showAppChoice(ctx: Context): Promise<void> {
+    const { details, partner } = state(ctx);
+    const owner = await sessionOwner(ctx);
+    const apps = await eligibleApps(owner, partner);
+    const base = { csrfToken: csrf.tokenFor(ctx), signedInAs: owner.email, partnerName: partner.name };
+    if (apps.length === 0) return renderPage(ctx, 200, 'noAppsPage', { ...base, abortAction: paths.abort(details.uid) });
+    const chosen = apps.length === 1 ? apps[0] : apps.find((app) => app.id === ctx.query.app);
+    if (!chosen) {
+      return renderPage(ctx, 200, 'appPickerPage', {
+        ...base,
+        apps: apps.map((app) => ({ id: app.id, name: app.display_name })),
+        action: paths.page(details.uid),
+        abortAction: paths.abort(details.uid),
+      });
+    }
+    return renderPage(ctx, 200, 'consentPage', {
+      csrfToken: base.csrfToken,
+      signedInAs: owner.email,
+      partner: { name: partner.name, logoUrl: partner.logo_url, website: partner.website },
+      app: { id: chosen.id, name: chosen.display_name },
+      permissions: requestedPermissions(details).map((name) => ({ name, description: describePermission(name)?.description ?? name })),
+      action: paths.consent(details.uid),
+      changeAppHref: apps.length > 1 ? paths.page(details.uid) : undefined,
+    });
+  }
+
+  async function logIn(ctx: Context): Promise<void> {
+    const body = ctx.request.body as Record<string, unknown>;
+    const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    const wait = await deps.throttle.retryAfter(email, ctx.ip);
+    if (wait > 0) {
+      ctx.set('Retry-After', String(wait));
+      return showLogin(ctx, 429, { email, error: `Too many failed attempts. Try again in ${wait} seconds.` });
+    }
+    const account = email && password ? await authenticateAccount(db, deps.hasher, email, password) : undefined;
+    if (!account) {
+      await deps.throttle.recordFailure(email, ctx.ip);
+      return showLogin(ctx, 401, { email, error: wrongCredentials });
+    }
+    await deps.throttle.recordSuccess(email, ctx.ip);
+    return finish(ctx, { login: { accountId: account.id } });
+  }
+
+  async function decide(ctx: Context): Promise<void> {
+    const body = ctx.request.body as Record<string, unknown>;
+    if (body.decision === 'deny') {
+      return finish(ctx, { error: 'access_denied', error_description: 'the app owner denied the request' });
+    }
+    const { details, partner } = state(ctx);
+    const owner = await sessionOwner(ctx);
+    const app = (await eligibleApps(owner, partner)).find((candidate) => candidate.id === body.app);
+    if (body.decision !== 'allow' || !app) {
+      return renderPage(ctx, 400, 'errorPage', { title: 'Choose an app', message: 'Go back and choose one of your apps.' });
+    }
+    const permissions = requestedPermissions(details);
+    const grant = new provider.Grant({ accountId: owner.id, clientId: partner.id });
+    grant.addResourceScope(platformApiResource(deps.settings), permissions.join(' '));
+    const grantId = await grant.save();
+    await recordApproval(db, { partnerId: partner.id, appId: app.id, accountId: owner.id, grantId, permissions });
+    return finish(ctx, { consent: { grantId } });
+  }
+
+  async function abort(ctx: Context): Promise<void> {
+    return finish(ctx, { error: 'access_denied', error_description: 'the app owner cancelled the request' });
+  }
+
+  async function sessionOwner(ctx: Context): Promise<Account> {
+    const accountId = state(ctx).details.session?.accountId;
+    const account = accountId ? await findAccount(db, accountId) : undefined;
+    if (!account) throw new errors.SessionNotFound('the session has no account');
+    return account;
+  }
+
+  /** An integration not yet approved by an operator can only be tried on its own account's apps. */
+  async function eligibleApps(owner: Account, partner: PublicPartner): Promise<App[]> {
+    if (!partner.approved && partner.account_id !== owner.id) return [];
+    return listAppsOfAccount(db, owner.id);
+  }
+
+  router.get('/interaction/:uid', loadInteraction, showStep);
+  router.post('/interaction/:uid/login', loadInteraction, requireCsrfToken, requirePrompt('login'), logIn);
+  router.post('/interaction/:uid/consent', loadInteraction, requireCsrfToken, requirePrompt('consent'), decide);
+  router.post('/interaction/:uid/abort', loadInteraction, requireCsrfToken, abort);
+  return router;
+}
+
+function state(ctx: Context): InteractionState {
+  return ctx.state.interaction as InteractionState;
+}
+
+function requestedPermissions(details: Details): string[] {
+  return String(details.params.scope ?? '').split(' ').filter(Boolean);
+}

@@ -1,0 +1,187 @@
+import type { Knex } from 'knex';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type JWK } from 'oidc-provider';
+import type { Settings } from '../config/settings.ts';
+import type { Logger } from '../log/logger.ts';
+import { findAccount } from '../accounts/accounts.ts';
+import { findLiveAuthorizationByGrant } from '../authorizations/authorizations.ts';
+import { createAdapterFactory } from './adapter.ts';
+import { partnerClientProperties } from './client-metadata.ts';
+import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
+import { errorPage } from '../../views/error.ts';
+import { permissionNames } from '../permissions/catalog.ts';
+import { setPageHeaders } from '../web/page-headers.ts';
+import { acceptJsonTokenRequests, addAppIdToTokenResponse } from './token-endpoint.ts';
+
+export const oauthRoutes = {
+  authorization: '/oauth/authorize',
+  token: '/oauth/token',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  jwks: '/oauth/jwks',
+} as const;
+
+export interface OAuthDependencies {
+  db: Knex;
+  settings: Settings;
+  logger: Logger;
+  cookieKeys: string[];
+  signingKeys: JWK[];
+  secretVerifier: ClientSecretVerifier;
+}
+
+/** The audience of every access token: the platform API. */
+export function platformApiResource(settings: Settings): string {
+  return `${settings.ISSUER}/v2`;
+}
+
+type ClientWithPermissions = { metadata(): Record<string, unknown> };
+
+function permissionsOf(client: ClientWithPermissions): string[] {
+  return (client.metadata().permissions as string[] | undefined) ?? [];
+}
+
+/**
+ * A partner asks for permissions with `scope`. Omitted, it gets every
+ * permission it registered; anything it did not register (including names
+ * outside the catalog) is refused with invalid_scope, redirected back to it.
+ */
+async function checkRequestedPermissions(ctx: KoaContextWithOIDC, value: string | undefined, client: ClientWithPermissions): Promise<void> {
+  const allowed = permissionsOf(client);
+  if (value === undefined) {
+    ctx.oidc.params!.scope = allowed.join(' ');
+    return;
+  }
+  const refused = value.split(' ').filter((name) => !allowed.includes(name));
+  if (refused.length) {
+    throw new errors.InvalidScope('requested scope is not registered for this client', refused.join(' '));
+  }
+}
+
+/**
+ * Every authorization asks the owner to choose an app and consent, even when
+ * the same partner was allowed before: the approval is per app, so an
+ * earlier one never answers for a new request.
+ */
+function interactionPolicyForApps() {
+  const { Prompt, Check, base } = interactionPolicy;
+  const policy = base();
+  policy.remove('consent');
+  policy.add(
+    new Prompt(
+      { name: 'consent', requestable: true },
+      new Check('app_consent_required', 'the app owner chooses an app and consents', 'consent_required', (ctx) =>
+        ctx.oidc.result?.consent?.grantId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT,
+      ),
+    ),
+  );
+  return policy;
+}
+
+const errorTitles: Record<string, string> = {
+  invalid_client: 'Unknown integration',
+  invalid_redirect_uri: 'This link is not valid',
+  invalid_request: 'This link is not valid',
+};
+
+export function createOAuthProvider(deps: OAuthDependencies): Provider {
+  const { db, settings, logger } = deps;
+  const apiResource = platformApiResource(settings);
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(db, settings),
+    clients: [],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    responseTypes: ['code'],
+    clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
+    discovery: { scopes_supported: [...permissionNames] },
+    scopes: ['openid'],
+    claims: { openid: ['sub'] },
+    pkce: { required: () => false },
+    routes: oauthRoutes,
+    jwks: { keys: deps.signingKeys },
+    cookies: {
+      keys: deps.cookieKeys,
+      names: { session: 'appgrant.session', interaction: 'appgrant.interaction', resume: 'appgrant.resume' },
+      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', signed: true },
+    },
+    extraClientMetadata: { properties: partnerClientProperties },
+    extraParams: { scope: checkRequestedPermissions as never },
+    findAccount: async (_ctx, id) => {
+      const account = await findAccount(db, id);
+      return account ? { accountId: account.id, claims: () => ({ sub: account.id }) } : undefined;
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyForApps(),
+    },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      userinfo: { enabled: false },
+      revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A partner introspects its own tokens; the platform API's client, any.
+        allowedPolicy: async (_ctx, client, token) =>
+          client.clientId === token.clientId || client.metadata().role === 'resource_server',
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => apiResource,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, indicator, client) => {
+          if (indicator !== apiResource) throw new errors.InvalidTarget();
+          return {
+            scope: permissionsOf(client).join(' '),
+            audience: apiResource,
+            accessTokenFormat: 'opaque',
+            accessTokenTTL: settings.ACCESS_TOKEN_TTL,
+          };
+        },
+      },
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    // Revoking any token of an authorization (RFC 7009) removes the authorization.
+    revokeGrantPolicy: () => true,
+    ttl: {
+      AuthorizationCode: settings.AUTHORIZATION_CODE_TTL,
+      AccessToken: settings.ACCESS_TOKEN_TTL,
+      RefreshToken: settings.REFRESH_TOKEN_TTL,
+      Interaction: settings.INTERACTION_TTL,
+      Session: settings.SESSION_TTL,
+      // An owner's approval lasts until it is removed.
+      Grant: 10 * 365 * 24 * 3600,
+    },
+    extraTokenClaims: async (_ctx, token) => {
+      if (token.kind !== 'AccessToken' || !token.grantId) return undefined;
+      const authorization = await findLiveAuthorizationByGrant(db, token.grantId);
+      if (!authorization) throw new errors.InvalidGrant('the authorization was removed');
+      return { app_id: authorization.app_id, account_id: authorization.account_id };
+    },
+    renderError: async (ctx, out, error) => {
+      const code = out.error;
+      const status = (error as { status?: number }).status ?? 500;
+      if (status >= 500) logger.error({ err: error }, 'oauth engine error');
+      ctx.type = 'html';
+      setPageHeaders(ctx);
+      ctx.body = errorPage({
+        title: errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed'),
+        message:
+          status >= 500
+            ? 'The server could not complete the request. Please try again.'
+            : `${out.error_description ?? 'The request was not valid.'} Please return to the site you came from and start again.`,
+        code,
+      }).value;
+    },
+  };
+
+  const provider = new Provider(settings.ISSUER, configuration);
+  provider.proxy = settings.TRUST_PROXY;
+  useHashedClientSecrets(provider, deps.secretVerifier);
+  provider.use(acceptJsonTokenRequests(oauthRoutes.token));
+  provider.use(addAppIdToTokenResponse);
+  provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oauth engine error'));
+  return provider;
+}

@@ -1,0 +1,177 @@
+import { z } from 'zod';
+import type { Knex } from 'knex';
+import { newId, newSecret } from '../db/ids.ts';
+import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import { describePermission, normalizePermissions, permissionCatalog } from '../permissions/catalog.ts';
+
+/** A partner as stored: the secret only as an argon2id hash. */
+export interface PartnerRow {
+  id: string;
+  role: 'partner' | 'resource_server';
+  name: string;
+  account_id: string | null;
+  logo_url: string | null;
+  website: string | null;
+  redirect_uris: string[];
+  permissions: string[];
+  remove_url: string | null;
+  secret_hash: string;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: Date | null;
+  approved: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash'>;
+
+/** Permissions a partner's token can carry: every catalog entry usable at app level. */
+export const appLevelPermissions = permissionCatalog
+  .filter((permission) => permission.levels.includes('app'))
+  .map((permission) => permission.name);
+
+const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Redirect URLs are compared byte for byte at authorize time, so they are
+ * validated strictly here: absolute, no fragment, no credentials, and https
+ * unless the target is the partner's own machine (RFC 8252 §7.3) or the
+ * server runs outside production.
+ */
+export function redirectUri(production: boolean) {
+  return z
+    .string()
+    .max(2000)
+    .refine((value) => URL.canParse(value), 'must be an absolute URL')
+    .superRefine((value, ctx) => {
+      if (!URL.canParse(value)) return;
+      const url = new URL(value);
+      if (url.hash || value.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
+      if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
+      if (value.includes('*')) ctx.addIssue({ code: 'custom', message: 'must not contain wildcards' });
+      const secure = url.protocol === 'https:' || (url.protocol === 'http:' && (loopbackHosts.has(url.hostname) || !production));
+      if (!secure) ctx.addIssue({ code: 'custom', message: 'must use https (http only for localhost)' });
+    });
+}
+
+function webUrl(production: boolean) {
+  return z
+    .string()
+    .max(2000)
+    .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL')
+    .refine((value) => !production || value.startsWith('https://'), 'must use https');
+}
+
+export function partnerInput(production: boolean) {
+  return z.object({
+    name: z.string().trim().min(1, 'must not be empty').max(200),
+    redirectUris: z.array(redirectUri(production)).min(1, 'at least one redirect URL is required').max(20)
+      .refine((uris) => new Set(uris).size === uris.length, 'must not repeat a URL'),
+    permissions: z.array(z.string()).default([])
+      .transform((names, ctx) => {
+        const unknown = names.filter((name) => !describePermission(name));
+        if (unknown.length) {
+          ctx.addIssue({ code: 'custom', message: `unknown permission: ${unknown.join(', ')}` });
+          return z.NEVER;
+        }
+        const notAppLevel = names.filter((name) => !appLevelPermissions.includes(name));
+        if (notAppLevel.length) {
+          ctx.addIssue({ code: 'custom', message: `not grantable to a partner (not app level): ${notAppLevel.join(', ')}` });
+          return z.NEVER;
+        }
+        // No explicit permissions means every permission of the level, as for API keys.
+        return names.length ? normalizePermissions(names) : [...appLevelPermissions];
+      }),
+    logoUrl: webUrl(production).optional(),
+    website: webUrl(production).optional(),
+    removeUrl: webUrl(production).optional(),
+    accountId: z.string().optional(),
+    approved: z.boolean().default(true),
+  });
+}
+
+export interface CreatedPartner {
+  partner: PublicPartner;
+  /** The only time the plain secret exists outside the partner's hands. */
+  clientSecret: string;
+}
+
+const publicColumns = [
+  'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions',
+  'remove_url', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
+] as const;
+
+export async function createPartner(
+  db: Knex,
+  hasher: PasswordHasher,
+  production: boolean,
+  input: z.input<ReturnType<typeof partnerInput>>,
+  /** Fixed credentials, for the development demo only. */
+  fixed: { id: string; clientSecret: string } | undefined = undefined,
+): Promise<CreatedPartner> {
+  const fields = partnerInput(production).parse(input);
+  const clientSecret = fixed?.clientSecret ?? newSecret();
+  const [partner] = await db('partners')
+    .insert({
+      id: fixed?.id ?? newId('ptn_'),
+      role: 'partner',
+      name: fields.name,
+      account_id: fields.accountId ?? null,
+      logo_url: fields.logoUrl ?? null,
+      website: fields.website ?? null,
+      redirect_uris: JSON.stringify(fields.redirectUris),
+      permissions: JSON.stringify(fields.permissions),
+      remove_url: fields.removeUrl ?? null,
+      secret_hash: await hasher.hash(clientSecret),
+      approved: fields.approved,
+    })
+    .returning(publicColumns);
+  return { partner: partner as PublicPartner, clientSecret };
+}
+
+/**
+ * The platform API's own client: it holds no redirect URLs and can do one
+ * thing, introspect any token.
+ */
+export async function createResourceServer(db: Knex, hasher: PasswordHasher, name: string): Promise<CreatedPartner> {
+  const clientSecret = newSecret();
+  const [partner] = await db('partners')
+    .insert({
+      id: newId('rs_'),
+      role: 'resource_server',
+      name: z.string().trim().min(1).max(200).parse(name),
+      secret_hash: await hasher.hash(clientSecret),
+    })
+    .returning(publicColumns);
+  return { partner: partner as PublicPartner, clientSecret };
+}
+
+export async function listPartners(db: Knex): Promise<PublicPartner[]> {
+  return db('partners').select(publicColumns).orderBy('created_at');
+}
+
+export async function findPartnerRow(db: Knex, id: string): Promise<PartnerRow | undefined> {
+  return db('partners').where({ id }).first();
+}
+
+export async function findPartner(db: Knex, id: string): Promise<PublicPartner | undefined> {
+  return db('partners').select(publicColumns).where({ id }).first();
+}
+
+/** What a client reply from the CLI or API shows: never a hash. */
+export function describePartner(partner: PublicPartner, clientSecret?: string) {
+  return {
+    client_id: partner.id,
+    ...(clientSecret ? { client_secret: clientSecret } : {}),
+    role: partner.role,
+    name: partner.name,
+    redirect_uris: partner.redirect_uris,
+    permissions: partner.permissions,
+    logo_url: partner.logo_url,
+    website: partner.website,
+    remove_url: partner.remove_url,
+    approved: partner.approved,
+    account_id: partner.account_id,
+    created_at: partner.created_at,
+  };
+}

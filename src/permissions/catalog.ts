@@ -1,0 +1,55 @@
+/**
+ * The permission catalog: the one list of fine-grained permissions a
+ * credential can hold, with the words the consent page shows an app owner.
+ * Partners may only ask for permissions listed here; the API's routes name
+ * which of them allow each operation.
+ */
+export interface Permission {
+  name: string;
+  description: string;
+  /** The broadest level a credential holding this permission may act at. */
+  levels: ReadonlyArray<'app' | 'account' | 'appUser'>;
+}
+
+export const permissionCatalog: readonly Permission[] = [
+  { name: 'app:read', description: "Read the app's name, settings and metadata", levels: ['app', 'account'] },
+  { name: 'app:manage', description: "Change or delete the app's settings and metadata", levels: ['app', 'account'] },
+  { name: 'message:send', description: 'Send messages to the users of the app on any channel', levels: ['app', 'account', 'appUser'] },
+  { name: 'inbound-message:read', description: 'Read the messages users send to the app', levels: ['app', 'account', 'appUser'] },
+  { name: 'users:manage', description: 'Create, read, update and delete the users of the app and their profiles', levels: ['app', 'account'] },
+  { name: 'webhooks:manage', description: 'Create, change and delete the webhooks that receive the app’s events', levels: ['app', 'account'] },
+  { name: 'integrations:manage', description: 'Connect and remove channels and integrations of the app', levels: ['app', 'account'] },
+  { name: 'keys:manage', description: "Create, list and revoke the app's API keys", levels: ['app', 'account'] },
+  { name: 'web:sdk', description: 'Use the client-side web messaging SDK on behalf of one user', levels: ['appUser'] },
+  { name: 'mobile-app-messaging:sdk', description: 'Use the mobile messaging SDK on behalf of one user', levels: ['appUser'] },
+];
+
+const byName = new Map(permissionCatalog.map((permission) => [permission.name, permission]));
+
+export const permissionNames: readonly string[] = permissionCatalog.map((permission) => permission.name);
+
+export function isKnownPermission(name: string): boolean {
+  return byName.has(name);
+}
+
+export function describePermission(name: string): Permission | undefined {
+  return byName.get(name);
+}
+
+/** Names in the catalog's order, without duplicates; throws on an unknown name. */
+export function normalizePermissions(names: Iterable<string>): string[] {
+  const wanted = new Set(names);
+  for (const name of wanted) {
+    if (!byName.has(name)) throw new UnknownPermissionError(name);
+  }
+  return permissionNames.filter((name) => wanted.has(name));
+}
+
+export class UnknownPermissionError extends Error {
+  readonly permission: string;
+
+  constructor(permission: string) {
+    super(`unknown permission: ${permission}`);
+    this.permission = permission;
+  }
+}

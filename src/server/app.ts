@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Koa, { type Context, type Next } from 'koa';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Knex } from 'knex';
+import type { Provider } from 'oidc-provider';
+import type { Settings } from '../config/settings.ts';
+import type { Logger } from '../log/logger.ts';
+import { LoginThrottle } from '../accounts/login-throttle.ts';
+import { PasswordHasher } from '../accounts/password-hasher.ts';
+import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
+import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
+import { interactionRouter } from '../oauth/interactions.ts';
+import { revokeAuthorizationRouter } from '../oauth/revoke-authorization.ts';
+import { loadCookieKeys, loadSigningKeys } from '../oauth/server-keys.ts';
+import { CsrfGuard } from '../web/csrf.ts';
+import { pageHeaders } from '../web/page-headers.ts';
+import { apiError, errorBoundary, wantsJson } from './errors.ts';
+import { healthRouter } from './health.ts';
+import { requestLog } from './request-log.ts';
+import { renderPage } from '../web/render.ts';
+
+export interface Services {
+  db: Knex;
+  settings: Settings;
+  logger: Logger;
+  hasher: PasswordHasher;
+  provider: Provider;
+}
+
+export function passwordHasherFor(settings: Settings): PasswordHasher {
+  return new PasswordHasher({
+    memoryKiB: settings.PASSWORD_HASH_MEMORY_KIB,
+    iterations: settings.PASSWORD_HASH_ITERATIONS,
+    parallelism: settings.PASSWORD_HASH_PARALLELISM,
+  });
+}
+
+/** The engine's paths; everything under them is answered by oidc-provider itself. */
+const engineExactPaths = new Set<string>([
+  oauthRoutes.token,
+  oauthRoutes.revocation,
+  oauthRoutes.introspection,
+  oauthRoutes.jwks,
+  '/.well-known/openid-configuration',
+]);
+
+function isEnginePath(path: string): boolean {
+  return engineExactPaths.has(path) || path === oauthRoutes.authorization || path.startsWith(`${oauthRoutes.authorization}/`);
+}
+
+/** Hands engine paths to oidc-provider; RFC 8414 metadata is the engine's discovery document. */
+function engine(provider: Provider) {
+  const handle = provider.callback();
+  return async function dispatchToEngine(ctx: Context, next: Next): Promise<void> {
+    if (ctx.path === '/.well-known/oauth-authorization-server') {
+      ctx.req.url = '/.well-known/openid-configuration';
+    } else if (!isEnginePath(ctx.path)) {
+      return next();
+    }
+    ctx.respond = false;
+    await handle(ctx.req, ctx.res);
+  };
+}
+
+const stylesheet = readFileSync(fileURLToPath(new URL('../../views/style.css', import.meta.url)));
+
+function assetsRouter(): Router {
+  const router = new Router();
+  router.get('/assets/style.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = stylesheet;
+  });
+  return router;
+}
+
+function notFound(ctx: Context): void {
+  if (wantsJson(ctx)) return apiError(ctx, 404, 'not_found', 'Resource not found');
+  renderPage(ctx, 404, 'errorPage', { title: 'Page not found', message: 'There is nothing at this address.' });
+}
+
+export async function createServices(db: Knex, settings: Settings, logger: Logger): Promise<Services & { cookieKeys: string[] }> {
+  const hasher = passwordHasherFor(settings);
+  const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS);
+  const signingKeys = await loadSigningKeys(db);
+  const provider = createOAuthProvider({
+    db,
+    settings,
+    logger,
+    cookieKeys,
+    signingKeys,
+    secretVerifier: new ClientSecretVerifier(hasher),
+  });
+  return { db, settings, logger, hasher, provider, cookieKeys };
+}
+
+export function createApp(services: Services & { cookieKeys: string[] }, isShuttingDown: () => boolean = () => false): Koa {
+  const { db, settings, logger, provider } = services;
+  const app = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
+  const csrf = new CsrfGuard(services.cookieKeys[0] as string);
+  const throttle = new LoginThrottle(db, {
+    maxFailuresPerAccount: settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    maxFailuresPerIp: settings.LOGIN_MAX_FAILURES_PER_IP,
+    windowSeconds: settings.LOGIN_FAILURE_WINDOW,
+  });
+  const routers = [
+    healthRouter(db, isShuttingDown),
+    assetsRouter(),
+    interactionRouter({ db, settings, provider, hasher: services.hasher, throttle, csrf }),
+    revokeAuthorizationRouter(db, provider),
+  ];
+
+  app.use(requestLog(logger));
+  app.use(errorBoundary(logger));
+  app.use(pageHeaders);
+  app.use(engine(provider));
+  app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' }));
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+  app.use(notFound);
+  app.silent = true;
+  return app;
+}

@@ -1,0 +1,20 @@
+import type { Context } from 'koa';
+import { loginPage } from '../../views/login.ts';
+import { errorPage } from '../../views/error.ts';
+import { appPickerPage, noAppsPage } from '../../views/app-picker.ts';
+import { consentPage } from '../../views/consent.ts';
+import { setPageHeaders } from './page-headers.ts';
+import type { Html } from './html.ts';
+
+/** Every page the server renders, by name, with the data it needs. */
+export const pages = { loginPage, errorPage, appPickerPage, noAppsPage, consentPage } satisfies Record<string, (view: never) => Html>;
+
+export type PageName = keyof typeof pages;
+
+export function renderPage<Name extends PageName>(ctx: Context, status: number, name: Name, view: Parameters<(typeof pages)[Name]>[0]): void {
+  const page = pages[name] as (view: Parameters<(typeof pages)[Name]>[0]) => Html;
+  ctx.status = status;
+  ctx.type = 'html';
+  setPageHeaders(ctx);
+  ctx.body = page(view).value;
+}

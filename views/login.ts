@@ -1,0 +1,27 @@
+import { html, type Html } from '../src/web/html.ts';
+import { csrfField, layout } from './layout.ts';
+
+export interface LoginView {
+  action: string;
+  csrfToken: string;
+  partnerName?: string | undefined;
+  email?: string | undefined;
+  error?: string | undefined;
+}
+
+export function loginPage(view: LoginView): Html {
+  return layout({
+    title: 'Log in',
+    body: html`<h1>Log in</h1>
+${view.partnerName ? html`<p class="lead"><strong>${view.partnerName}</strong> wants to connect to one of your apps. Log in to continue.</p>` : ''}
+${view.error ? html`<p class="error" role="alert" id="login-error">${view.error}</p>` : ''}
+<form method="post" action="${view.action}" novalidate>
+${csrfField(view.csrfToken)}
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required autofocus value="${view.email ?? ''}"${view.error ? html` aria-describedby="login-error"` : ''}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" class="primary">Log in</button>
+</form>`,
+  });
+}
