@@ -1,0 +1,72 @@
+/**
+ * A browser without JavaScript: fetch with a cookie jar and manual redirects,
+ * enough to walk server-rendered pages and forms as a person's browser would.
+ */
+export class CookieBrowser {
+  readonly #cookies = new Map<string, string>();
+  readonly base: string;
+
+  constructor(base: string) {
+    this.base = base;
+  }
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const url = new URL(path, this.base);
+    const headers = new Headers(init.headers);
+    if (url.origin === new URL(this.base).origin && this.#cookies.size) {
+      headers.set('cookie', [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    }
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = line.split(';');
+      const index = pair.indexOf('=');
+      const name = pair.slice(0, index).trim();
+      const value = pair.slice(index + 1).trim();
+      const expired = attributes.some((attribute) => /^\s*(max-age=0|expires=thu, 01 jan 1970)/i.test(attribute));
+      if (expired || value === '') this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+    return response;
+  }
+
+  get(path: string): Promise<Response> {
+    return this.request(path);
+  }
+
+  /** Posts a form the way a browser does (urlencoded). */
+  post(path: string, fields: Record<string, string>): Promise<Response> {
+    return this.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+
+  cookieNames(): string[] {
+    return [...this.#cookies.keys()];
+  }
+}
+
+/** The value of a named form field in a page. */
+export function field(page: string, name: string): string | undefined {
+  const match = new RegExp(`name="${name}"[^>]*value="([^"]*)"`).exec(page);
+  return match?.[1];
+}
+
+export function formAction(page: string, endsWith: string): string {
+  const match = new RegExp(`action="([^"]*${endsWith})"`).exec(page);
+  if (!match?.[1]) throw new Error(`no form posting to …${endsWith} in page:\n${page}`);
+  return match[1];
+}
+
+/** Decodes the few entities the views produce, for comparing visible text. */
+export function text(page: string): string {
+  return page
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
+}

@@ -1,0 +1,55 @@
+import { loadSettings, type Settings } from '../../src/config/settings.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startServer, type RunningServer } from '../../src/server/server.ts';
+import { passwordHasherFor } from '../../src/server/app.ts';
+import { createAccount, type Account } from '../../src/accounts/accounts.ts';
+import { createApp, type App } from '../../src/apps/apps.ts';
+import { createPartner, createResourceServer, type CreatedPartner } from '../../src/partners/partners.ts';
+import type { Database } from '../../src/db/database.ts';
+import { createTestDatabase } from './database.ts';
+
+export interface TestServer extends RunningServer {
+  settings: Settings;
+  db: Database['knex'];
+  createOwner(options?: { appNames?: string[]; password?: string }): Promise<{ account: Account; apps: App[]; password: string }>;
+  createPartner(options?: { redirectUris?: string[]; permissions?: string[]; approved?: boolean; accountId?: string }): Promise<CreatedPartner>;
+  createResourceServer(): Promise<CreatedPartner>;
+}
+
+let counter = 0;
+
+/** A real server on a random port, on this test file's own database. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const settings = loadSettings({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ISSUER: 'http://127.0.0.1:0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SEED_DEMO: 'false',
+    ...env,
+  });
+  const logger = createLogger(settings.LOG_LEVEL);
+  const running = await startServer({ settings, logger, database });
+  const hasher = passwordHasherFor(settings);
+  const db = database.knex;
+  return {
+    ...running,
+    settings: { ...settings, ISSUER: running.issuer },
+    db,
+    async createOwner({ appNames = ['Support'], password = 'correct horse battery' } = {}) {
+      counter += 1;
+      const account = await createAccount(db, hasher, { email: `owner${counter}-${Date.now()}@example.com`, password, name: 'Owner' });
+      const apps = [];
+      for (const name of appNames) apps.push(await createApp(db, account.id, name));
+      return { account, apps, password };
+    },
+    async createPartner({ redirectUris = ['https://partner.example/callback'], permissions = ['app:read', 'message:send'], approved = true, accountId } = {}) {
+      return createPartner(db, hasher, false, { name: 'Acme Integration', redirectUris, permissions, approved, accountId });
+    },
+    async createResourceServer() {
+      return createResourceServer(db, hasher, 'Platform API');
+    },
+  };
+}
