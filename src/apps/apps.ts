@@ -1,23 +1,88 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId } from '../db/ids.ts';
+import { revokeGrant } from '../oauth/adapter.ts';
 
 export interface App {
   id: string;
   account_id: string;
   display_name: string;
-  settings: Record<string, unknown>;
-  metadata: Record<string, unknown> | null;
+  settings: AppSettings;
+  metadata: Record<string, string | number | boolean> | null;
   created_at: Date;
 }
 
-export const appName = z.string().trim().min(1, 'must not be empty').max(200);
+export const appName = z.string().trim().min(1, 'must not be empty').max(100);
 
-export async function createApp(db: Knex, accountId: string, displayName: string): Promise<App> {
+/** The app settings of the platform's v2 API; unknown names are refused rather than dropped. */
+export const appSettings = z
+  .object({
+    conversationRetentionSeconds: z.number().int().min(0),
+    maskCreditCardNumbers: z.boolean(),
+    useAnimalNames: z.boolean(),
+    echoPostback: z.boolean(),
+    ignoreAutoConversationStart: z.boolean(),
+    multiConvoEnabled: z.boolean(),
+    appLocalizationEnabled: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+export type AppSettings = z.infer<typeof appSettings>;
+
+export const defaultAppSettings: Required<AppSettings> = {
+  conversationRetentionSeconds: 0,
+  maskCreditCardNumbers: true,
+  useAnimalNames: false,
+  echoPostback: false,
+  ignoreAutoConversationStart: false,
+  multiConvoEnabled: false,
+  appLocalizationEnabled: false,
+};
+
+/** A flat object of strings, numbers and booleans, at most 4 KB as JSON. */
+export const appMetadata = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+  .nullable()
+  .refine((value) => Buffer.byteLength(JSON.stringify(value ?? {})) <= 4096, 'App metadata is limited to 4096 bytes in size.');
+
+export const appFields = z.object({ displayName: appName, settings: appSettings.optional(), metadata: appMetadata.optional() }).strict();
+export const appChanges = appFields.partial().strict();
+
+export async function createApp(db: Knex, accountId: string, displayName: string, extra: Omit<z.input<typeof appFields>, 'displayName'> = {}): Promise<App> {
+  const fields = appFields.parse({ displayName, ...extra });
   const [app] = await db('apps')
-    .insert({ id: newId(), account_id: accountId, display_name: appName.parse(displayName) })
+    .insert({
+      id: newId(),
+      account_id: accountId,
+      display_name: fields.displayName,
+      settings: JSON.stringify(fields.settings ?? {}),
+      metadata: fields.metadata === undefined || fields.metadata === null ? null : JSON.stringify(fields.metadata),
+    })
     .returning('*');
   return app as App;
+}
+
+export async function updateApp(db: Knex, app: App, changes: z.input<typeof appChanges>): Promise<App> {
+  const fields = appChanges.parse(changes);
+  const [updated] = await db('apps')
+    .where({ id: app.id })
+    .update({
+      ...(fields.displayName !== undefined ? { display_name: fields.displayName } : {}),
+      ...(fields.settings !== undefined ? { settings: JSON.stringify({ ...app.settings, ...fields.settings }) } : {}),
+      ...(fields.metadata !== undefined ? { metadata: fields.metadata === null ? null : JSON.stringify(fields.metadata) } : {}),
+    })
+    .returning('*');
+  return updated as App;
+}
+
+/** Deletes an app with its keys and authorizations; every token issued for it stops working. */
+export async function deleteApp(db: Knex, appId: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    const grants = await trx('authorizations').where({ app_id: appId }).whereNull('revoked_at').pluck('grant_id');
+    for (const grantId of grants) await revokeGrant(trx, grantId);
+    await trx('apps').where({ id: appId }).delete();
+  });
 }
 
 export async function findApp(db: Knex, id: string): Promise<App | undefined> {
@@ -26,4 +91,25 @@ export async function findApp(db: Knex, id: string): Promise<App | undefined> {
 
 export async function listAppsOfAccount(db: Knex, accountId: string): Promise<App[]> {
   return db('apps').where({ account_id: accountId }).orderBy([{ column: 'display_name' }, { column: 'id' }]);
+}
+
+export interface AppPage {
+  apps: App[];
+  hasMore: boolean;
+}
+
+/** One page of an account's apps in id order, after or before a cursor (an app id). */
+export async function pageAppsOfAccount(
+  db: Knex,
+  accountId: string,
+  page: { after?: string | undefined; before?: string | undefined; size: number },
+): Promise<AppPage> {
+  const query = db('apps').where({ account_id: accountId }).limit(page.size + 1);
+  if (page.before !== undefined) {
+    const rows: App[] = await query.andWhere('id', '<', page.before).orderBy('id', 'desc');
+    return { apps: rows.slice(0, page.size).reverse(), hasMore: rows.length > page.size };
+  }
+  if (page.after !== undefined) query.andWhere('id', '>', page.after);
+  const rows: App[] = await query.orderBy('id', 'asc');
+  return { apps: rows.slice(0, page.size), hasMore: rows.length > page.size };
 }

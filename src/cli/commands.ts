@@ -8,11 +8,17 @@ import { createApp } from '../apps/apps.ts';
 import { createPartner, createResourceServer, describePartner, listPartners } from '../partners/partners.ts';
 import { migrateToLatest } from '../db/database.ts';
 import { rotateSigningKeys } from '../oauth/server-keys.ts';
+import { findApp } from '../apps/apps.ts';
+import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyOwner } from '../credentials/api-keys.ts';
+import type { SecretBox } from '../credentials/secret-box.ts';
+import { presentKey } from '../api/presenters.ts';
 
 export interface CommandContext {
   db: Knex;
   settings: Settings;
   hasher: PasswordHasher;
+  /** Opened on demand: `migrate` runs before the table its keys may live in exists. */
+  box: () => Promise<SecretBox>;
 }
 
 /** A mistake in what the operator typed: reported as is, with exit code 2. */
@@ -24,6 +30,8 @@ interface Command {
   usage: string;
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   required?: string[];
+  /** The name one required positional argument is given in the options. */
+  positional?: string;
   run(context: CommandContext, options: Options): Promise<unknown>;
 }
 
@@ -97,12 +105,73 @@ const commands: Record<string, Command> = {
       return describePartner(partner, clientSecret);
     },
   },
+  'service-account create': {
+    usage: 'service-account create --account <id or email> --name N',
+    options: { account: { type: 'string' }, name: { type: 'string' } },
+    required: ['account', 'name'],
+    run: async ({ db }, options) => {
+      const account = await findAccountByReference(db, text(options, 'account') ?? '');
+      if (!account) throw new UsageError(`no account ${text(options, 'account')}`);
+      return createServiceAccount(db, account.id, text(options, 'name') ?? '');
+    },
+  },
+  'key create': {
+    usage: 'key create (--app ID | --account <id or email> | --service-account ID) [--name N] [--permission P …] [--expires ISO] [--allow-ip CIDR …]',
+    options: {
+      app: { type: 'string' },
+      account: { type: 'string' },
+      'service-account': { type: 'string' },
+      name: { type: 'string' },
+      permission: { type: 'string', multiple: true },
+      expires: { type: 'string' },
+      'allow-ip': { type: 'string', multiple: true },
+    },
+    run: async ({ db, box }, options) => {
+      const owner = await keyOwnerFrom(db, options);
+      const { key, secret } = await createApiKey(db, await box(), owner, {
+        displayName: text(options, 'name') ?? 'Operator key',
+        permissions: list(options, 'permission'),
+        expiresAt: text(options, 'expires'),
+        allowedIps: list(options, 'allow-ip'),
+      });
+      return { ...presentKey(key, secret), level: owner.type === 'app' ? 'app' : 'account', owner: owner.type };
+    },
+  },
+  'key revoke': {
+    usage: 'key revoke ID',
+    options: {},
+    positional: 'id',
+    run: async ({ db }, options) => {
+      const id = text(options, 'id') ?? '';
+      if (!(await revokeApiKey(db, id))) throw new UsageError(`no live key ${id}`);
+      return { id, revoked: true };
+    },
+  },
   'signing-keys rotate': {
     usage: 'signing-keys rotate',
     options: {},
     run: async ({ db }) => rotateSigningKeys(db),
   },
 };
+
+/** Exactly one of --app, --account, --service-account names who owns a new key. */
+async function keyOwnerFrom(db: Knex, options: Options): Promise<KeyOwner> {
+  const named = ['app', 'account', 'service-account'].filter((option) => options[option] !== undefined);
+  if (named.length !== 1) throw new UsageError('name exactly one of --app, --account, --service-account');
+  if (options.app !== undefined) {
+    const app = await findApp(db, text(options, 'app') ?? '');
+    if (!app) throw new UsageError(`no app ${text(options, 'app')}`);
+    return { type: 'app', appId: app.id, accountId: app.account_id };
+  }
+  if (options.account !== undefined) {
+    const account = await findAccountByReference(db, text(options, 'account') ?? '');
+    if (!account) throw new UsageError(`no account ${text(options, 'account')}`);
+    return { type: 'account', accountId: account.id };
+  }
+  const serviceAccount = await findServiceAccount(db, text(options, 'service-account') ?? '');
+  if (!serviceAccount) throw new UsageError(`no service account ${text(options, 'service-account')}`);
+  return { type: 'service_account', serviceAccountId: serviceAccount.id, accountId: serviceAccount.account_id };
+}
 
 export function usage(): string {
   return ['usage: appgrant <command> [options]', ...Object.values(commands).map((command) => `  appgrant ${command.usage}`)].join('\n');
@@ -115,9 +184,12 @@ export function parseCommand(argv: string[]): { name: string; command: Command; 
   const command = commands[name] as Command;
   let values: Options;
   try {
-    ({ values } = parseArgs({ args: argv.slice(name.split(' ').length), options: command.options, strict: true, allowPositionals: false }) as {
-      values: Options;
-    });
+    const parsedArgs = parseArgs({ args: argv.slice(name.split(' ').length), options: command.options, strict: true, allowPositionals: Boolean(command.positional) });
+    values = parsedArgs.values as Options;
+    if (command.positional) {
+      if (parsedArgs.positionals.length !== 1) throw new Error(`expects exactly one ${command.positional}`);
+      values[command.positional] = parsedArgs.positionals[0];
+    }
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\nusage: appgrant ${command.usage}`);
   }

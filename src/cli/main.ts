@@ -5,6 +5,8 @@ import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { passwordHasherFor } from '../server/app.ts';
 import { parseCommand, runCommand, UsageError } from './commands.ts';
 import { sendCommand, type ControlReply } from './control-socket.ts';
+import { SecretBox } from '../credentials/secret-box.ts';
+import { loadKeyEncryptionKeys } from '../oauth/server-keys.ts';
 
 /**
  * appgrant <command>: prints one JSON document on stdout. Exit codes: 0 done,
@@ -20,7 +22,8 @@ async function runLocally(settings: Settings, argv: string[]): Promise<unknown> 
       if (db.mode !== 'pglite') throw new Error('the database schema is not up to date: run `appgrant migrate` first');
       await migrateToLatest(db.knex);
     }
-    return await runCommand({ db: db.knex, settings, hasher: passwordHasherFor(settings) }, argv);
+    const box = async () => new SecretBox(await loadKeyEncryptionKeys(db.knex, settings.KEY_ENCRYPTION_KEYS));
+    return await runCommand({ db: db.knex, settings, hasher: passwordHasherFor(settings), box }, argv);
   } finally {
     await db.close();
   }

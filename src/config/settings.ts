@@ -18,6 +18,30 @@ const secretList = z
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
   .pipe(z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1));
 
+/** `id:secret` pairs, comma-separated; the first encrypts, all decrypt (so keys can be rotated). */
+const keyEncryptionKeys = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,32}:.{32,}$/, 'each entry must be id:secret with a secret of at least 32 characters')
+          .transform((entry) => {
+            const separator = entry.indexOf(':');
+            return { id: entry.slice(0, separator), secret: entry.slice(separator + 1) };
+          }),
+      )
+      .min(1)
+      .refine((keys) => new Set(keys.map((key) => key.id)).size === keys.length, 'key ids must be unique'),
+  );
+
+const originList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(z.union([z.literal('*'), z.url().transform((origin) => new URL(origin).origin)])));
+
 const settingsSchema = z
   .object({
     NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
@@ -29,6 +53,9 @@ const settingsSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COOKIE_KEYS: secretList.optional(),
     TRUST_PROXY: booleanFlag.default(false),
+    KEY_ENCRYPTION_KEYS: keyEncryptionKeys.optional(),
+    CORS_ORIGINS: originList.default([]),
+    JWT_CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(600).default(60),
     SEED_DEMO: booleanFlag.optional(),
     AUTHORIZATION_CODE_TTL: seconds(60),
     ACCESS_TOKEN_TTL: seconds(3600),
@@ -73,6 +100,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   const raw = parsed.data;
   const production = raw.NODE_ENV === 'production';
+  if (production && !raw.KEY_ENCRYPTION_KEYS) {
+    throw new SettingsError('invalid configuration: KEY_ENCRYPTION_KEYS: required in production (id:secret pairs that encrypt API key secrets)');
+  }
   if (production && !raw.ISSUER) {
     throw new SettingsError('invalid configuration: ISSUER: required in production (the public https:// base URL)');
   }

@@ -1,33 +1,34 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Knex } from 'knex';
-import type { Provider } from 'oidc-provider';
-import { revokeGrant } from './adapter.ts';
+import { authorize, callerOf } from '../api/access.ts';
+import type { CallerResolver } from '../credentials/caller.ts';
 import { apiError } from '../server/errors.ts';
-
-/** The access token of a `Authorization: Bearer …` header, if that is what the request carries. */
-export function bearerToken(ctx: Context): string | undefined {
-  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(ctx.get('authorization'));
-  return match?.[1];
-}
-
-function refuseToken(ctx: Context): void {
-  ctx.set('WWW-Authenticate', 'Bearer realm="appgrant", error="invalid_token"');
-  apiError(ctx, 401, 'unauthorized', 'Authorization is required');
-}
+import { revokeGrant } from './adapter.ts';
 
 /**
- * DELETE /oauth/authorization: a partner gives up its access to an app. The
- * authorization and every token issued under it are removed at once.
+ * DELETE /oauth/authorization: a partner gives up its access to an app with
+ * the token it was given; or the app itself removes a partner, with app
+ * credentials and ?client_id=. The authorization and every token issued
+ * under it stop working at once.
  */
-export function revokeAuthorizationRouter(db: Knex, provider: Provider): Router {
+export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): Router {
   const router = new Router();
-  router.delete('/oauth/authorization', async (ctx) => {
-    const value = bearerToken(ctx);
-    const token = value ? await provider.AccessToken.find(value) : undefined;
-    const grant = token?.grantId ? await provider.Grant.find(token.grantId) : undefined;
-    if (!token || !grant || grant.clientId !== token.clientId) return refuseToken(ctx);
-    await revokeGrant(db, grant.jti);
+  const access = authorize(resolver, db, { levels: ['app'], permissions: [] });
+  router.delete('/oauth/authorization', access, async (ctx) => {
+    const caller = callerOf(ctx);
+    if (caller.grantId) {
+      await revokeGrant(db, caller.grantId);
+      ctx.status = 204;
+      return;
+    }
+    const clientId = ctx.query.client_id;
+    if (typeof clientId !== 'string' || !clientId) return apiError(ctx, 400, 'bad_request', 'client_id is required with app credentials');
+    const authorization = await db('authorizations')
+      .where({ partner_id: clientId, app_id: caller.appId })
+      .whereNull('revoked_at')
+      .first();
+    if (!authorization) return apiError(ctx, 404, 'not_found', 'No authorization of this partner on this app');
+    await revokeGrant(db, authorization.grant_id);
     ctx.status = 204;
   });
   return router;

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import type { EncryptionKey } from '../credentials/secret-box.ts';
 import type { Knex } from 'knex';
 import type { JWK } from 'oidc-provider';
 
@@ -35,4 +36,14 @@ export async function rotateSigningKeys(db: Knex): Promise<{ kid: string; keys: 
   const keys = [fresh, ...current].slice(0, 3);
   await db('server_keys').where({ purpose: 'signing-keys' }).update({ material: JSON.stringify(keys) });
   return { kid: fresh.kid as string, keys: keys.length };
+}
+
+/**
+ * Keys that encrypt API key secrets. Production requires them from
+ * configuration (settings refuse to start otherwise), so the database alone
+ * never holds both the ciphertexts and their key; elsewhere they are
+ * generated once and shared through the database.
+ */
+export async function loadKeyEncryptionKeys(db: Knex, configured: EncryptionKey[] | undefined): Promise<EncryptionKey[]> {
+  return configured ?? sharedMaterial(db, 'key-encryption-keys', () => [{ id: 'local1', secret: randomBytes(32).toString('base64url') }]);
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
-import { describePermission, normalizePermissions, permissionCatalog } from '../permissions/catalog.ts';
+import { describePermission, normalizePermissions, permissionsOfLevel } from '../permissions/catalog.ts';
 
 /** A partner as stored: the secret only as an argon2id hash. */
 export interface PartnerRow {
@@ -26,9 +26,7 @@ export interface PartnerRow {
 export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash'>;
 
 /** Permissions a partner's token can carry: every catalog entry usable at app level. */
-export const appLevelPermissions = permissionCatalog
-  .filter((permission) => permission.levels.includes('app'))
-  .map((permission) => permission.name);
+export const appLevelPermissions = permissionsOfLevel('app');
 
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 

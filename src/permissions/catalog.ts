@@ -8,7 +8,7 @@ export interface Permission {
   name: string;
   description: string;
   /** The broadest level a credential holding this permission may act at. */
-  levels: ReadonlyArray<'app' | 'account' | 'appUser'>;
+  levels: ReadonlyArray<Level>;
 }
 
 export const permissionCatalog: readonly Permission[] = [
@@ -52,4 +52,11 @@ export class UnknownPermissionError extends Error {
     super(`unknown permission: ${permission}`);
     this.permission = permission;
   }
+}
+
+export type Level = 'app' | 'account' | 'appUser';
+
+/** Every permission usable at a level: what a credential granted no explicit permissions holds. */
+export function permissionsOfLevel(level: Level): string[] {
+  return permissionCatalog.filter((permission) => permission.levels.includes(level)).map((permission) => permission.name);
 }

@@ -13,7 +13,10 @@ import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
 import { interactionRouter } from '../oauth/interactions.ts';
 import { revokeAuthorizationRouter } from '../oauth/revoke-authorization.ts';
-import { loadCookieKeys, loadSigningKeys } from '../oauth/server-keys.ts';
+import { loadCookieKeys, loadKeyEncryptionKeys, loadSigningKeys } from '../oauth/server-keys.ts';
+import { CallerResolver } from '../credentials/caller.ts';
+import { SecretBox } from '../credentials/secret-box.ts';
+import { apiRouter } from '../api/routes.ts';
 import { CsrfGuard } from '../web/csrf.ts';
 import { pageHeaders } from '../web/page-headers.ts';
 import { apiError, errorBoundary, wantsJson } from './errors.ts';
@@ -27,6 +30,9 @@ export interface Services {
   logger: Logger;
   hasher: PasswordHasher;
   provider: Provider;
+  box: SecretBox;
+  resolver: CallerResolver;
+  cookieKeys: string[];
 }
 
 export function passwordHasherFor(settings: Settings): PasswordHasher {
@@ -81,7 +87,7 @@ function notFound(ctx: Context): void {
   renderPage(ctx, 404, 'errorPage', { title: 'Page not found', message: 'There is nothing at this address.' });
 }
 
-export async function createServices(db: Knex, settings: Settings, logger: Logger): Promise<Services & { cookieKeys: string[] }> {
+export async function createServices(db: Knex, settings: Settings, logger: Logger): Promise<Services> {
   const hasher = passwordHasherFor(settings);
   const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS);
   const signingKeys = await loadSigningKeys(db);
@@ -93,10 +99,12 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     signingKeys,
     secretVerifier: new ClientSecretVerifier(hasher),
   });
-  return { db, settings, logger, hasher, provider, cookieKeys };
+  const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
+  const resolver = new CallerResolver({ db, box, provider, clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE });
+  return { db, settings, logger, hasher, provider, cookieKeys, box, resolver };
 }
 
-export function createApp(services: Services & { cookieKeys: string[] }, isShuttingDown: () => boolean = () => false): Koa {
+export function createApp(services: Services, isShuttingDown: () => boolean = () => false): Koa {
   const { db, settings, logger, provider } = services;
   const app = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
@@ -109,7 +117,8 @@ export function createApp(services: Services & { cookieKeys: string[] }, isShutt
     healthRouter(db, isShuttingDown),
     assetsRouter(),
     interactionRouter({ db, settings, provider, hasher: services.hasher, throttle, csrf }),
-    revokeAuthorizationRouter(db, provider),
+    revokeAuthorizationRouter(db, services.resolver),
+    apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, corsOrigins: settings.CORS_ORIGINS }),
   ];
 
   app.use(requestLog(logger));
@@ -117,7 +126,7 @@ export function createApp(services: Services & { cookieKeys: string[] }, isShutt
   app.use(pageHeaders);
   app.use(engine(provider));
   app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' }));
-  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   app.use(notFound);
   app.silent = true;
   return app;

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
 import type { Logger } from '../log/logger.ts';
 import { renderPage } from '../web/render.ts';
@@ -14,6 +15,12 @@ export function wantsJson(ctx: Context): boolean {
   return ctx.path.startsWith('/v2/') || ctx.path === '/v2' || ctx.path.startsWith('/oauth/') || !ctx.accepts('html');
 }
 
+/** bad_request, not_found, method_not_allowed, …: the status's own words as an error code. */
+export function codeForStatus(status: number): string {
+  if (status >= 500) return 'internal_error';
+  return (STATUS_CODES[status] ?? 'bad_request').toLowerCase().replace(/[^a-z]+/g, '_');
+}
+
 /**
  * The outermost boundary: whatever a handler throws, the client gets a short
  * JSON error or an error page, never a stack trace; 5xx are logged in full.
@@ -28,7 +35,7 @@ export function errorBoundary(logger: Logger) {
       if (status >= 500) logger.error({ err: caught, method: ctx.method, path: ctx.path }, 'request failed');
       const title = status < 500 && error.expose && error.message ? error.message : status < 500 ? 'Bad request' : 'Internal server error';
       if (wantsJson(ctx)) {
-        apiError(ctx, status, status >= 500 ? 'internal_error' : 'bad_request', title);
+        apiError(ctx, status, codeForStatus(status), title);
       } else {
         renderPage(ctx, status, 'errorPage', {
           title: status >= 500 ? 'Something went wrong' : 'This request cannot be completed',

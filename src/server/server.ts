@@ -63,7 +63,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   let control: NetServer | undefined;
   if (database.mode === 'pglite' && !options.database) {
     const socketPath = controlSocketPath(resolve(settings.DATA_DIR));
-    control = await listenForCommands(socketPath, { db, settings, hasher: services.hasher }, logger);
+    control = await listenForCommands(socketPath, { db, settings, hasher: services.hasher, box: async () => services.box }, logger);
     announceControlSocket(resolve(settings.DATA_DIR), socketPath);
   }
 

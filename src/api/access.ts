@@ -1,0 +1,70 @@
+import type { Context, Next } from 'koa';
+import type { Knex } from 'knex';
+import { findApp, type App } from '../apps/apps.ts';
+import type { Caller, CallerResolver } from '../credentials/caller.ts';
+import type { Level } from '../permissions/catalog.ts';
+import { apiError } from '../server/errors.ts';
+
+/** The exact 403 body the platform's clients parse (seed 004), byte for byte. */
+export const forbiddenBody = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
+
+export function forbidden(ctx: Context): void {
+  ctx.status = 403;
+  ctx.type = 'application/json';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = forbiddenBody;
+}
+
+function unauthorized(ctx: Context, scheme: 'Basic' | 'Bearer', error?: string): void {
+  ctx.set(
+    'WWW-Authenticate',
+    error ? `Bearer realm="appgrant", error="${error}"` : scheme === 'Bearer' ? 'Bearer realm="appgrant"' : 'Basic realm="appgrant", Bearer realm="appgrant"',
+  );
+  apiError(ctx, 401, 'unauthorized', 'Authorization is required');
+}
+
+/** What one protected operation needs: the levels that may call it and the permissions that allow it (any one). */
+export interface AccessRule {
+  levels: readonly Level[];
+  /** Empty: any caller of an allowed level. */
+  permissions: readonly string[];
+}
+
+export function callerOf(ctx: Context): Caller {
+  return ctx.state.caller as Caller;
+}
+
+export function appOf(ctx: Context): App {
+  return ctx.state.app as App;
+}
+
+/** Whether a caller may act on an app it has already been matched to, for this rule's permissions. */
+export function holdsAny(caller: Caller, permissions: readonly string[]): boolean {
+  return permissions.length === 0 || permissions.some((name) => caller.permissions.has(name));
+}
+
+/**
+ * The one authorization step every /v2 route starts with: who is calling
+ * (401 when nobody provable), may they do this (403 with the fixed body), and
+ * for routes under /v2/apps/{appId}, is that app theirs. An account-level
+ * caller asking for an app outside its account gets 404, so app ids of other
+ * accounts cannot be probed; an app-level caller asking for another app, 403.
+ */
+export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) {
+  return async function checkAccess(ctx: Context, next: Next): Promise<void> {
+    const resolution = await resolver.resolve(ctx.get('authorization') || undefined, ctx.ip);
+    if (resolution.outcome === 'unauthenticated') return unauthorized(ctx, resolution.scheme, resolution.error);
+    if (resolution.outcome === 'forbidden') return forbidden(ctx);
+    const { caller } = resolution;
+    ctx.state.caller = caller;
+    if (!rule.levels.includes(caller.level) || !holdsAny(caller, rule.permissions)) return forbidden(ctx);
+    const appId = ctx.params.appId as string | undefined;
+    if (appId !== undefined) {
+      if (caller.level !== 'account' && caller.appId !== appId) return forbidden(ctx);
+      const app = await findApp(db, appId);
+      if (!app || app.account_id !== caller.accountId) return apiError(ctx, 404, 'app_not_found', 'App not found');
+      ctx.state.app = app;
+    }
+    return next();
+  };
+}

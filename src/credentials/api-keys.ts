@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import type { Knex } from 'knex';
+import { newId, newSecret } from '../db/ids.ts';
+import { normalizePermissions, permissionsOfLevel, UnknownPermissionError } from '../permissions/catalog.ts';
+import { normalizeRange } from './ip-ranges.ts';
+import type { SecretBox } from './secret-box.ts';
+
+export type KeyOwner =
+  | { type: 'app'; appId: string; accountId: string }
+  | { type: 'account'; accountId: string }
+  | { type: 'service_account'; serviceAccountId: string; accountId: string };
+
+export interface ApiKeyRow {
+  id: string;
+  owner_type: KeyOwner['type'];
+  account_id: string;
+  app_id: string | null;
+  service_account_id: string | null;
+  display_name: string;
+  permissions: string[];
+  allowed_ips: string[];
+  expires_at: Date | null;
+  secret_ciphertext: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export type PublicApiKey = Omit<ApiKeyRow, 'secret_ciphertext'>;
+
+const idPrefixes: Record<KeyOwner['type'], string> = { app: 'app_', account: 'act_', service_account: 'svc_' };
+
+export function levelOfOwner(type: KeyOwner['type']): 'app' | 'account' {
+  return type === 'app' ? 'app' : 'account';
+}
+
+/** What a key is created with; everything but the name is optional. */
+export function apiKeyInput(level: 'app' | 'account') {
+  const allowed = permissionsOfLevel(level);
+  return z.object({
+    displayName: z.string().trim().min(1, 'must not be empty').max(100),
+    permissions: z
+      .array(z.string())
+      .default([])
+      .transform((names, ctx) => {
+        try {
+          const normalized = normalizePermissions(names);
+          const outside = normalized.filter((name) => !allowed.includes(name));
+          if (outside.length) ctx.addIssue({ code: 'custom', message: `not available at ${level} level: ${outside.join(', ')}` });
+          return normalized;
+        } catch (error) {
+          if (!(error instanceof UnknownPermissionError)) throw error;
+          ctx.addIssue({ code: 'custom', message: error.message });
+          return z.NEVER;
+        }
+      }),
+    expiresAt: z.iso
+      .datetime({ offset: true })
+      .transform((value) => new Date(value))
+      .refine((date) => date.getTime() > Date.now(), 'must be in the future')
+      .optional(),
+    allowedIps: z
+      .array(z.string())
+      .max(50)
+      .default([])
+      .transform((ranges, ctx) =>
+        ranges.map((range) => {
+          const normalized = normalizeRange(range);
+          if (!normalized) ctx.addIssue({ code: 'custom', message: `not an IP address or CIDR range: ${range}` });
+          return normalized ?? '';
+        }),
+      ),
+  });
+}
+
+export type ApiKeyInput = z.input<ReturnType<typeof apiKeyInput>>;
+
+const publicColumns = [
+  'id', 'owner_type', 'account_id', 'app_id', 'service_account_id', 'display_name', 'permissions',
+  'allowed_ips', 'expires_at', 'created_at', 'last_used_at', 'revoked_at',
+] as const;
+
+/** Creates a key; the returned secret is the only copy that will ever be shown. */
+export async function createApiKey(db: Knex, box: SecretBox, owner: KeyOwner, input: ApiKeyInput): Promise<{ key: PublicApiKey; secret: string }> {
+  const fields = apiKeyInput(levelOfOwner(owner.type)).parse(input);
+  const id = newId(idPrefixes[owner.type]);
+  const secret = newSecret();
+  const [key] = await db('api_keys')
+    .insert({
+      id,
+      owner_type: owner.type,
+      account_id: owner.accountId,
+      app_id: owner.type === 'app' ? owner.appId : null,
+      service_account_id: owner.type === 'service_account' ? owner.serviceAccountId : null,
+      display_name: fields.displayName,
+      permissions: JSON.stringify(fields.permissions),
+      allowed_ips: JSON.stringify(fields.allowedIps),
+      expires_at: fields.expiresAt ?? null,
+      secret_ciphertext: box.seal(secret, id),
+    })
+    .returning(publicColumns);
+  return { key: key as PublicApiKey, secret };
+}
+
+/** A live (not revoked) key with its sealed secret, for checking credentials. */
+export async function findLiveKey(db: Knex, id: string): Promise<ApiKeyRow | undefined> {
+  return db('api_keys').where({ id }).whereNull('revoked_at').first();
+}
+
+export async function listAppKeys(db: Knex, appId: string): Promise<PublicApiKey[]> {
+  return db('api_keys').select(publicColumns).where({ app_id: appId }).whereNull('revoked_at').orderBy([{ column: 'created_at' }, { column: 'id' }]);
+}
+
+export async function findAppKey(db: Knex, appId: string, id: string): Promise<PublicApiKey | undefined> {
+  return db('api_keys').select(publicColumns).where({ app_id: appId, id }).whereNull('revoked_at').first();
+}
+
+/** Revokes a key; true when a live key was revoked. Every instance refuses it from the next request on. */
+export async function revokeApiKey(db: Knex, id: string, appId?: string): Promise<boolean> {
+  const query = db('api_keys').where({ id }).whereNull('revoked_at');
+  if (appId) query.andWhere({ app_id: appId });
+  return (await query.update({ revoked_at: db.fn.now() })) > 0;
+}
+
+export async function createServiceAccount(db: Knex, accountId: string, name: string): Promise<{ id: string; account_id: string; name: string }> {
+  const [serviceAccount] = await db('service_accounts')
+    .insert({ id: newId(), account_id: accountId, name: z.string().trim().min(1).max(200).parse(name) })
+    .returning(['id', 'account_id', 'name']);
+  return serviceAccount;
+}
+
+export async function findServiceAccount(db: Knex, id: string): Promise<{ id: string; account_id: string; name: string } | undefined> {
+  return db('service_accounts').select('id', 'account_id', 'name').where({ id }).first();
+}

@@ -1,0 +1,193 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Knex } from 'knex';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { Provider } from 'oidc-provider';
+import { permissionsOfLevel, type Level } from '../permissions/catalog.ts';
+import { findLiveKey, levelOfOwner, type ApiKeyRow } from './api-keys.ts';
+import { addressInRanges } from './ip-ranges.ts';
+import type { SecretBox } from './secret-box.ts';
+import { UsageRecorder } from './usage-recorder.ts';
+
+/** Who is calling, at which level, with what permissions: the one shape every route checks. */
+export interface Caller {
+  credential: 'basic' | 'jwt' | 'bearer';
+  level: Level;
+  accountId: string;
+  /** The app an app- or appUser-level caller is confined to. */
+  appId?: string;
+  serviceAccountId?: string;
+  /** The one end user an appUser-level caller is confined to. */
+  user?: { userId?: string; externalId?: string };
+  permissions: ReadonlySet<string>;
+  keyId?: string;
+  /** For an OAuth access token: the partner and the grant behind it. */
+  clientId?: string;
+  grantId?: string;
+}
+
+export type Resolution =
+  | { outcome: 'caller'; caller: Caller }
+  /** No credentials, or credentials that prove nothing: 401. */
+  | { outcome: 'unauthenticated'; scheme: 'Basic' | 'Bearer'; error?: 'invalid_token' }
+  /** Real credentials that may not be used (expired key, address outside its ranges): 403. */
+  | { outcome: 'forbidden' };
+
+export interface ResolverOptions {
+  db: Knex;
+  box: SecretBox;
+  provider: Provider;
+  clockToleranceSeconds: number;
+}
+
+const unauthenticated = (scheme: 'Basic' | 'Bearer', error?: 'invalid_token'): Resolution =>
+  error ? { outcome: 'unauthenticated', scheme, error } : { outcome: 'unauthenticated', scheme };
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Equal-time comparison of two secrets of any length. */
+function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+function parseBasic(value: string): { id: string; secret: string } | undefined {
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  if (separator <= 0) return undefined;
+  return { id: decoded.slice(0, separator), secret: decoded.slice(separator + 1) };
+}
+
+const looksLikeJwt = (token: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
+
+/**
+ * Turns the Authorization header into a Caller: Basic (API key id and
+ * secret), a JWT signed with an API key's secret, or an OAuth access token.
+ * Every lookup reads the database, so a revoked key or authorization is
+ * refused by every instance from the next request on.
+ */
+export class CallerResolver {
+  readonly #options: ResolverOptions;
+  readonly #usage: UsageRecorder;
+
+  constructor(options: ResolverOptions) {
+    this.#options = options;
+    this.#usage = new UsageRecorder(options.db);
+  }
+
+  async resolve(authorization: string | undefined, clientIp: string): Promise<Resolution> {
+    const match = /^(Basic|Bearer) +(\S+)$/i.exec(authorization?.trim() ?? '');
+    if (!match?.[1] || !match[2]) return unauthenticated('Basic');
+    const [scheme, value] = [match[1].toLowerCase(), match[2]];
+    if (scheme === 'basic') return this.#fromBasic(value, clientIp);
+    return looksLikeJwt(value) ? this.#fromJwt(value, clientIp) : this.#fromAccessToken(value);
+  }
+
+  async #fromBasic(value: string, clientIp: string): Promise<Resolution> {
+    const presented = parseBasic(value);
+    const key = presented ? await findLiveKey(this.#options.db, presented.id) : undefined;
+    const secret = key && this.#options.box.open(key.secret_ciphertext, key.id);
+    if (!presented || !key || !secret || !sameSecret(secret, presented.secret)) return unauthenticated('Basic');
+    const level = levelOfOwner(key.owner_type);
+    return this.#keyCaller(key, 'basic', level, clientIp, {});
+  }
+
+  async #fromJwt(token: string, clientIp: string): Promise<Resolution> {
+    let kid: string | undefined;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== 'HS256' || typeof header.kid !== 'string') return unauthenticated('Bearer', 'invalid_token');
+      kid = header.kid;
+    } catch {
+      return unauthenticated('Bearer', 'invalid_token');
+    }
+    const key = await findLiveKey(this.#options.db, kid);
+    const secret = key && this.#options.box.open(key.secret_ciphertext, key.id);
+    if (!key || !secret) return unauthenticated('Bearer', 'invalid_token');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
+        algorithms: ['HS256'],
+        clockTolerance: this.#options.clockToleranceSeconds,
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) return unauthenticated('Bearer', 'invalid_token');
+      throw error;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.iat === 'number' && payload.iat > now + this.#options.clockToleranceSeconds) {
+      return unauthenticated('Bearer', 'invalid_token');
+    }
+    const level = jwtLevel(payload.scope, key);
+    if (!level) return unauthenticated('Bearer', 'invalid_token');
+    let user: Caller['user'] = {};
+    if (level === 'appUser') {
+      const { userId, externalId } = payload as { userId?: unknown; externalId?: unknown };
+      user = {
+        ...(typeof userId === 'string' && userId ? { userId } : {}),
+        ...(typeof externalId === 'string' && externalId ? { externalId } : {}),
+      };
+      if (!user.userId && !user.externalId) return unauthenticated('Bearer', 'invalid_token');
+    }
+    return this.#keyCaller(key, 'jwt', level, clientIp, level === 'appUser' ? { user } : {});
+  }
+
+  #keyCaller(key: ApiKeyRow, credential: 'basic' | 'jwt', level: Level, clientIp: string, extra: Partial<Caller>): Resolution {
+    if (key.expires_at && new Date(key.expires_at).getTime() <= Date.now()) return { outcome: 'forbidden' };
+    if (key.allowed_ips.length && !addressInRanges(clientIp, key.allowed_ips)) return { outcome: 'forbidden' };
+    this.#usage.keyUsed(key.id);
+    const ofLevel = permissionsOfLevel(level);
+    // A key granted no explicit permissions holds every permission of its level.
+    const granted = key.permissions.length ? key.permissions.filter((name) => ofLevel.includes(name)) : ofLevel;
+    return {
+      outcome: 'caller',
+      caller: {
+        credential,
+        level,
+        accountId: key.account_id,
+        ...(key.app_id ? { appId: key.app_id } : {}),
+        ...(key.service_account_id ? { serviceAccountId: key.service_account_id } : {}),
+        permissions: new Set(granted),
+        keyId: key.id,
+        ...extra,
+      },
+    };
+  }
+
+  async #fromAccessToken(value: string): Promise<Resolution> {
+    const token = await this.#options.provider.AccessToken.find(value);
+    if (!token?.grantId) return unauthenticated('Bearer', 'invalid_token');
+    const authorization = await this.#options.db('authorizations as a')
+      .join('oauth_records as g', (join) => join.on('g.id', 'a.grant_id').andOnVal('g.kind', 'Grant'))
+      .join('apps', 'apps.id', 'a.app_id')
+      .select('a.id', 'a.app_id', 'a.permissions', 'apps.account_id')
+      .where('a.grant_id', token.grantId)
+      .whereNull('a.revoked_at')
+      .andWhere((query) => query.whereNull('g.expires_at').orWhere('g.expires_at', '>', new Date()))
+      .first();
+    if (!authorization) return unauthenticated('Bearer', 'invalid_token');
+    this.#usage.authorizationUsed(authorization.id);
+    const approved = new Set<string>(authorization.permissions);
+    const scoped = String(token.scope ?? '').split(' ').filter((name) => approved.has(name));
+    return {
+      outcome: 'caller',
+      caller: {
+        credential: 'bearer',
+        level: 'app',
+        accountId: authorization.account_id,
+        appId: authorization.app_id,
+        permissions: new Set(scoped),
+        clientId: token.clientId,
+        grantId: token.grantId,
+      },
+    };
+  }
+}
+
+/** The level a JWT asks for, if its key may sign it: app keys sign app and appUser, account keys account. */
+function jwtLevel(scope: unknown, key: ApiKeyRow): Level | undefined {
+  const keyLevel = levelOfOwner(key.owner_type);
+  if (scope === 'account') return keyLevel === 'account' ? 'account' : undefined;
+  if (scope === 'app' || scope === 'appUser') return keyLevel === 'app' ? scope : undefined;
+  return undefined;
+}

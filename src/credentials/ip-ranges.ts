@@ -1,0 +1,30 @@
+import ipaddr from 'ipaddr.js';
+
+type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+function parseRange(text: string): Range {
+  if (text.includes('/')) return ipaddr.parseCIDR(text) as Range;
+  const address = ipaddr.parse(text);
+  return [address, address.kind() === 'ipv4' ? 32 : 128];
+}
+
+/** A CIDR (or a single address) in canonical form, or undefined when it is not one. */
+export function normalizeRange(text: string): string | undefined {
+  try {
+    const [address, bits] = parseRange(text.trim());
+    return `${address.toNormalizedString()}/${bits}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a client address (IPv4, IPv6 or IPv4-mapped IPv6) falls in any of the ranges. */
+export function addressInRanges(address: string, ranges: readonly string[]): boolean {
+  if (!ipaddr.isValid(address)) return false;
+  // ::ffff:203.0.113.7 is how a dual-stack socket reports an IPv4 client.
+  const client = ipaddr.process(address);
+  return ranges.some((text) => {
+    const range = parseRange(text);
+    return client.kind() === range[0].kind() && client.match(range);
+  });
+}
