@@ -5,9 +5,12 @@ export interface PageOptions {
   body: Html;
   /** Shown right of the product name, e.g. the signed-in owner's email. */
   signedInAs?: string | undefined;
+  /** Dashboard pages: navigation and a logout form. */
+  session?: { email: string; csrfToken: string } | undefined;
+  wide?: boolean;
 }
 
-export function layout({ title, body, signedInAs }: PageOptions): Html {
+export function layout({ title, body, signedInAs, session, wide }: PageOptions): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -16,10 +19,19 @@ export function layout({ title, body, signedInAs }: PageOptions): Html {
 <meta name="referrer" content="no-referrer">
 <title>${title} · appgrant</title>
 <link rel="stylesheet" href="/assets/style.css">
+<script src="/assets/copy.js" defer></script>
 </head>
 <body>
-<header class="top"><span class="brand">appgrant</span>${signedInAs ? html`<span class="who">${signedInAs}</span>` : ''}</header>
-<main id="main" class="card">
+<a class="skip" href="#main">Skip to content</a>
+<header class="top"><span class="brand">appgrant</span>${
+    session
+      ? html`<nav aria-label="Main"><a href="/dashboard">Apps</a><a href="/partners">Integrations you build</a></nav>
+<form method="post" action="/logout" class="logout"><span class="who">${session.email}</span>${csrfField(session.csrfToken)}<button type="submit" class="link">Log out</button></form>`
+      : signedInAs
+        ? html`<span class="who">${signedInAs}</span>`
+        : ''
+  }</header>
+<main id="main" class="card${wide ? ' wide' : ''}">
 ${body}
 </main>
 </body>
@@ -30,4 +42,19 @@ ${body}
 /** The hidden field every form carries. */
 export function csrfField(token: string): Html {
   return html`<input type="hidden" name="_csrf" value="${token}">`;
+}
+
+/** A read-only field holding a value to copy (a secret, a snippet), with a Copy button when scripts run. */
+export function copyField(id: string, label: string, value: string, multiline = false): Html {
+  return html`<label for="${id}">${label}</label>
+<div class="copy">${
+    multiline
+      ? html`<textarea id="${id}" readonly rows="4">${value}</textarea>`
+      : html`<input id="${id}" type="text" readonly value="${value}">`
+  }<button type="button" class="copy-button" data-copy="${id}">Copy</button></div>`;
+}
+
+export function formatDate(value: Date | string | null | undefined): string {
+  if (!value) return 'never';
+  return new Date(value).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId } from '../db/ids.ts';
-import { revokeGrant } from '../oauth/adapter.ts';
+import { revokeGrant } from '../authorizations/revoke-grant.ts';
 
 export interface App {
   id: string;

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { newId } from '../db/ids.ts';
-import { revokeGrant } from '../oauth/adapter.ts';
+import { revokeGrant } from './revoke-grant.ts';
 
 export interface Authorization {
   id: string;

@@ -5,7 +5,8 @@ import type { Settings } from '../config/settings.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { createAccount, DuplicateEmailError, findAccountByReference } from '../accounts/accounts.ts';
 import { createApp } from '../apps/apps.ts';
-import { createPartner, createResourceServer, describePartner, listPartners } from '../partners/partners.ts';
+import { approvePartner, createPartner, createResourceServer, describePartner, listPartners } from '../partners/partners.ts';
+import { revokeGrant } from '../authorizations/revoke-grant.ts';
 import { migrateToLatest } from '../db/database.ts';
 import { rotateSigningKeys } from '../oauth/server-keys.ts';
 import { findApp } from '../apps/apps.ts';
@@ -95,6 +96,40 @@ const commands: Record<string, Command> = {
     usage: 'partner list',
     options: {},
     run: async ({ db }) => ({ partners: (await listPartners(db)).map((partner) => describePartner(partner)) }),
+  },
+  'partner approve': {
+    usage: 'partner approve CLIENT_ID',
+    options: {},
+    positional: 'id',
+    run: async ({ db }, options) => {
+      const partner = await approvePartner(db, text(options, 'id') ?? '');
+      if (!partner) throw new UsageError(`no partner ${text(options, 'id')}`);
+      return describePartner(partner);
+    },
+  },
+  'authorization list': {
+    usage: 'authorization list [--app ID] [--partner CLIENT_ID]',
+    options: { app: { type: 'string' }, partner: { type: 'string' } },
+    run: async ({ db }, options) => {
+      const query = db('authorizations')
+        .select('id', 'partner_id', 'app_id', 'account_id', 'permissions', 'created_at', 'last_used_at')
+        .whereNull('revoked_at')
+        .orderBy('created_at');
+      if (options.app !== undefined) query.andWhere({ app_id: text(options, 'app') });
+      if (options.partner !== undefined) query.andWhere({ partner_id: text(options, 'partner') });
+      return { authorizations: await query };
+    },
+  },
+  'authorization revoke': {
+    usage: 'authorization revoke ID',
+    options: {},
+    positional: 'id',
+    run: async ({ db }, options) => {
+      const authorization = await db('authorizations').where({ id: text(options, 'id') }).whereNull('revoked_at').first();
+      if (!authorization) throw new UsageError(`no live authorization ${text(options, 'id')}`);
+      await revokeGrant(db, authorization.grant_id);
+      return { id: authorization.id, revoked: true };
+    },
   },
   'resource-server create': {
     usage: 'resource-server create --name N',

@@ -70,6 +70,12 @@ const settingsSchema = z
     LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive().default(30),
     LOGIN_FAILURE_WINDOW: seconds(15 * 60),
     SHUTDOWN_GRACE: seconds(10),
+    SECRET_ROTATION_GRACE: seconds(24 * 3600),
+    DASHBOARD_SESSION_TTL: seconds(8 * 3600),
+    NOTICE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(2000),
+    NOTICE_RETRY_BASE_MS: z.coerce.number().int().min(10).default(5000),
+    NOTICE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+    NOTICE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   })
   .superRefine((value, ctx) => {
     if (value.NODE_ENV === 'production' && value.ISSUER && !value.ISSUER.startsWith('https://')) {

@@ -3,25 +3,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { findPartnerRow } from '../partners/partners.ts';
 import { clientMetadataOf } from './client-metadata.ts';
 import type { Settings } from '../config/settings.ts';
-
-/** Record kinds tied to a grant: what must die with it. */
-const grantBoundKinds = ['AccessToken', 'RefreshToken', 'AuthorizationCode'];
-
-/**
- * Removes a grant and everything issued under it, and marks the owner-visible
- * authorization revoked, in one transaction: after it commits, no instance
- * can find a token of that grant.
- */
-export async function revokeGrant(db: Knex, grantId: string): Promise<void> {
-  await db.transaction(async (trx) => {
-    await trx('oauth_records').whereIn('kind', grantBoundKinds).andWhere({ grant_id: grantId }).delete();
-    await trx('oauth_records').where({ kind: 'Grant', id: grantId }).delete();
-    await trx('authorizations')
-      .where({ grant_id: grantId })
-      .whereNull('revoked_at')
-      .update({ revoked_at: trx.fn.now() });
-  });
-}
+import { revokeGrant } from '../authorizations/revoke-grant.ts';
 
 /**
  * oidc-provider keeps every model (sessions, interactions, grants, codes,
@@ -140,7 +122,8 @@ class PartnerClientAdapter implements Adapter {
   async revokeByGrantId(): Promise<void> {}
 }
 
-/** Deletes records past their expiry; every instance may run it, the work is idempotent. */
-export async function sweepExpiredRecords(db: Knex): Promise<number> {
-  return db('oauth_records').where('expires_at', '<', new Date()).delete();
+/** Deletes records and dashboard sessions past their expiry; every instance may run it, the work is idempotent. */
+export async function sweepExpiredRecords(db: Knex): Promise<void> {
+  await db('oauth_records').where('expires_at', '<', new Date()).delete();
+  await db('web_sessions').where('expires_at', '<', new Date()).delete();
 }

@@ -68,16 +68,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     return next();
   }
 
-  async function requireCsrfToken(ctx: Context, next: Next): Promise<void> {
-    const body = ctx.request.body as Record<string, unknown> | undefined;
-    if (!csrf.isValid(ctx, body?._csrf)) {
-      return renderPage(ctx, 403, 'errorPage', {
-        title: 'This form has expired',
-        message: 'The page was open too long or came from another site. Go back, reload the page and try again.',
-      });
-    }
-    return next();
-  }
+  const requireCsrfToken = csrf.requireToken();
 
   function requirePrompt(name: 'login' | 'consent') {
     return async (ctx: Context, next: Next): Promise<void> => {

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { authorize, callerOf } from '../api/access.ts';
 import type { CallerResolver } from '../credentials/caller.ts';
 import { apiError } from '../server/errors.ts';
-import { revokeGrant } from './adapter.ts';
+import { revokeGrant } from '../authorizations/revoke-grant.ts';
 
 /**
  * DELETE /oauth/authorization: a partner gives up its access to an app with

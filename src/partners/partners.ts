@@ -173,3 +173,48 @@ export function describePartner(partner: PublicPartner, clientSecret?: string) {
     created_at: partner.created_at,
   };
 }
+
+export async function listPartnersOfAccount(db: Knex, accountId: string): Promise<PublicPartner[]> {
+  return db('partners').select(publicColumns).where({ account_id: accountId, role: 'partner' }).orderBy('created_at');
+}
+
+/** Replaces the redirect URLs, keeping their order; the first one is the default. */
+export async function updateRedirectUris(db: Knex, id: string, uris: string[], production: boolean): Promise<PublicPartner> {
+  const redirectUris = partnerInput(production).shape.redirectUris.parse(uris);
+  const [partner] = await db('partners')
+    .where({ id })
+    .update({ redirect_uris: JSON.stringify(redirectUris), updated_at: db.fn.now() })
+    .returning(publicColumns);
+  return partner as PublicPartner;
+}
+
+/**
+ * A new secret for a partner. The one it replaces keeps working for
+ * `graceSeconds` so the partner can deploy the new one without downtime; a
+ * secret older than that is dropped now.
+ */
+export async function rotatePartnerSecret(
+  db: Knex,
+  hasher: PasswordHasher,
+  id: string,
+  graceSeconds: number,
+): Promise<{ clientSecret: string; previousValidUntil: Date }> {
+  const clientSecret = newSecret();
+  const newHash = await hasher.hash(clientSecret);
+  const previousValidUntil = new Date(Date.now() + graceSeconds * 1000);
+  await db('partners')
+    .where({ id })
+    .update({
+      previous_secret_hash: db.ref('secret_hash'),
+      previous_secret_expires_at: previousValidUntil,
+      secret_hash: newHash,
+      updated_at: db.fn.now(),
+    });
+  return { clientSecret, previousValidUntil };
+}
+
+/** An operator's approval: the integration may now be added to any owner's app. */
+export async function approvePartner(db: Knex, id: string): Promise<PublicPartner | undefined> {
+  const [partner] = await db('partners').where({ id, role: 'partner' }).update({ approved: true, updated_at: db.fn.now() }).returning(publicColumns);
+  return partner as PublicPartner | undefined;
+}

@@ -4,7 +4,7 @@ import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Knex } from 'knex';
-import type { Provider } from 'oidc-provider';
+import type { JWK, Provider } from 'oidc-provider';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { LoginThrottle } from '../accounts/login-throttle.ts';
@@ -23,6 +23,9 @@ import { apiError, errorBoundary, wantsJson } from './errors.ts';
 import { healthRouter } from './health.ts';
 import { requestLog } from './request-log.ts';
 import { renderPage } from '../web/render.ts';
+import { OwnerSessions } from '../web/owner-sessions.ts';
+import { dashboardRouter } from '../web/dashboard-routes.ts';
+import { portalRouter } from '../web/portal-routes.ts';
 
 export interface Services {
   db: Knex;
@@ -33,6 +36,7 @@ export interface Services {
   box: SecretBox;
   resolver: CallerResolver;
   cookieKeys: string[];
+  signingKeys: JWK[];
 }
 
 export function passwordHasherFor(settings: Settings): PasswordHasher {
@@ -70,14 +74,21 @@ function engine(provider: Provider) {
   };
 }
 
-const stylesheet = readFileSync(fileURLToPath(new URL('../../views/style.css', import.meta.url)));
+const assetTypes: Record<string, string> = { 'style.css': 'text/css', 'copy.js': 'text/javascript' };
+const assets = new Map(
+  Object.entries(assetTypes).map(([name, type]) => [name, { type, body: readFileSync(fileURLToPath(new URL(`../../views/${name}`, import.meta.url))) }]),
+);
 
+/** The stylesheet and the one small script, from views/. */
 function assetsRouter(): Router {
   const router = new Router();
-  router.get('/assets/style.css', (ctx) => {
-    ctx.type = 'text/css';
+  router.get('/assets/:name', (ctx, next) => {
+    const asset = assets.get(ctx.params.name as string);
+    if (!asset) return next();
+    ctx.type = asset.type;
     ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = stylesheet;
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.body = asset.body;
   });
   return router;
 }
@@ -101,7 +112,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   });
   const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
   const resolver = new CallerResolver({ db, box, provider, clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE });
-  return { db, settings, logger, hasher, provider, cookieKeys, box, resolver };
+  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver };
 }
 
 export function createApp(services: Services, isShuttingDown: () => boolean = () => false): Koa {
@@ -113,12 +124,15 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     maxFailuresPerIp: settings.LOGIN_MAX_FAILURES_PER_IP,
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
+  const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
   const routers = [
     healthRouter(db, isShuttingDown),
     assetsRouter(),
     interactionRouter({ db, settings, provider, hasher: services.hasher, throttle, csrf }),
     revokeAuthorizationRouter(db, services.resolver),
     apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, corsOrigins: settings.CORS_ORIGINS }),
+    dashboardRouter({ db, settings, hasher: services.hasher, throttle, csrf, sessions, box: services.box }),
+    portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
 
   app.use(requestLog(logger));

@@ -10,6 +10,7 @@ import { sweepExpiredRecords } from '../oauth/adapter.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
 import { createApp, createServices } from './app.ts';
 import { demoBanner, seedDemo } from './demo.ts';
+import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
 
 export interface RunningServer {
   url: string;
@@ -67,6 +68,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     announceControlSocket(resolve(settings.DATA_DIR), socketPath);
   }
 
+  const notices = new RemovalNoticeWorker(
+    db,
+    new NoticeSigner(services.signingKeys[0]!),
+    {
+      pollIntervalMs: settings.NOTICE_POLL_INTERVAL_MS,
+      retryBaseMs: settings.NOTICE_RETRY_BASE_MS,
+      maxAttempts: settings.NOTICE_MAX_ATTEMPTS,
+      timeoutMs: settings.NOTICE_TIMEOUT_MS,
+    },
+    logger,
+  );
+  notices.start();
+
   const sweeper = setInterval(() => {
     sweepExpiredRecords(db).catch((error: unknown) => logger.warn({ err: error }, 'expired record sweep failed'));
   }, sweepIntervalMs);
@@ -88,6 +102,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       const grace = setTimeout(() => http.closeAllConnections(), settings.SHUTDOWN_GRACE * 1000);
       await closed;
       clearTimeout(grace);
+      await notices.stop();
       await database.close();
     },
   };

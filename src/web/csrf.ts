@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
+import { renderPage } from './render.ts';
 
 const cookieName = 'appgrant.csrf';
 
@@ -37,5 +38,18 @@ export class CsrfGuard {
     const expected = Buffer.from(this.#sign(value));
     const actual = Buffer.from(submitted);
     return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+
+  /** Form handlers start with this: a post without this browser's token gets 403 and changes nothing. */
+  requireToken() {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      if (!this.isValid(ctx, (ctx.request.body as Record<string, unknown> | undefined)?._csrf)) {
+        return renderPage(ctx, 403, 'errorPage', {
+          title: 'This form has expired',
+          message: 'The page was open too long or came from another site. Go back, reload the page and try again.',
+        });
+      }
+      return next();
+    };
   }
 }

@@ -3,11 +3,13 @@ import { loginPage } from '../../views/login.ts';
 import { errorPage } from '../../views/error.ts';
 import { appPickerPage, noAppsPage } from '../../views/app-picker.ts';
 import { consentPage } from '../../views/consent.ts';
+import { appPage, dashboardPage } from '../../views/dashboard.ts';
+import { partnerPage, portalPage } from '../../views/partners.ts';
 import { setPageHeaders } from './page-headers.ts';
 import type { Html } from './html.ts';
 
 /** Every page the server renders, by name, with the data it needs. */
-export const pages = { loginPage, errorPage, appPickerPage, noAppsPage, consentPage } satisfies Record<string, (view: never) => Html>;
+export const pages = { loginPage, errorPage, appPickerPage, noAppsPage, consentPage, dashboardPage, appPage, portalPage, partnerPage } satisfies Record<string, (view: never) => Html>;
 
 export type PageName = keyof typeof pages;
 

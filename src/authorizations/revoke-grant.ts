@@ -1,0 +1,26 @@
+import type { Knex } from 'knex';
+import { enqueueRemovalNotices } from '../notices/removal-notices.ts';
+
+/** Record kinds tied to a grant: what must die with it. */
+const grantBoundKinds = ['AccessToken', 'RefreshToken', 'AuthorizationCode'];
+
+/**
+ * The one way an authorization ends, whatever asked for it (the owner's
+ * dashboard, the partner's DELETE /oauth/authorization or RFC 7009 revoke, a
+ * replayed code, the operator, a deleted app): in one transaction, the grant
+ * and everything issued under it are deleted, the authorization is marked
+ * revoked and the partner's removal notice is queued. After it commits, no
+ * instance can find a token of that grant.
+ */
+export async function revokeGrant(db: Knex, grantId: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('oauth_records').whereIn('kind', grantBoundKinds).andWhere({ grant_id: grantId }).delete();
+    await trx('oauth_records').where({ kind: 'Grant', id: grantId }).delete();
+    const revoked = await trx('authorizations')
+      .where({ grant_id: grantId })
+      .whereNull('revoked_at')
+      .update({ revoked_at: trx.fn.now() })
+      .returning(['id', 'partner_id', 'app_id', 'revoked_at']);
+    await enqueueRemovalNotices(trx, revoked);
+  });
+}

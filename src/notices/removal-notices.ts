@@ -1,0 +1,188 @@
+import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { JWK } from 'oidc-provider';
+import { newId } from '../db/ids.ts';
+import type { Logger } from '../log/logger.ts';
+
+interface RevokedAuthorization {
+  id: string;
+  partner_id: string;
+  app_id: string;
+  revoked_at: Date | string;
+}
+
+/** Queues, inside the removal's own transaction, a notice for each partner that registered a removeUrl. */
+export async function enqueueRemovalNotices(trx: Knex.Transaction, revoked: RevokedAuthorization[]): Promise<void> {
+  if (!revoked.length) return;
+  const partners = await trx('partners')
+    .select('id', 'remove_url')
+    .whereIn('id', [...new Set(revoked.map((row) => row.partner_id))])
+    .whereNotNull('remove_url');
+  const removeUrls = new Map(partners.map((partner) => [partner.id as string, partner.remove_url as string]));
+  const notices = revoked
+    .filter((row) => removeUrls.has(row.partner_id))
+    .map((row) => {
+      const id = newId('ntc_');
+      return {
+        id,
+        partner_id: row.partner_id,
+        app_id: row.app_id,
+        authorization_id: row.id,
+        url: removeUrls.get(row.partner_id),
+        payload: JSON.stringify({
+          id,
+          event: 'integration.removed',
+          appId: row.app_id,
+          clientId: row.partner_id,
+          removedAt: new Date(row.revoked_at).toISOString(),
+        }),
+      };
+    });
+  if (notices.length) await trx('removal_notices').insert(notices);
+}
+
+/**
+ * Signs a notice body with the server's current signing key (ES256, published
+ * at /oauth/jwks), so a partner can check it came from appgrant without any
+ * shared secret: verify the signature of "<t>.<body>" with the key named by kid.
+ */
+export class NoticeSigner {
+  readonly #key: KeyObject;
+  readonly #kid: string;
+
+  constructor(signingKey: JWK) {
+    this.#key = createPrivateKey({ key: signingKey as never, format: 'jwk' });
+    this.#kid = String(signingKey.kid);
+  }
+
+  header(body: string, timestamp = Math.floor(Date.now() / 1000)): string {
+    const signature = sign('sha256', Buffer.from(`${timestamp}.${body}`), { key: this.#key, dsaEncoding: 'ieee-p1363' });
+    return `t=${timestamp},kid=${this.#kid},es256=${signature.toString('base64url')}`;
+  }
+}
+
+export interface NoticeDeliveryOptions {
+  pollIntervalMs: number;
+  retryBaseMs: number;
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+interface DueNotice {
+  id: string;
+  url: string;
+  payload: unknown;
+  attempts: number;
+}
+
+/**
+ * Delivers queued notices. Each instance runs one; a notice is claimed by
+ * pushing its next attempt past the delivery timeout (a lease), so two
+ * instances do not send it at once and a crash mid-delivery only delays it.
+ * A non-2xx answer or a network error is retried with exponential backoff
+ * until maxAttempts, then the notice is marked failed.
+ */
+export class RemovalNoticeWorker {
+  readonly #db: Knex;
+  readonly #signer: NoticeSigner;
+  readonly #options: NoticeDeliveryOptions;
+  readonly #logger: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(db: Knex, signer: NoticeSigner, options: NoticeDeliveryOptions, logger: Logger) {
+    this.#db = db;
+    this.#signer = signer;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  start(): void {
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  #schedule(delay: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#running = this.#round()
+        .catch((error: unknown) => this.#logger.warn({ err: error }, 'removal notice round failed'))
+        .finally(() => {
+          this.#running = undefined;
+          this.#schedule(this.#options.pollIntervalMs);
+        });
+    }, delay);
+    this.#timer.unref();
+  }
+
+  async #round(): Promise<void> {
+    for (;;) {
+      const due = await this.#claim();
+      if (!due.length) return;
+      await Promise.all(due.map((notice) => this.#deliver(notice)));
+      if (this.#stopped) return;
+    }
+  }
+
+  async #claim(): Promise<DueNotice[]> {
+    const lease = new Date(Date.now() + this.#options.timeoutMs * 2);
+    return this.#db.transaction<DueNotice[]>(async (trx) => {
+      const ids = await trx('removal_notices')
+        .select('id')
+        .whereNull('delivered_at')
+        .whereNull('failed_at')
+        .where('next_attempt_at', '<=', new Date())
+        .orderBy('next_attempt_at')
+        .limit(10)
+        .forUpdate()
+        .skipLocked();
+      if (!ids.length) return [];
+      const claimed: DueNotice[] = await trx('removal_notices')
+        .whereIn('id', ids.map((row) => row.id))
+        .update({ next_attempt_at: lease })
+        .returning(['id', 'url', 'payload', 'attempts']);
+      return claimed;
+    });
+  }
+
+  async #deliver(notice: DueNotice): Promise<void> {
+    const body = JSON.stringify(notice.payload);
+    let failure: string | undefined;
+    try {
+      const response = await fetch(notice.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'appgrant-signature': this.#signer.header(body), 'user-agent': 'appgrant-notices/1' },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+      });
+      await response.body?.cancel();
+      if (response.status < 200 || response.status >= 300) failure = `HTTP ${response.status}`;
+    } catch (error) {
+      failure = (error as Error).name === 'TimeoutError' ? 'timed out' : `network error: ${(error as Error).message}`;
+    }
+    const attempts = notice.attempts + 1;
+    if (!failure) {
+      await this.#db('removal_notices').where({ id: notice.id }).update({ delivered_at: new Date(), attempts, last_error: null });
+      this.#logger.info({ notice: notice.id, attempts }, 'removal notice delivered');
+      return;
+    }
+    const gaveUp = attempts >= this.#options.maxAttempts;
+    const backoff = this.#options.retryBaseMs * 2 ** Math.min(attempts - 1, 16);
+    await this.#db('removal_notices')
+      .where({ id: notice.id })
+      .update({
+        attempts,
+        last_error: failure,
+        next_attempt_at: new Date(Date.now() + backoff),
+        ...(gaveUp ? { failed_at: new Date() } : {}),
+      });
+    this.#logger.warn({ notice: notice.id, attempts, error: failure, gaveUp }, 'removal notice not delivered');
+  }
+}

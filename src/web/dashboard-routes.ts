@@ -1,0 +1,201 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { Knex } from 'knex';
+import { ZodError } from 'zod';
+import type { Settings } from '../config/settings.ts';
+import { authenticateAccount } from '../accounts/accounts.ts';
+import type { LoginThrottle } from '../accounts/login-throttle.ts';
+import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import { createApp, findApp, listAppsOfAccount, type App } from '../apps/apps.ts';
+import { revokeGrant } from '../authorizations/revoke-grant.ts';
+import { createApiKey, listAppKeys, revokeApiKey } from '../credentials/api-keys.ts';
+import type { SecretBox } from '../credentials/secret-box.ts';
+import { permissionCatalog, permissionsOfLevel } from '../permissions/catalog.ts';
+import type { CsrfGuard } from './csrf.ts';
+import { ownerOf, type OwnerSessions } from './owner-sessions.ts';
+import { renderPage } from './render.ts';
+import { formLines, formList, formText, issuesText, utcFromDatetimeLocal } from './forms.ts';
+
+export interface DashboardDependencies {
+  db: Knex;
+  settings: Settings;
+  hasher: PasswordHasher;
+  throttle: LoginThrottle;
+  csrf: CsrfGuard;
+  sessions: OwnerSessions;
+  box: SecretBox;
+}
+
+const appLevelCatalog = permissionCatalog.filter((permission) => permissionsOfLevel('app').includes(permission.name));
+
+/**
+ * The owner's dashboard: log in and out, the apps, and per app its connected
+ * integrations (Remove) and API keys (Create, shown once; Revoke).
+ */
+export function dashboardRouter(deps: DashboardDependencies): Router {
+  const { db, csrf, sessions } = deps;
+  const router = new Router();
+  const signedIn = sessions.requireOwner();
+
+  const requireCsrfToken = csrf.requireToken();
+
+  /** Loads the owner's app named in the path; another owner's app is simply not found. */
+  async function ownApp(ctx: Context, next: Next): Promise<void> {
+    const app = await findApp(db, ctx.params.appId as string);
+    if (!app || app.account_id !== ownerOf(ctx).id) {
+      return renderPage(ctx, 404, 'errorPage', { title: 'App not found', message: 'There is no such app in your account.' });
+    }
+    ctx.state.app = app;
+    return next();
+  }
+
+  const session = (ctx: Context) => ({ email: ownerOf(ctx).email, csrfToken: csrf.tokenFor(ctx) });
+
+  function showLogin(ctx: Context, status: number, extra: { email?: string; error?: string } = {}): void {
+    renderPage(ctx, status, 'loginPage', { action: '/login', csrfToken: csrf.tokenFor(ctx), ...extra });
+  }
+
+  async function showApp(ctx: Context, status: number, extra: { createdKey?: { id: string; secret: string }; notice?: string; error?: string } = {}) {
+    const app = ctx.state.app as App;
+    const integrations = await db('authorizations as a')
+      .join('partners as p', 'p.id', 'a.partner_id')
+      .select('a.id', 'a.permissions', 'a.created_at', 'a.last_used_at', 'p.name', 'p.logo_url')
+      .where('a.app_id', app.id)
+      .whereNull('a.revoked_at')
+      .orderBy('a.created_at');
+    const keys = await listAppKeys(db, app.id);
+    renderPage(ctx, status, 'appPage', {
+      session: session(ctx),
+      app: { id: app.id, name: app.display_name },
+      integrations: integrations.map((row) => ({
+        authorizationId: row.id,
+        partnerName: row.name,
+        logoUrl: row.logo_url,
+        permissions: row.permissions,
+        approvedAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+      })),
+      keys: keys.map((key) => ({
+        id: key.id,
+        name: key.display_name,
+        permissions: key.permissions,
+        expiresAt: key.expires_at,
+        allowedIps: key.allowed_ips,
+        lastUsedAt: key.last_used_at,
+      })),
+      permissions: appLevelCatalog,
+      ...extra,
+    });
+  }
+
+  router.get('/', (ctx) => {
+    ctx.status = 303;
+    ctx.redirect('/dashboard');
+  });
+
+  router.get('/login', async (ctx) => {
+    if (await sessions.owner(ctx)) {
+      ctx.status = 303;
+      return ctx.redirect('/dashboard');
+    }
+    showLogin(ctx, 200);
+  });
+
+  router.post('/login', requireCsrfToken, async (ctx) => {
+    const body = ctx.request.body as Record<string, unknown>;
+    const email = formText(body.email).slice(0, 320);
+    const password = formText(body.password).slice(0, 1024);
+    const wait = await deps.throttle.retryAfter(email, ctx.ip);
+    if (wait > 0) {
+      ctx.set('Retry-After', String(wait));
+      return showLogin(ctx, 429, { email, error: `Too many failed attempts. Try again in ${wait} seconds.` });
+    }
+    const account = email && password ? await authenticateAccount(db, deps.hasher, email, password) : undefined;
+    if (!account) {
+      await deps.throttle.recordFailure(email, ctx.ip);
+      return showLogin(ctx, 401, { email, error: 'The email or password is incorrect.' });
+    }
+    await deps.throttle.recordSuccess(email, ctx.ip);
+    await sessions.start(ctx, account.id);
+    ctx.status = 303;
+    ctx.redirect('/dashboard');
+  });
+
+  router.post('/logout', requireCsrfToken, async (ctx) => {
+    await sessions.end(ctx);
+    ctx.status = 303;
+    ctx.redirect('/login');
+  });
+
+  router.get('/dashboard', signedIn, async (ctx) => {
+    const owner = ownerOf(ctx);
+    const apps = await listAppsOfAccount(db, owner.id);
+    const appIds = apps.map((app) => app.id);
+    const counts = async (table: 'authorizations' | 'api_keys') => {
+      const rows: { app_id: string; n: string | number }[] = await db(table)
+        .select('app_id')
+        .count({ n: '*' })
+        .whereIn('app_id', appIds)
+        .whereNull('revoked_at')
+        .groupBy('app_id');
+      return new Map(rows.map((row) => [row.app_id, Number(row.n)]));
+    };
+    const [integrations, keys] = [await counts('authorizations'), await counts('api_keys')];
+    renderPage(ctx, 200, 'dashboardPage', {
+      session: session(ctx),
+      apps: apps.map((app) => ({ id: app.id, name: app.display_name, integrations: integrations.get(app.id) ?? 0, keys: keys.get(app.id) ?? 0 })),
+    });
+  });
+
+  router.post('/dashboard/apps', signedIn, requireCsrfToken, async (ctx) => {
+    const name = formText((ctx.request.body as Record<string, unknown>).name);
+    try {
+      const app = await createApp(db, ownerOf(ctx).id, name);
+      ctx.status = 303;
+      ctx.redirect(`/dashboard/apps/${app.id}`);
+    } catch (error) {
+      if (!(error instanceof ZodError)) throw error;
+      renderPage(ctx, 400, 'dashboardPage', { session: session(ctx), apps: [], error: `App name ${issuesText(error)}` });
+    }
+  });
+
+  router.get('/dashboard/apps/:appId', signedIn, ownApp, async (ctx) => {
+    const notices: Record<string, string> = { removed: 'The integration was removed. Its tokens no longer work.', revoked: 'The key was revoked.' };
+    await showApp(ctx, 200, { notice: notices[String(ctx.query.done)] });
+  });
+
+  router.post('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, requireCsrfToken, ownApp, async (ctx) => {
+    const app = ctx.state.app as App;
+    const authorization = await db('authorizations').where({ id: ctx.params.authorizationId, app_id: app.id }).whereNull('revoked_at').first();
+    if (authorization) await revokeGrant(db, authorization.grant_id);
+    ctx.status = 303;
+    ctx.redirect(`/dashboard/apps/${app.id}?done=removed`);
+  });
+
+  router.post('/dashboard/apps/:appId/keys', signedIn, requireCsrfToken, ownApp, async (ctx) => {
+    const app = ctx.state.app as App;
+    const body = ctx.request.body as Record<string, unknown>;
+    const expires = formText(body.expiresAt);
+    try {
+      const { key, secret } = await createApiKey(db, deps.box, { type: 'app', appId: app.id, accountId: app.account_id }, {
+        displayName: formText(body.name),
+        permissions: formList(body.permissions),
+        ...(expires ? { expiresAt: utcFromDatetimeLocal(expires) } : {}),
+        allowedIps: formLines(body.allowedIps),
+      });
+      await showApp(ctx, 201, { createdKey: { id: key.id, secret } });
+    } catch (error) {
+      if (!(error instanceof ZodError)) throw error;
+      await showApp(ctx, 400, { error: `The key was not created: ${issuesText(error)}` });
+    }
+  });
+
+  router.post('/dashboard/apps/:appId/keys/:keyId/revoke', signedIn, requireCsrfToken, ownApp, async (ctx) => {
+    const app = ctx.state.app as App;
+    await revokeApiKey(db, ctx.params.keyId as string, app.id);
+    ctx.status = 303;
+    ctx.redirect(`/dashboard/apps/${app.id}?done=revoked`);
+  });
+
+  return router;
+}

@@ -1,0 +1,67 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Knex } from 'knex';
+import { findAccount, type Account } from '../accounts/accounts.ts';
+
+const cookieName = 'appgrant.owner';
+
+function hashOf(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/**
+ * The dashboard's login sessions: a random cookie value, of which only a
+ * hash is stored, so a database leak does not hand out live sessions. Logout
+ * deletes the row; every instance sees that on the next request.
+ */
+export class OwnerSessions {
+  readonly #db: Knex;
+  readonly #ttlSeconds: number;
+
+  constructor(db: Knex, ttlSeconds: number) {
+    this.#db = db;
+    this.#ttlSeconds = ttlSeconds;
+  }
+
+  async start(ctx: Context, accountId: string): Promise<void> {
+    const value = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + this.#ttlSeconds * 1000);
+    await this.#db('web_sessions').insert({ id_hash: hashOf(value), account_id: accountId, expires_at: expiresAt });
+    ctx.cookies.set(cookieName, value, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/', expires: expiresAt, overwrite: true });
+  }
+
+  async owner(ctx: Context): Promise<Account | undefined> {
+    const value = ctx.cookies.get(cookieName);
+    if (!value) return undefined;
+    const session = await this.#db('web_sessions')
+      .select('account_id')
+      .where({ id_hash: hashOf(value) })
+      .andWhere('expires_at', '>', new Date())
+      .first();
+    return session ? findAccount(this.#db, session.account_id) : undefined;
+  }
+
+  async end(ctx: Context): Promise<void> {
+    const value = ctx.cookies.get(cookieName);
+    if (value) await this.#db('web_sessions').where({ id_hash: hashOf(value) }).delete();
+    ctx.cookies.set(cookieName, null, { path: '/', overwrite: true });
+  }
+
+  /** Pages behind login: the owner is loaded into ctx.state.owner, or the browser goes to /login. */
+  requireOwner() {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      const owner = await this.owner(ctx);
+      if (!owner) {
+        ctx.status = 303;
+        ctx.redirect('/login');
+        return;
+      }
+      ctx.state.owner = owner;
+      return next();
+    };
+  }
+}
+
+export function ownerOf(ctx: Context): Account {
+  return ctx.state.owner as Account;
+}

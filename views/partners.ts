@@ -1,0 +1,124 @@
+import { html, type Html } from '../src/web/html.ts';
+import { copyField, csrfField, formatDate, layout } from './layout.ts';
+
+type Session = { email: string; csrfToken: string };
+
+export interface PortalView {
+  session: Session;
+  partners: ReadonlyArray<{ id: string; name: string; approved: boolean; redirectUris: string[] }>;
+  permissions: ReadonlyArray<{ name: string; description: string }>;
+  error?: string | undefined;
+  form?: Record<string, string> | undefined;
+}
+
+export function portalPage(view: PortalView): Html {
+  const form = view.form ?? {};
+  return layout({
+    title: 'Integrations you build',
+    session: view.session,
+    wide: true,
+    body: html`<h1>Integrations you build</h1>
+${
+  view.partners.length
+    ? html`<table>
+<thead><tr><th scope="col">Integration</th><th scope="col">Client id</th><th scope="col">Status</th></tr></thead>
+<tbody>${view.partners.map(
+        (partner) => html`<tr><td><a href="/partners/${partner.id}">${partner.name}</a></td><td><code>${partner.id}</code></td><td>${
+          partner.approved ? html`<span class="badge">Approved</span>` : html`<span class="badge pending">Pending approval</span>`
+        }</td></tr>`,
+      )}</tbody>
+</table>`
+    : html`<p class="empty">You have not registered an integration yet.</p>`
+}
+<section>
+<h2>Register an integration</h2>
+<p class="muted">A new integration can be added to your own apps right away, and to other owners' apps once an operator approves it.</p>
+${view.error ? html`<p class="error" role="alert" id="register-error">${view.error}</p>` : ''}
+<form method="post" action="/partners">
+${csrfField(view.session.csrfToken)}
+<label for="partner-name">Name</label>
+<input id="partner-name" name="name" type="text" required maxlength="200" value="${form.name ?? ''}">
+<label for="partner-redirects">Redirect URLs (one per line, the first is the default)</label>
+<textarea id="partner-redirects" name="redirectUris" rows="3" required>${form.redirectUris ?? ''}</textarea>
+<label for="partner-logo">Logo URL (optional)</label>
+<input id="partner-logo" name="logoUrl" type="url" value="${form.logoUrl ?? ''}">
+<label for="partner-website">Website (optional)</label>
+<input id="partner-website" name="website" type="url" value="${form.website ?? ''}">
+<label for="partner-remove">Removal notice URL (optional)</label>
+<input id="partner-remove" name="removeUrl" type="url" value="${form.removeUrl ?? ''}">
+<p class="hint">appgrant POSTs a signed notice here when an owner removes your integration from an app.</p>
+<fieldset>
+<legend>Permissions your integration asks for</legend>
+<div class="permission-options">${view.permissions.map(
+      (permission) => html`<div class="choice"><input type="checkbox" id="perm-${permission.name}" name="permissions" value="${permission.name}"><label for="perm-${permission.name}"><code>${permission.name}</code> ${permission.description}</label></div>`,
+    )}</div>
+</fieldset>
+<button type="submit" class="primary">Register integration</button>
+</form>
+</section>`,
+  });
+}
+
+export interface PartnerView {
+  session: Session;
+  partner: {
+    id: string;
+    name: string;
+    approved: boolean;
+    redirectUris: string[];
+    permissions: string[];
+    removeUrl: string | null;
+    previousSecretValidUntil: Date | null;
+  };
+  snippet: string;
+  newSecret?: string | undefined;
+  notice?: string | undefined;
+  error?: string | undefined;
+}
+
+export function partnerPage(view: PartnerView): Html {
+  const { partner, session } = view;
+  const graceActive = partner.previousSecretValidUntil && new Date(partner.previousSecretValidUntil).getTime() > Date.now();
+  return layout({
+    title: partner.name,
+    session,
+    wide: true,
+    body: html`<p><a href="/partners">← Integrations you build</a></p>
+<h1>${partner.name}</h1>
+<p>${partner.approved ? html`<span class="badge">Approved</span>` : html`<span class="badge pending">Pending approval</span> usable on your own apps only`}</p>
+${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
+${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
+<section aria-labelledby="credentials">
+<h2 id="credentials">Credentials</h2>
+${copyField('client-id', 'Client id', partner.id)}
+${
+  view.newSecret
+    ? html`<div class="notice" role="status"><p><strong>Copy the client secret now:</strong> it will not be shown again.</p>${copyField('client-secret', 'Client secret', view.newSecret)}</div>`
+    : ''
+}
+${graceActive ? html`<p class="muted">The previous secret keeps working until ${formatDate(partner.previousSecretValidUntil)}.</p>` : ''}
+<form method="post" action="/partners/${partner.id}/rotate-secret">
+${csrfField(session.csrfToken)}
+<button type="submit">Rotate secret</button>
+</form>
+</section>
+<section aria-labelledby="button">
+<h2 id="button">"Add to app" button</h2>
+${copyField('snippet', 'HTML for your site', view.snippet, true)}
+</section>
+<section aria-labelledby="redirects">
+<h2 id="redirects">Redirect URLs</h2>
+<form method="post" action="/partners/${partner.id}/redirect-uris">
+${csrfField(session.csrfToken)}
+<label for="redirect-uris">One per line; compared exactly; the first is used when a request names none</label>
+<textarea id="redirect-uris" name="redirectUris" rows="4" required>${partner.redirectUris.join('\n')}</textarea>
+<button type="submit" class="primary">Save redirect URLs</button>
+</form>
+</section>
+<section aria-labelledby="details">
+<h2 id="details">Details</h2>
+<p>Permissions: ${partner.permissions.map((name) => html`<code>${name}</code> `)}</p>
+<p>Removal notices: ${partner.removeUrl ? html`<code>${partner.removeUrl}</code>` : 'none'}</p>
+</section>`,
+  });
+}
