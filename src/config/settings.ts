@@ -71,6 +71,7 @@ const settingsSchema = z
     LOGIN_FAILURE_WINDOW: seconds(15 * 60),
     SHUTDOWN_GRACE: seconds(10),
     SECRET_ROTATION_GRACE: seconds(24 * 3600),
+    METRICS_TOKEN: z.string().min(16).optional(),
     DASHBOARD_SESSION_TTL: seconds(8 * 3600),
     NOTICE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(2000),
     NOTICE_RETRY_BASE_MS: z.coerce.number().int().min(10).default(5000),

@@ -22,6 +22,7 @@ import { pageHeaders } from '../web/page-headers.ts';
 import { apiError, errorBoundary, wantsJson } from './errors.ts';
 import { healthRouter } from './health.ts';
 import { requestLog } from './request-log.ts';
+import { Metrics } from './metrics.ts';
 import { renderPage } from '../web/render.ts';
 import { OwnerSessions } from '../web/owner-sessions.ts';
 import { dashboardRouter } from '../web/dashboard-routes.ts';
@@ -125,7 +126,9 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
   const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
+  const metrics = new Metrics();
   const routers = [
+    metrics.router(settings.METRICS_TOKEN),
     healthRouter(db, isShuttingDown),
     assetsRouter(),
     interactionRouter({ db, settings, provider, hasher: services.hasher, throttle, csrf }),
@@ -135,7 +138,7 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
 
-  app.use(requestLog(logger));
+  app.use(requestLog(logger, metrics));
   app.use(errorBoundary(logger));
   app.use(pageHeaders);
   app.use(engine(provider));

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from '../log/logger.ts';
+import type { Metrics } from './metrics.ts';
 
-/** One JSON line per request: method, path (never the query, which can carry codes), status, time. */
-export function requestLog(logger: Logger) {
+/** One JSON line per request: method, path (never the query, which can carry codes), status, time; and its metric. */
+export function requestLog(logger: Logger, metrics: Metrics) {
   return async function logRequest(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
     const requestId = randomUUID();
@@ -14,10 +15,9 @@ export function requestLog(logger: Logger) {
       await next();
     } finally {
       const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      logger.info(
-        { requestId, method, path, status, ms: Math.round(performance.now() - started), ip: ctx.ip },
-        'request',
-      );
+      const ms = performance.now() - started;
+      metrics.observe(ctx, path, status, ms / 1000);
+      logger.info({ requestId, method, path, status, ms: Math.round(ms), ip: ctx.ip }, 'request');
     }
   };
 }
