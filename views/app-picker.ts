@@ -36,6 +36,8 @@ export interface NoAppsView {
   csrfToken: string;
   partnerName: string;
   signedInAs: string;
+  /** The owner has apps, but this integration awaits an operator's approval. */
+  pendingApproval: boolean;
 }
 
 export function noAppsPage(view: NoAppsView): Html {
@@ -43,7 +45,11 @@ export function noAppsPage(view: NoAppsView): Html {
     title: 'No app to connect',
     signedInAs: view.signedInAs,
     body: html`<h1>No app to connect</h1>
-<p><strong>${view.partnerName}</strong> connects to an app, and your account has none yet. Create an app first, then start again from ${view.partnerName}.</p>
+${
+      view.pendingApproval
+        ? html`<p><strong>${view.partnerName}</strong> is waiting for approval and cannot be added to your apps yet.</p>`
+        : html`<p><strong>${view.partnerName}</strong> connects to an app, and your account has none yet. Create an app first, then start again from ${view.partnerName}.</p>`
+    }
 <form method="post" action="${view.abortAction}">
 ${csrfField(view.csrfToken)}
 <button type="submit" class="primary">Back to ${view.partnerName}</button>

@@ -105,7 +105,9 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     const owner = await sessionOwner(ctx);
     const apps = await eligibleApps(owner, partner);
     const base = { csrfToken: csrf.tokenFor(ctx), signedInAs: owner.email, partnerName: partner.name };
-    if (apps.length === 0) return renderPage(ctx, 200, 'noAppsPage', { ...base, abortAction: paths.abort(details.uid) });
+    if (apps.length === 0) {
+      return renderPage(ctx, 200, 'noAppsPage', { ...base, abortAction: paths.abort(details.uid), pendingApproval: !usableBy(owner, partner) });
+    }
     const chosen = apps.length === 1 ? apps[0] : apps.find((app) => app.id === ctx.query.app);
     if (!chosen) {
       return renderPage(ctx, 200, 'appPickerPage', {
@@ -174,10 +176,8 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     return account;
   }
 
-  /** An integration not yet approved by an operator can only be tried on its own account's apps. */
   async function eligibleApps(owner: Account, partner: PublicPartner): Promise<App[]> {
-    if (!partner.approved && partner.account_id !== owner.id) return [];
-    return listAppsOfAccount(db, owner.id);
+    return usableBy(owner, partner) ? listAppsOfAccount(db, owner.id) : [];
   }
 
   router.get('/interaction/:uid', loadInteraction, showStep);
@@ -185,6 +185,11 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   router.post('/interaction/:uid/consent', loadInteraction, requireCsrfToken, requirePrompt('consent'), decide);
   router.post('/interaction/:uid/abort', loadInteraction, requireCsrfToken, abort);
   return router;
+}
+
+/** An integration not yet approved by an operator can only be tried on its own account's apps. */
+function usableBy(owner: Account, partner: PublicPartner): boolean {
+  return partner.approved || partner.account_id === owner.id;
 }
 
 function state(ctx: Context): InteractionState {
