@@ -3,9 +3,9 @@ import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { errors, type InteractionResults, type Provider } from 'oidc-provider';
 import type { Settings } from '../config/settings.ts';
-import { authenticateAccount, findAccount, type Account } from '../accounts/accounts.ts';
-import type { LoginThrottle } from '../accounts/login-throttle.ts';
-import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import { findAccount, type Account } from '../accounts/accounts.ts';
+import type { LoginAttempt, PasswordLogin } from '../accounts/password-login.ts';
+import { showLoginForm } from '../web/login-form.ts';
 import { listAppsOfAccount, type App } from '../apps/apps.ts';
 import { recordApproval } from '../authorizations/authorizations.ts';
 import { findPartner, type PublicPartner } from '../partners/partners.ts';
@@ -18,8 +18,7 @@ export interface InteractionDependencies {
   db: Knex;
   settings: Settings;
   provider: Provider;
-  hasher: PasswordHasher;
-  throttle: LoginThrottle;
+  login: PasswordLogin;
   csrf: CsrfGuard;
 }
 
@@ -36,8 +35,6 @@ const paths = {
   consent: (uid: string) => `/interaction/${uid}/consent`,
   abort: (uid: string) => `/interaction/${uid}/abort`,
 };
-
-const wrongCredentials = 'The email or password is incorrect.';
 
 /**
  * The pages between /oauth/authorize and the partner's redirect: log in,
@@ -85,18 +82,13 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     ctx.redirect(target);
   }
 
-  function showLogin(ctx: Context, status: number, extra: { email?: string; error?: string } = {}): void {
+  function showLogin(ctx: Context, failed?: Exclude<LoginAttempt, { outcome: 'signed-in' }>): void {
     const { details, partner } = state(ctx);
-    renderPage(ctx, status, 'loginPage', {
-      action: paths.login(details.uid),
-      csrfToken: csrf.tokenFor(ctx),
-      partnerName: partner.name,
-      ...extra,
-    });
+    showLoginForm(ctx, csrf, { action: paths.login(details.uid), partnerName: partner.name }, failed);
   }
 
   async function showStep(ctx: Context): Promise<void> {
-    if (state(ctx).details.prompt.name === 'login') return showLogin(ctx, 200);
+    if (state(ctx).details.prompt.name === 'login') return showLogin(ctx);
     return showAppChoice(ctx);
   }
 
@@ -129,21 +121,9 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   }
 
   async function logIn(ctx: Context): Promise<void> {
-    const body = ctx.request.body as Record<string, unknown>;
-    const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
-    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
-    const wait = await deps.throttle.retryAfter(email, ctx.ip);
-    if (wait > 0) {
-      ctx.set('Retry-After', String(wait));
-      return showLogin(ctx, 429, { email, error: `Too many failed attempts. Try again in ${wait} seconds.` });
-    }
-    const account = email && password ? await authenticateAccount(db, deps.hasher, email, password) : undefined;
-    if (!account) {
-      await deps.throttle.recordFailure(email, ctx.ip);
-      return showLogin(ctx, 401, { email, error: wrongCredentials });
-    }
-    await deps.throttle.recordSuccess(email, ctx.ip);
-    return finish(ctx, { login: { accountId: account.id } });
+    const attempt = await deps.login.attempt(ctx.request.body as Record<string, unknown>, ctx.ip);
+    if (attempt.outcome !== 'signed-in') return showLogin(ctx, attempt);
+    return finish(ctx, { login: { accountId: attempt.account.id } });
   }
 
   async function decide(ctx: Context): Promise<void> {

@@ -9,6 +9,7 @@ import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { LoginThrottle } from '../accounts/login-throttle.ts';
 import { PasswordHasher } from '../accounts/password-hasher.ts';
+import { PasswordLogin } from '../accounts/password-login.ts';
 import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
 import { interactionRouter } from '../oauth/interactions.ts';
@@ -125,16 +126,17 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     maxFailuresPerIp: settings.LOGIN_MAX_FAILURES_PER_IP,
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
+  const login = new PasswordLogin(db, services.hasher, throttle);
   const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
   const metrics = new Metrics();
   const routers = [
     metrics.router(settings.METRICS_TOKEN),
     healthRouter(db, isShuttingDown),
     assetsRouter(),
-    interactionRouter({ db, settings, provider, hasher: services.hasher, throttle, csrf }),
+    interactionRouter({ db, settings, provider, login, csrf }),
     revokeAuthorizationRouter(db, services.resolver),
     apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, corsOrigins: settings.CORS_ORIGINS }),
-    dashboardRouter({ db, settings, hasher: services.hasher, throttle, csrf, sessions, box: services.box }),
+    dashboardRouter({ db, settings, login, csrf, sessions, box: services.box }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
 

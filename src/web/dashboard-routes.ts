@@ -3,9 +3,8 @@ import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { ZodError } from 'zod';
 import type { Settings } from '../config/settings.ts';
-import { authenticateAccount } from '../accounts/accounts.ts';
-import type { LoginThrottle } from '../accounts/login-throttle.ts';
-import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import type { PasswordLogin } from '../accounts/password-login.ts';
+import { showLoginForm } from './login-form.ts';
 import { createApp, findApp, listAppsOfAccount, type App } from '../apps/apps.ts';
 import { revokeGrant } from '../authorizations/revoke-grant.ts';
 import { createApiKey, listAppKeys, revokeApiKey } from '../credentials/api-keys.ts';
@@ -19,8 +18,7 @@ import { formLines, formList, formText, issuesText, utcFromDatetimeLocal } from 
 export interface DashboardDependencies {
   db: Knex;
   settings: Settings;
-  hasher: PasswordHasher;
-  throttle: LoginThrottle;
+  login: PasswordLogin;
   csrf: CsrfGuard;
   sessions: OwnerSessions;
   box: SecretBox;
@@ -51,9 +49,6 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
 
   const session = (ctx: Context) => ({ email: ownerOf(ctx).email, csrfToken: csrf.tokenFor(ctx) });
 
-  function showLogin(ctx: Context, status: number, extra: { email?: string; error?: string } = {}): void {
-    renderPage(ctx, status, 'loginPage', { action: '/login', csrfToken: csrf.tokenFor(ctx), ...extra });
-  }
 
   async function showApp(ctx: Context, status: number, extra: { createdKey?: { id: string; secret: string }; notice?: string; error?: string } = {}) {
     const app = ctx.state.app as App;
@@ -98,25 +93,13 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
       ctx.status = 303;
       return ctx.redirect('/dashboard');
     }
-    showLogin(ctx, 200);
+    showLoginForm(ctx, csrf, { action: '/login' });
   });
 
   router.post('/login', requireCsrfToken, async (ctx) => {
-    const body = ctx.request.body as Record<string, unknown>;
-    const email = formText(body.email).slice(0, 320);
-    const password = formText(body.password).slice(0, 1024);
-    const wait = await deps.throttle.retryAfter(email, ctx.ip);
-    if (wait > 0) {
-      ctx.set('Retry-After', String(wait));
-      return showLogin(ctx, 429, { email, error: `Too many failed attempts. Try again in ${wait} seconds.` });
-    }
-    const account = email && password ? await authenticateAccount(db, deps.hasher, email, password) : undefined;
-    if (!account) {
-      await deps.throttle.recordFailure(email, ctx.ip);
-      return showLogin(ctx, 401, { email, error: 'The email or password is incorrect.' });
-    }
-    await deps.throttle.recordSuccess(email, ctx.ip);
-    await sessions.start(ctx, account.id);
+    const attempt = await deps.login.attempt(ctx.request.body as Record<string, unknown>, ctx.ip);
+    if (attempt.outcome !== 'signed-in') return showLoginForm(ctx, csrf, { action: '/login' }, attempt);
+    await sessions.start(ctx, attempt.account.id);
     ctx.status = 303;
     ctx.redirect('/dashboard');
   });
@@ -127,7 +110,7 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
     ctx.redirect('/login');
   });
 
-  router.get('/dashboard', signedIn, async (ctx) => {
+  async function showDashboard(ctx: Context, status: number, error?: string): Promise<void> {
     const owner = ownerOf(ctx);
     const apps = await listAppsOfAccount(db, owner.id);
     const appIds = apps.map((app) => app.id);
@@ -141,11 +124,14 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
       return new Map(rows.map((row) => [row.app_id, Number(row.n)]));
     };
     const [integrations, keys] = [await counts('authorizations'), await counts('api_keys')];
-    renderPage(ctx, 200, 'dashboardPage', {
+    renderPage(ctx, status, 'dashboardPage', {
       session: session(ctx),
+      error,
       apps: apps.map((app) => ({ id: app.id, name: app.display_name, integrations: integrations.get(app.id) ?? 0, keys: keys.get(app.id) ?? 0 })),
     });
-  });
+  }
+
+  router.get('/dashboard', signedIn, (ctx) => showDashboard(ctx, 200));
 
   router.post('/dashboard/apps', signedIn, requireCsrfToken, async (ctx) => {
     const name = formText((ctx.request.body as Record<string, unknown>).name);
@@ -155,7 +141,7 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
       ctx.redirect(`/dashboard/apps/${app.id}`);
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
-      renderPage(ctx, 400, 'dashboardPage', { session: session(ctx), apps: [], error: `App name ${issuesText(error)}` });
+      await showDashboard(ctx, 400, `The app was not created: name ${issuesText(error)}`);
     }
   });
 
