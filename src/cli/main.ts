@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { loadSettings, SettingsError, type Settings } from '../config/settings.ts';
-import { DataDirBusyError, readLockOwner } from '../db/data-dir-lock.ts';
+import { DataDirBusyError, readLockOwner, whileDataDirBusy } from '../db/data-dir-lock.ts';
 import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { passwordHasherFor } from '../server/app.ts';
 import { parseCommand, runCommand, UsageError } from './commands.ts';
@@ -36,22 +36,6 @@ async function runThroughServer(settings: Settings, argv: string[]): Promise<Con
   if (!owner) return undefined;
   if (!owner.controlSocket) throw new DataDirBusyError(owner);
   return sendCommand(owner.controlSocket, argv);
-}
-
-/**
- * Another short CLI run, or a server still starting up, holds the embedded
- * database: wait for it rather than fail, up to a limit.
- */
-async function whileDataDirBusy<T>(attempt: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!(error instanceof DataDirBusyError) || Date.now() > deadline) throw error;
-      await new Promise((done) => setTimeout(done, 100));
-    }
-  }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,11 +1,15 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 /**
  * PGlite is a single-process database: two processes opening the same data
- * folder would corrupt it. Whoever opens it first writes this lock file; a
+ * folder would corrupt it. Whoever opens it first holds this lock file; a
  * running server also names its control socket here so that the operator CLI
  * can hand its command to the server instead of opening the database itself.
+ *
+ * The lock is written whole to a private file and hard-linked into place, so
+ * it never exists half-written and link() decides atomically who holds it.
  */
 export interface LockOwner {
   pid: number;
@@ -30,20 +34,51 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The live process holding the data folder, if any; a lock left by a dead process is removed. */
-export function readLockOwner(dataDir: string): LockOwner | undefined {
-  const path = lockFilePath(dataDir);
-  let owner: LockOwner;
+function readOwner(path: string): LockOwner | undefined {
   try {
-    owner = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    // A half-written lock: its writer died between open and write.
-    rmSync(path, { force: true });
+    return JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+  } catch {
     return undefined;
   }
-  if (owner.pid !== process.pid && isAlive(owner.pid)) return owner;
-  if (owner.pid !== process.pid) rmSync(path, { force: true });
+}
+
+/** Writes `owner` whole to a private file next to `path`, for link() or rename() into place. */
+function stage(path: string, owner: LockOwner): string {
+  const staged = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(staged, JSON.stringify(owner), { mode: 0o600 });
+  return staged;
+}
+
+/**
+ * Moves aside a lock left by a dead process. Another process may have
+ * replaced it since we read it; if what we moved is not the dead one's, it is
+ * put back.
+ */
+function clearStaleLock(path: string, dead: LockOwner): void {
+  const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return;
+  }
+  const moved = readOwner(aside);
+  if (moved && moved.pid !== dead.pid) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // Someone took the lock in the meantime; theirs stands.
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
+/** The live process holding the data folder, if any; a lock left by a dead process is cleared. */
+export function readLockOwner(dataDir: string): LockOwner | undefined {
+  const path = lockFilePath(dataDir);
+  const owner = readOwner(path);
+  if (!owner) return undefined;
+  if (owner.pid === process.pid || isAlive(owner.pid)) return owner;
+  clearStaleLock(path, owner);
   return undefined;
 }
 
@@ -60,38 +95,42 @@ export class DataDirBusyError extends Error {
 export function acquireDataDirLock(dataDir: string, owner: LockOwner): DataDirLock {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = lockFilePath(dataDir);
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    const holder = readLockOwner(dataDir);
-    if (holder) throw new DataDirBusyError(holder);
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, JSON.stringify(owner));
-      closeSync(fd);
-      return {
-        release: () => {
-          if (readLockOwnerRaw(path)?.pid === process.pid) rmSync(path, { force: true });
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-  }
   const holder = readLockOwner(dataDir);
-  throw new DataDirBusyError(holder ?? { pid: -1 });
-}
-
-function readLockOwnerRaw(path: string): LockOwner | undefined {
+  if (holder) throw new DataDirBusyError(holder);
+  const staged = stage(path, owner);
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
-  } catch {
-    return undefined;
+    linkSync(staged, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new DataDirBusyError(readOwner(path) ?? { pid: -1 });
+  } finally {
+    rmSync(staged, { force: true });
   }
+  return {
+    release: () => {
+      if (readOwner(path)?.pid === process.pid) rmSync(path, { force: true });
+    },
+  };
 }
 
-/** Rewrites the lock (still held by this process) to announce the control socket. */
+/** Rewrites the lock (still held by this process) to announce the control socket, atomically. */
 export function announceControlSocket(dataDir: string, controlSocket: string): void {
   const path = lockFilePath(dataDir);
-  const fd = openSync(path, 'w', 0o600);
-  writeSync(fd, JSON.stringify({ pid: process.pid, controlSocket } satisfies LockOwner));
-  closeSync(fd);
+  renameSync(stage(path, { pid: process.pid, controlSocket }), path);
+}
+
+/**
+ * Another short CLI run, or a server still starting up, holds the embedded
+ * database: wait for it rather than fail, up to a limit.
+ */
+export async function whileDataDirBusy<T>(attempt: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof DataDirBusyError) || Date.now() > deadline) throw error;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
 }

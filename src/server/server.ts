@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Server as NetServer } from 'node:net';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
-import { announceControlSocket } from '../db/data-dir-lock.ts';
+import { announceControlSocket, whileDataDirBusy } from '../db/data-dir-lock.ts';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.ts';
 import { sweepExpiredRecords } from '../oauth/adapter.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
@@ -41,8 +41,10 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
 /** Migrates, seeds the demo outside production, and serves until close(). */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { logger } = options;
+  // An operator's CLI run may hold the embedded database for a moment.
   const database =
-    options.database ?? (await openDatabase({ databaseUrl: options.settings.DATABASE_URL, dataDir: options.settings.DATA_DIR }));
+    options.database ??
+    (await whileDataDirBusy(() => openDatabase({ databaseUrl: options.settings.DATABASE_URL, dataDir: options.settings.DATA_DIR })));
   const db = database.knex;
   const applied = await migrateToLatest(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
