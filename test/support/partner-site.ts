@@ -1,0 +1,34 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A partner's web site on 127.0.0.1: answers every request 200 "ok", so a
+ * real browser redirected to the partner's redirect URL has a page to load.
+ */
+export interface PartnerSite {
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  /** Paths (with query) the site was asked for, in order. */
+  visits: string[];
+  close(): Promise<void>;
+}
+
+export async function startPartnerSite(): Promise<PartnerSite> {
+  const visits: string[] = [];
+  const server = createServer((request, response) => {
+    visits.push(request.url ?? '');
+    response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    response.end('ok');
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    visits,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
