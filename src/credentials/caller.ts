@@ -54,7 +54,8 @@ function sameSecret(a: string, b: string): boolean {
 function parseBasic(value: string): { id: string; secret: string } | undefined {
   const decoded = Buffer.from(value, 'base64').toString('utf8');
   const separator = decoded.indexOf(':');
-  if (separator <= 0) return undefined;
+  // NUL cannot be in an id or secret, and PostgreSQL could not even look it up.
+  if (separator <= 0 || decoded.includes('\0')) return undefined;
   return { id: decoded.slice(0, separator), secret: decoded.slice(separator + 1) };
 }
 
@@ -76,7 +77,7 @@ export class CallerResolver {
   }
 
   async resolve(authorization: string | undefined, clientIp: string): Promise<Resolution> {
-    const match = /^(Basic|Bearer) +(\S+)$/i.exec(authorization?.trim() ?? '');
+    const match = /^(Basic|Bearer) +([\x21-\x7e]+)$/i.exec(authorization?.trim() ?? '');
     if (!match?.[1] || !match[2]) return unauthenticated('Basic');
     const [scheme, value] = [match[1].toLowerCase(), match[2]];
     if (scheme === 'basic') return this.#fromBasic(value, clientIp);
@@ -96,7 +97,7 @@ export class CallerResolver {
     let kid: string | undefined;
     try {
       const header = decodeProtectedHeader(token);
-      if (header.alg !== 'HS256' || typeof header.kid !== 'string') return unauthenticated('Bearer', 'invalid_token');
+      if (header.alg !== 'HS256' || typeof header.kid !== 'string' || header.kid.includes('\0')) return unauthenticated('Bearer', 'invalid_token');
       kid = header.kid;
     } catch {
       return unauthenticated('Bearer', 'invalid_token');

@@ -10,7 +10,7 @@ import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secr
 import { errorPage } from '../../views/error.ts';
 import { permissionNames } from '../permissions/catalog.ts';
 import { setPageHeaders } from '../web/page-headers.ts';
-import { addAppIdToTokenResponse, normalizeAuthorizationRequests } from './token-endpoint.ts';
+import { addAppIdToTokenResponse, normalizeEngineRequests } from './engine-requests.ts';
 
 export const oauthRoutes = {
   authorization: '/oauth/authorize',
@@ -180,7 +180,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   const provider = new Provider(settings.ISSUER, configuration);
   provider.proxy = settings.TRUST_PROXY;
   useHashedClientSecrets(provider, deps.secretVerifier);
-  provider.use(normalizeAuthorizationRequests(provider, oauthRoutes));
+  provider.use(normalizeEngineRequests(provider, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
   provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oauth engine error'));
   return provider;

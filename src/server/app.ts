@@ -20,6 +20,7 @@ import { SecretBox } from '../credentials/secret-box.ts';
 import { apiRouter } from '../api/routes.ts';
 import { CsrfGuard } from '../web/csrf.ts';
 import { pageHeaders } from '../web/page-headers.ts';
+import { refuseNulInBody, refuseNulInUrl } from '../web/nul-bytes.ts';
 import { apiError, errorBoundary, wantsJson } from './errors.ts';
 import { healthRouter } from './health.ts';
 import { requestLog } from './request-log.ts';
@@ -49,28 +50,32 @@ export function passwordHasherFor(settings: Settings): PasswordHasher {
   });
 }
 
-/** The engine's paths; everything under them is answered by oidc-provider itself. */
-const engineExactPaths = new Set<string>([
-  oauthRoutes.token,
-  oauthRoutes.revocation,
-  oauthRoutes.introspection,
-  oauthRoutes.jwks,
-  '/.well-known/openid-configuration',
+/** The engine's paths and the methods it answers on them; oidc-provider itself handles these. */
+const engineMethods = new Map<string, string[]>([
+  [oauthRoutes.authorization, ['GET']],
+  [oauthRoutes.token, ['POST']],
+  [oauthRoutes.revocation, ['POST']],
+  [oauthRoutes.introspection, ['POST']],
+  [oauthRoutes.jwks, ['GET']],
+  ['/.well-known/openid-configuration', ['GET']],
 ]);
 
-function isEnginePath(path: string): boolean {
-  return engineExactPaths.has(path) || path === oauthRoutes.authorization || path.startsWith(`${oauthRoutes.authorization}/`);
+function engineMethodsFor(path: string): string[] | undefined {
+  return engineMethods.get(path) ?? (path.startsWith(`${oauthRoutes.authorization}/`) ? ['GET'] : undefined);
 }
 
 /** Hands engine paths to oidc-provider; RFC 8414 metadata is the engine's discovery document. */
 function engine(provider: Provider) {
   const handle = provider.callback();
   return async function dispatchToEngine(ctx: Context, next: Next): Promise<void> {
-    if (ctx.path === '/.well-known/oauth-authorization-server') {
-      ctx.req.url = '/.well-known/openid-configuration';
-    } else if (!isEnginePath(ctx.path)) {
-      return next();
+    const path = ctx.path === '/.well-known/oauth-authorization-server' ? '/.well-known/openid-configuration' : ctx.path;
+    const methods = engineMethodsFor(path);
+    if (!methods) return next();
+    if (!methods.includes(ctx.method) && !(ctx.method === 'HEAD' && methods.includes('GET'))) {
+      ctx.set('Allow', methods.join(', '));
+      return apiError(ctx, 405, 'method_not_allowed', 'Method Not Allowed');
     }
+    if (path !== ctx.path) ctx.req.url = ctx.req.url!.replace(ctx.path, path);
     ctx.respond = false;
     await handle(ctx.req, ctx.res);
   };
@@ -143,8 +148,10 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
   app.use(requestLog(logger, metrics));
   app.use(errorBoundary(logger));
   app.use(pageHeaders);
+  app.use(refuseNulInUrl);
   app.use(engine(provider));
   app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' }));
+  app.use(refuseNulInBody);
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   app.use(notFound);
   app.silent = true;

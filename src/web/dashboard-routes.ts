@@ -47,6 +47,9 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
     return next();
   }
 
+  const notConnected = (ctx: Context) =>
+    renderPage(ctx, 404, 'errorPage', { title: 'Not found', message: 'There is no such integration or key on this app; it may have been removed already.' });
+
   const session = (ctx: Context) => ({ email: ownerOf(ctx).email, csrfToken: csrf.tokenFor(ctx) });
 
 
@@ -153,7 +156,8 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
   router.post('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, requireCsrfToken, ownApp, async (ctx) => {
     const app = ctx.state.app as App;
     const authorization = await db('authorizations').where({ id: ctx.params.authorizationId, app_id: app.id }).whereNull('revoked_at').first();
-    if (authorization) await revokeGrant(db, authorization.grant_id);
+    if (!authorization) return notConnected(ctx);
+    await revokeGrant(db, authorization.grant_id);
     ctx.status = 303;
     ctx.redirect(`/dashboard/apps/${app.id}?done=removed`);
   });
@@ -178,7 +182,7 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
 
   router.post('/dashboard/apps/:appId/keys/:keyId/revoke', signedIn, requireCsrfToken, ownApp, async (ctx) => {
     const app = ctx.state.app as App;
-    await revokeApiKey(db, ctx.params.keyId as string, app.id);
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id))) return notConnected(ctx);
     ctx.status = 303;
     ctx.redirect(`/dashboard/apps/${app.id}?done=revoked`);
   });

@@ -1,0 +1,168 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Context, Next } from 'koa';
+import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
+import { containsNul } from '../web/nul-bytes.ts';
+
+/** The engine's own limit on request bodies. */
+const bodyLimit = 56 * 1024;
+
+/** The body, or 'too-large' as soon as it passes the limit (by Content-Length or by what arrives). */
+async function readBody(ctx: Context): Promise<Buffer | 'too-large'> {
+  if (ctx.request.length > bodyLimit) return 'too-large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > bodyLimit) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A JSON object of scalar values as form parameters; undefined when it is anything else. */
+function jsonToParams(body: Buffer): URLSearchParams | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(parsed)) {
+    if (value === null || value === undefined) continue;
+    if (!['string', 'number', 'boolean'].includes(typeof value)) return undefined;
+    params.append(key, String(value));
+  }
+  return params;
+}
+
+/**
+ * A stand-in for the original request whose body is `body`, for the engine
+ * to read as usual. It is a plain stream carrying the request's fields, not a
+ * second IncomingMessage, which would take over (and close) the socket.
+ */
+function replayWithBody(original: IncomingMessage, body: Buffer, contentType: string): IncomingMessage {
+  const stream = new Readable({ read() {} });
+  stream.push(body);
+  stream.push(null);
+  return Object.assign(stream, {
+    method: original.method,
+    url: original.url,
+    httpVersion: original.httpVersion,
+    httpVersionMajor: original.httpVersionMajor,
+    httpVersionMinor: original.httpVersionMinor,
+    socket: original.socket,
+    connection: original.socket,
+    headers: { ...original.headers, 'content-type': contentType, 'content-length': String(body.length) },
+  }) as unknown as IncomingMessage;
+}
+
+/** The client_secret_basic credentials of a request, if it carries them. */
+function basicCredentials(ctx: Context): { clientId: string; secret: string } | undefined {
+  const basic = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(ctx.get('authorization'));
+  if (!basic?.[1]) return undefined;
+  const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  if (separator <= 0) return undefined;
+  try {
+    return { clientId: decodeURIComponent(decoded.slice(0, separator)), secret: decodeURIComponent(decoded.slice(separator + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first registered redirect URL of a client, which an omitted redirect_uri stands for. */
+async function firstRedirectUri(provider: Provider, clientId: string | undefined): Promise<string | undefined> {
+  const client = clientId ? await provider.Client.find(clientId) : undefined;
+  return client?.redirectUris?.[0];
+}
+
+function answer(ctx: Context, status: number, error: string, description: string): void {
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="appgrant"');
+  ctx.body = { error, error_description: description };
+}
+
+export interface EnginePaths {
+  authorization: string;
+  token: string;
+  introspection: string;
+  revocation: string;
+}
+
+/**
+ * What the platform's partners rely on that the engine does not do by
+ * itself, applied before it sees the request:
+ * - a partner that omits redirect_uri at /oauth/authorize is sent to its first
+ *   registered URL, and omits it at /oauth/token too: the same default is
+ *   filled in, so the engine's exact comparison still applies;
+ * - response types other than code are refused in the query, as RFC 6749
+ *   §4.1.2.1 says, rather than in the fragment an implicit flow would use;
+ * - the SDKs post JSON to the token endpoint: a JSON body becomes the
+ *   equivalent form;
+ * - bodies over the limit get 413 and a closed connection; values with NUL,
+ *   which PostgreSQL cannot store, are refused before any lookup.
+ */
+export function normalizeEngineRequests(provider: Provider, paths: EnginePaths) {
+  const bodyEndpoints = new Set([paths.token, paths.introspection, paths.revocation]);
+
+  async function authorize(ctx: Context, next: Next): Promise<void> {
+    const query = new URLSearchParams(ctx.querystring);
+    const responseType = query.get('response_type');
+    if (responseType && responseType !== 'code' && !query.has('response_mode')) {
+      // An unsupported type the engine would answer in the fragment; "none" is
+      // unsupported too and answered in the query, with the same error.
+      query.set('response_type', 'none');
+    }
+    if (!query.has('redirect_uri') && !query.has('request') && !query.has('request_uri')) {
+      const fallback = await firstRedirectUri(provider, query.get('client_id') ?? undefined);
+      if (fallback) query.set('redirect_uri', fallback);
+    }
+    ctx.querystring = query.toString();
+    return next();
+  }
+
+  async function postedBody(ctx: Context, next: Next): Promise<void> {
+    const credentials = basicCredentials(ctx);
+    if (credentials && containsNul([credentials.clientId, credentials.secret])) {
+      return answer(ctx, 401, 'invalid_client', 'client authentication failed');
+    }
+    const isJson = ctx.is('application/json');
+    if (!isJson && !ctx.is('application/x-www-form-urlencoded')) return next();
+    const body = await readBody(ctx);
+    if (body === 'too-large') {
+      ctx.set('Connection', 'close');
+      return answer(ctx, 413, 'invalid_request', 'the request body is too large');
+    }
+    const params = isJson ? jsonToParams(body) : new URLSearchParams(body.toString('utf8'));
+    if (!params) return answer(ctx, 400, 'invalid_request', 'the body must be a JSON object of string values');
+    if (containsNul([...params.keys(), ...params.values()])) return answer(ctx, 400, 'invalid_request', 'the request contains a NUL character');
+    if (ctx.path === paths.token && params.get('grant_type') === 'authorization_code' && !params.has('redirect_uri')) {
+      const fallback = await firstRedirectUri(provider, credentials?.clientId ?? params.get('client_id') ?? undefined);
+      if (fallback) params.set('redirect_uri', fallback);
+    }
+    const replay = replayWithBody(ctx.req, Buffer.from(params.toString()), 'application/x-www-form-urlencoded');
+    ctx.req = replay;
+    ctx.request.req = replay;
+    return next();
+  }
+
+  return async function normalize(ctx: Context, next: Next): Promise<void> {
+    if (ctx.method === 'GET' && ctx.path === paths.authorization) return authorize(ctx, next);
+    if (ctx.method === 'POST' && bodyEndpoints.has(ctx.path)) return postedBody(ctx, next);
+    return next();
+  };
+}
+
+/** The token response names the app the token acts on, as the platform's partners expect. */
+export async function addAppIdToTokenResponse(ctx: Context, next: Next): Promise<void> {
+  await next();
+  const { oidc } = ctx as unknown as KoaContextWithOIDC;
+  if (oidc?.route !== 'token' || ctx.status !== 200) return;
+  const body = ctx.body as Record<string, unknown> | undefined;
+  const appId = oidc.entities.AccessToken?.extra?.app_id;
+  if (body?.access_token && appId) body.app_id = appId;
+}
