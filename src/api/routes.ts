@@ -4,12 +4,11 @@ import type { Knex } from 'knex';
 import { z, ZodError } from 'zod';
 import { appChanges, appFields, createApp, deleteApp, findApp, pageAppsOfAccount, updateApp } from '../apps/apps.ts';
 import { apiKeyInput, createApiKey, findAppKey, listAppKeys, revokeApiKey } from '../credentials/api-keys.ts';
-import type { CallerResolver } from '../credentials/caller.ts';
+import type { Caller, CallerResolver } from '../credentials/caller.ts';
 import type { SecretBox } from '../credentials/secret-box.ts';
-import { isKnownPermission } from '../permissions/catalog.ts';
+import { isKnownPermission, permissionsOfLevel } from '../permissions/catalog.ts';
 import { apiError } from '../server/errors.ts';
 import { appOf, authorize, callerOf, forbidden, holdsAny } from './access.ts';
-import { apiCors } from './cors.ts';
 import { presentApp, presentKey } from './presenters.ts';
 
 export interface ApiDependencies {
@@ -17,7 +16,6 @@ export interface ApiDependencies {
   box: SecretBox;
   resolver: CallerResolver;
   issuer: string;
-  corsOrigins: readonly string[];
 }
 
 /** Parses with a schema or answers 400 with one error per problem; undefined when it answered. */
@@ -53,6 +51,19 @@ const appKeyCreation = z.object({
 });
 
 /**
+ * A caller can only hand out what it holds: a new app key gets the requested
+ * permissions if the caller holds them all (undefined otherwise), and with
+ * none requested, the caller's own app-level permissions ([] meaning all of
+ * them, when it holds all).
+ */
+function permissionsForNewKey(caller: Caller, requested: string[]): string[] | undefined {
+  const appLevel = permissionsOfLevel('app');
+  if (requested.length) return requested.every((name) => caller.permissions.has(name)) ? requested : undefined;
+  const held = appLevel.filter((name) => caller.permissions.has(name));
+  return held.length === appLevel.length ? [] : held;
+}
+
+/**
  * The platform's v2 API for apps and their keys (the Sunshine Conversations
  * v2 contract). Every route is: authorize (who, level, permission, which
  * app), validate the input, do one thing, present the result.
@@ -64,7 +75,11 @@ export function apiRouter(deps: ApiDependencies): Router {
   const accountLevel = ['account'] as ('account')[];
   const appOrAccount = ['app', 'account'] as ('app' | 'account')[];
 
-  router.use(apiCors(deps.corsOrigins));
+  // Answers about credentials and secrets are never to be stored by a cache.
+  router.use((ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    return next();
+  });
 
   router.get('/apps', access(accountLevel, ['app:read', 'app:manage']), async (ctx) => {
     const query = parsed(ctx, appListQuery, ctx.query);
@@ -124,8 +139,11 @@ export function apiRouter(deps: ApiDependencies): Router {
     const input = shape && parsed(ctx, apiKeyInput('app'), shape);
     if (!input) return;
     const app = appOf(ctx);
+    const permissions = permissionsForNewKey(callerOf(ctx), input.permissions);
+    if (!permissions) return forbidden(ctx);
     const { key, secret } = await createApiKey(db, box, { type: 'app', appId: app.id, accountId: app.account_id }, {
       ...input,
+      permissions,
       expiresAt: input.expiresAt?.toISOString(),
     });
     ctx.status = 201;

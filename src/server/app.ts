@@ -21,7 +21,8 @@ import { apiRouter } from '../api/routes.ts';
 import { CsrfGuard } from '../web/csrf.ts';
 import { pageHeaders } from '../web/page-headers.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../web/nul-bytes.ts';
-import { apiError, errorBoundary, wantsJson } from './errors.ts';
+import { apiError, codeForStatus, errorBoundary, wantsJson } from './errors.ts';
+import { apiCors } from '../api/cors.ts';
 import { healthRouter } from './health.ts';
 import { requestLog } from './request-log.ts';
 import { Metrics } from './metrics.ts';
@@ -100,6 +101,14 @@ function assetsRouter(): Router {
   return router;
 }
 
+/** The routers answer a wrong method with 405 and an Allow header; this gives it the usual body. */
+async function explainMethodNotAllowed(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.status !== 405 && ctx.status !== 501) return;
+  if (wantsJson(ctx)) return apiError(ctx, ctx.status, codeForStatus(ctx.status), ctx.status === 405 ? 'Method Not Allowed' : 'Not Implemented');
+  renderPage(ctx, ctx.status, 'errorPage', { title: 'This request cannot be completed', message: 'This address does not accept that method.' });
+}
+
 function notFound(ctx: Context): void {
   if (wantsJson(ctx)) return apiError(ctx, 404, 'not_found', 'Resource not found');
   renderPage(ctx, 404, 'errorPage', { title: 'Page not found', message: 'There is nothing at this address.' });
@@ -140,7 +149,7 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     assetsRouter(),
     interactionRouter({ db, settings, provider, login, csrf }),
     revokeAuthorizationRouter(db, services.resolver),
-    apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, corsOrigins: settings.CORS_ORIGINS }),
+    apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER }),
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
@@ -152,7 +161,9 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
   app.use(engine(provider));
   app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' }));
   app.use(refuseNulInBody);
-  for (const router of routers) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
+  app.use(apiCors(settings.CORS_ORIGINS));
+  app.use(explainMethodNotAllowed);
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   app.use(notFound);
   app.silent = true;
   return app;
