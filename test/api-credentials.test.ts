@@ -23,9 +23,8 @@ import {
   serviceAccountKey,
   type IssuedKey,
 } from './support/credentials.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, testSettings, type TestServer } from './support/server.ts';
 import { createPostgresDatabase, testDatabaseKind } from './support/database.ts';
-import { loadSettings } from '../src/config/settings.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { startServer, type RunningServer } from '../src/server/server.ts';
 import { passwordHasherFor } from '../src/server/app.ts';
@@ -905,16 +904,7 @@ describe.runIf(testDatabaseKind === 'postgres')('revocation across two instances
 
   beforeAll(async () => {
     postgres = await createPostgresDatabase();
-    const settings = loadSettings({
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ISSUER: 'http://127.0.0.1:0',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      SEED_DEMO: 'false',
-      DATABASE_URL: postgres.url,
-      ...keyEncryptionEnv,
-    });
+    const settings = testSettings({ DATABASE_URL: postgres.url, ...keyEncryptionEnv });
     const logger = createLogger(settings.LOG_LEVEL);
     a = await startServer({ settings, logger });
     // B must accept what A issues: one issuer for both, as behind one load balancer.

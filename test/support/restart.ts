@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
-import { loadSettings, type Settings } from '../../src/config/settings.ts';
+import type { Settings } from '../../src/config/settings.ts';
+import { testSettings } from './server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 import { passwordHasherFor } from '../../src/server/app.ts';
@@ -42,16 +43,7 @@ export interface StoredServer extends RunningServer {
 
 /** One appgrant server on the store; call close() before starting the next one. */
 export async function startServerOnStore(store: DurableStore, env: Record<string, string> = {}): Promise<StoredServer> {
-  const settings = loadSettings({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    ISSUER: 'http://127.0.0.1:0',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    SEED_DEMO: 'false',
-    ...store.env,
-    ...env,
-  });
+  const settings = testSettings({ ...store.env, ...env });
   const running = await startServer({ settings, logger: createLogger(settings.LOG_LEVEL) });
   return {
     ...running,

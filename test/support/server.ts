@@ -18,10 +18,9 @@ export interface TestServer extends RunningServer {
 
 let counter = 0;
 
-/** A real server on a random port, on this test file's own database. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const database = await createTestDatabase();
-  const settings = loadSettings({
+/** Settings every test server shares: a random port on loopback, quiet logs, no demo data. */
+export function testSettings(env: Record<string, string> = {}): Settings {
+  return loadSettings({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
@@ -30,6 +29,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     SEED_DEMO: 'false',
     ...env,
   });
+}
+
+/** A real server on a random port, on this test file's own database. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const settings = testSettings(env);
   const logger = createLogger(settings.LOG_LEVEL);
   const running = await startServer({ settings, logger, database });
   const hasher = passwordHasherFor(settings);
