@@ -103,6 +103,20 @@ describe('the "Add to app" flow', () => {
     expect(live.every((row) => row.created_at)).toBe(true);
   });
 
+  it('keeps a token for one app working after the same owner adds the partner to another app', async () => {
+    // One browser session, two approvals: each authorization stands on its own.
+    const browser = new CookieBrowser(server.url);
+    const [support, sales] = [owner.apps[0]!, owner.apps[1]!];
+    const first = await authorizeThroughPages(browser, { client_id: partner.id, response_type: 'code' }, credentials(), { appId: support.id });
+    const forSupport = await tokenBody(await exchangeCode(server.url, partner, { code: first.searchParams.get('code')! }));
+    const second = await authorizeThroughPages(browser, { client_id: partner.id, response_type: 'code' }, credentials(), { appId: sales.id });
+    const forSales = await tokenBody(await exchangeCode(server.url, partner, { code: second.searchParams.get('code')! }));
+    expect(forSales.app_id).toBe(sales.id);
+    expect(await introspect(server.url, partner, forSupport.access_token)).toMatchObject({ active: true, app_id: support.id });
+    const read = await fetch(`${server.url}/v2/apps/${support.id}`, { headers: { authorization: `Bearer ${forSupport.access_token}` } });
+    expect(read.status).toBe(200);
+  });
+
   it('limits the token to the permissions asked for in scope', async () => {
     const browser = new CookieBrowser(server.url);
     const callback = await authorizeThroughPages(browser, { client_id: partner.id, response_type: 'code', scope: 'app:read' }, credentials());

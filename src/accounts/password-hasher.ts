@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 
 export interface PasswordHashCost {
@@ -14,30 +15,61 @@ export interface PasswordHashCost {
 export class PasswordHasher {
   readonly #cost: PasswordHashCost;
   #decoy: Promise<string> | undefined;
+  /**
+   * At most one hash per core at a time: more would not finish sooner, each
+   * holds its memory cost (19 MiB) while it runs, and a burst of logins
+   * would otherwise crowd out every other request's share of the thread pool.
+   */
+  readonly #slots = new Slots(availableParallelism());
 
   constructor(cost: PasswordHashCost) {
     this.#cost = cost;
   }
 
   hash(plain: string): Promise<string> {
-    return argon2.hash(plain, {
-      type: argon2.argon2id,
-      memoryCost: this.#cost.memoryKiB,
-      timeCost: this.#cost.iterations,
-      parallelism: this.#cost.parallelism,
-    });
+    return this.#slots.run(() =>
+      argon2.hash(plain, {
+        type: argon2.argon2id,
+        memoryCost: this.#cost.memoryKiB,
+        timeCost: this.#cost.iterations,
+        parallelism: this.#cost.parallelism,
+      }),
+    );
   }
 
   async verify(hash: string | undefined, plain: string): Promise<boolean> {
     if (hash === undefined) {
       this.#decoy ??= this.hash('decoy password never matched');
-      await argon2.verify(await this.#decoy, plain).catch(() => false);
+      const decoy = await this.#decoy;
+      await this.#slots.run(() => argon2.verify(decoy, plain)).catch(() => false);
       return false;
     }
     try {
-      return await argon2.verify(hash, plain);
+      return await this.#slots.run(() => argon2.verify(hash, plain));
     } catch {
       return false;
+    }
+  }
+}
+
+/** A counting semaphore: run() waits for a free slot. */
+class Slots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free -= 1;
+    else await new Promise<void>((resume) => this.#waiting.push(resume));
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free += 1;
     }
   }
 }

@@ -1,8 +1,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
-import ClientPGLite from 'knex-pglite';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
 
 export type { Knex };
@@ -42,13 +41,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return { knex, mode: 'postgres', close: () => knex.destroy() };
   }
 
+  // Loaded only when used: the embedded engine costs memory a PostgreSQL deployment should not pay.
+  const [{ PGlite: PGliteEngine }, { default: ClientPGLite }] = await Promise.all([import('@electric-sql/pglite'), import('knex-pglite')]);
   let lock: DataDirLock | undefined;
   let pglite = options.pglite;
   if (!pglite) {
     const dataDir = resolve(options.dataDir);
     lock = acquireDataDirLock(dataDir, { pid: process.pid });
     try {
-      pglite = await PGlite.create(join(dataDir, 'pgdata'));
+      pglite = await PGliteEngine.create(join(dataDir, 'pgdata'));
     } catch (error) {
       lock.release();
       throw error;

@@ -141,6 +141,10 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
         },
       },
     },
+    // A partner's access belongs to the app, not to the browser session the
+    // owner approved it in: logging out, or approving the same partner for
+    // another app, must not end it.
+    expiresWithSession: () => false,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
     // Revoking any token of an authorization (RFC 7009) removes the authorization.
