@@ -52,16 +52,16 @@ export function holdsAny(caller: Caller, permissions: readonly string[]): boolea
  */
 export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) {
   return async function checkAccess(ctx: Context, next: Next): Promise<void> {
-    const resolution = await resolver.resolve(ctx.get('authorization') || undefined, ctx.ip);
+    const appId = ctx.params.appId as string | undefined;
+    const resolution = await resolver.resolve(ctx.get('authorization') || undefined, ctx.ip, appId);
     if (resolution.outcome === 'unauthenticated') return unauthorized(ctx, resolution.scheme, resolution.error);
     if (resolution.outcome === 'forbidden') return forbidden(ctx);
     const { caller } = resolution;
     ctx.state.caller = caller;
     if (!rule.levels.includes(caller.level) || !holdsAny(caller, rule.permissions)) return forbidden(ctx);
-    const appId = ctx.params.appId as string | undefined;
     if (appId !== undefined) {
       if (caller.level !== 'account' && caller.appId !== appId) return forbidden(ctx);
-      const app = await findApp(db, appId);
+      const app = resolution.app !== undefined ? resolution.app : await findApp(db, appId);
       if (!app || app.account_id !== caller.accountId) return apiError(ctx, 404, 'app_not_found', 'App not found');
       ctx.state.app = app;
     }

@@ -4,6 +4,7 @@ import { newId, newSecret } from '../db/ids.ts';
 import { normalizePermissions, permissionsOfLevel, UnknownPermissionError } from '../permissions/catalog.ts';
 import { normalizeRange } from './ip-ranges.ts';
 import type { SecretBox } from './secret-box.ts';
+import type { App } from '../apps/apps.ts';
 
 export type KeyOwner =
   | { type: 'app'; appId: string; accountId: string }
@@ -102,9 +103,24 @@ export async function createApiKey(db: Knex, box: SecretBox, owner: KeyOwner, in
   return { key: key as PublicApiKey, secret };
 }
 
-/** A live (not revoked) key with its sealed secret, for checking credentials. */
-export async function findLiveKey(db: Knex, id: string): Promise<ApiKeyRow | undefined> {
-  return db('api_keys').where({ id }).whereNull('revoked_at').first();
+const appColumns = ['id', 'account_id', 'display_name', 'settings', 'metadata', 'created_at'] as const;
+
+/**
+ * A live (not revoked) key with its sealed secret, for checking credentials;
+ * and, when the request names an app, that app (null when there is none) in
+ * the same round trip, since the next step needs it.
+ */
+export async function findLiveKey(db: Knex, id: string, appId?: string): Promise<{ key: ApiKeyRow; app?: App | null } | undefined> {
+  const query = db('api_keys as k').select('k.*').where('k.id', id).whereNull('k.revoked_at');
+  if (appId !== undefined) {
+    query.leftJoin('apps as a', (join) => join.onVal('a.id', appId)).select(appColumns.map((column) => `a.${column} as named_app_${column}`));
+  }
+  const row = await query.first();
+  if (!row) return undefined;
+  if (appId === undefined) return { key: row as ApiKeyRow };
+  const app = Object.fromEntries(appColumns.map((column) => [column, row[`named_app_${column}`]])) as unknown as App;
+  for (const column of appColumns) delete row[`named_app_${column}`];
+  return { key: row as ApiKeyRow, app: app.id ? app : null };
 }
 
 export async function listAppKeys(db: Knex, appId: string): Promise<PublicApiKey[]> {

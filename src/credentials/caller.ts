@@ -4,6 +4,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 import type { Provider } from 'oidc-provider';
 import { permissionsOfLevel, type Level } from '../permissions/catalog.ts';
 import { findLiveKey, levelOfOwner, type ApiKeyRow } from './api-keys.ts';
+import type { App } from '../apps/apps.ts';
 import { addressInRanges } from './ip-ranges.ts';
 import type { SecretBox } from './secret-box.ts';
 import { UsageRecorder } from './usage-recorder.ts';
@@ -26,7 +27,8 @@ export interface Caller {
 }
 
 export type Resolution =
-  | { outcome: 'caller'; caller: Caller }
+  /** `app`: the app the request named, when the credential lookup could bring it along (null: no such app). */
+  | { outcome: 'caller'; caller: Caller; app?: App | null }
   /** No credentials, or credentials that prove nothing: 401. */
   | { outcome: 'unauthenticated'; scheme: 'Basic' | 'Bearer'; error?: 'invalid_token' }
   /** Real credentials that may not be used (expired key, address outside its ranges): 403. */
@@ -76,24 +78,24 @@ export class CallerResolver {
     this.#usage = new UsageRecorder(options.db);
   }
 
-  async resolve(authorization: string | undefined, clientIp: string): Promise<Resolution> {
+  /** `appId`: the app the request is about, if any, fetched along with the credential where that saves a query. */
+  async resolve(authorization: string | undefined, clientIp: string, appId?: string): Promise<Resolution> {
     const match = /^(Basic|Bearer) +([\x21-\x7e]+)$/i.exec(authorization?.trim() ?? '');
     if (!match?.[1] || !match[2]) return unauthenticated('Basic');
     const [scheme, value] = [match[1].toLowerCase(), match[2]];
-    if (scheme === 'basic') return this.#fromBasic(value, clientIp);
-    return looksLikeJwt(value) ? this.#fromJwt(value, clientIp) : this.#fromAccessToken(value);
+    if (scheme === 'basic') return this.#fromBasic(value, clientIp, appId);
+    return looksLikeJwt(value) ? this.#fromJwt(value, clientIp, appId) : this.#fromAccessToken(value, appId);
   }
 
-  async #fromBasic(value: string, clientIp: string): Promise<Resolution> {
+  async #fromBasic(value: string, clientIp: string, appId: string | undefined): Promise<Resolution> {
     const presented = parseBasic(value);
-    const key = presented ? await findLiveKey(this.#options.db, presented.id) : undefined;
-    const secret = key && this.#options.box.open(key.secret_ciphertext, key.id);
-    if (!presented || !key || !secret || !sameSecret(secret, presented.secret)) return unauthenticated('Basic');
-    const level = levelOfOwner(key.owner_type);
-    return this.#keyCaller(key, 'basic', level, clientIp, {});
+    const found = presented ? await findLiveKey(this.#options.db, presented.id, appId) : undefined;
+    const secret = found && this.#options.box.open(found.key.secret_ciphertext, found.key.id);
+    if (!presented || !found || !secret || !sameSecret(secret, presented.secret)) return unauthenticated('Basic');
+    return this.#keyCaller(found, 'basic', levelOfOwner(found.key.owner_type), clientIp, {});
   }
 
-  async #fromJwt(token: string, clientIp: string): Promise<Resolution> {
+  async #fromJwt(token: string, clientIp: string, appId: string | undefined): Promise<Resolution> {
     let kid: string | undefined;
     try {
       const header = decodeProtectedHeader(token);
@@ -102,9 +104,10 @@ export class CallerResolver {
     } catch {
       return unauthenticated('Bearer', 'invalid_token');
     }
-    const key = await findLiveKey(this.#options.db, kid);
-    const secret = key && this.#options.box.open(key.secret_ciphertext, key.id);
-    if (!key || !secret) return unauthenticated('Bearer', 'invalid_token');
+    const found = await findLiveKey(this.#options.db, kid, appId);
+    const secret = found && this.#options.box.open(found.key.secret_ciphertext, found.key.id);
+    if (!found || !secret) return unauthenticated('Bearer', 'invalid_token');
+    const { key } = found;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
@@ -130,10 +133,16 @@ export class CallerResolver {
       };
       if (!user.userId && !user.externalId) return unauthenticated('Bearer', 'invalid_token');
     }
-    return this.#keyCaller(key, 'jwt', level, clientIp, level === 'appUser' ? { user } : {});
+    return this.#keyCaller(found, 'jwt', level, clientIp, level === 'appUser' ? { user } : {});
   }
 
-  #keyCaller(key: ApiKeyRow, credential: 'basic' | 'jwt', level: Level, clientIp: string, extra: Partial<Caller>): Resolution {
+  #keyCaller(
+    { key, app }: { key: ApiKeyRow; app?: App | null },
+    credential: 'basic' | 'jwt',
+    level: Level,
+    clientIp: string,
+    extra: Partial<Caller>,
+  ): Resolution {
     if (key.expires_at && new Date(key.expires_at).getTime() <= Date.now()) return { outcome: 'forbidden' };
     if (key.allowed_ips.length && !addressInRanges(clientIp, key.allowed_ips)) return { outcome: 'forbidden' };
     this.#usage.keyUsed(key.id);
@@ -142,6 +151,7 @@ export class CallerResolver {
     const granted = key.permissions.length ? key.permissions.filter((name) => ofLevel.includes(name)) : ofLevel;
     return {
       outcome: 'caller',
+      ...(app !== undefined ? { app } : {}),
       caller: {
         credential,
         level,
@@ -155,13 +165,15 @@ export class CallerResolver {
     };
   }
 
-  async #fromAccessToken(value: string): Promise<Resolution> {
+  async #fromAccessToken(value: string, appId: string | undefined): Promise<Resolution> {
     const token = await this.#options.provider.AccessToken.find(value);
     if (!token?.grantId) return unauthenticated('Bearer', 'invalid_token');
+    // The authorization must still be live and its grant still stored; the
+    // app comes along, as the next step needs it.
     const authorization = await this.#options.db('authorizations as a')
       .join('oauth_records as g', (join) => join.on('g.id', 'a.grant_id').andOnVal('g.kind', 'Grant'))
       .join('apps', 'apps.id', 'a.app_id')
-      .select('a.id', 'a.app_id', 'a.permissions', 'apps.account_id')
+      .select('a.id', 'a.app_id', 'a.permissions', 'apps.account_id', 'apps.display_name', 'apps.settings', 'apps.metadata', 'apps.created_at')
       .where('a.grant_id', token.grantId)
       .whereNull('a.revoked_at')
       .andWhere((query) => query.whereNull('g.expires_at').orWhere('g.expires_at', '>', new Date()))
@@ -170,8 +182,17 @@ export class CallerResolver {
     this.#usage.authorizationUsed(authorization.id);
     const approved = new Set<string>(authorization.permissions);
     const scoped = String(token.scope ?? '').split(' ').filter((name) => approved.has(name));
+    const app: App = {
+      id: authorization.app_id,
+      account_id: authorization.account_id,
+      display_name: authorization.display_name,
+      settings: authorization.settings,
+      metadata: authorization.metadata,
+      created_at: authorization.created_at,
+    };
     return {
       outcome: 'caller',
+      ...(appId === app.id ? { app } : {}),
       caller: {
         credential: 'bearer',
         level: 'app',
