@@ -1,0 +1,104 @@
+/**
+ * `node bench/profile-summary.ts <file.cpuprofile> [top]`: where a V8 CPU
+ * profile (from `npm run bench -- --cpu-prof`) spent its time, by package
+ * or source folder and by function (self time), plus the inclusive time of
+ * the project's own functions. Idle time is left out of the percentages.
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const [file, topArgument] = process.argv.slice(2);
+if (!file) {
+  process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [top]\n');
+  process.exit(2);
+}
+const top = Number(topArgument ?? 25);
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const parent = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+
+const selfMicros = new Map<number, number>();
+profile.samples.forEach((id, index) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+
+function area(url: string, name: string): string {
+  if (!url) return name.startsWith('(') ? name : '(native)';
+  const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (modules?.[1]) return modules[1];
+  if (url.startsWith('node:')) return 'node internals';
+  const own = /\/(src|views|bench)\/([^/]+)/.exec(url);
+  if (own) return `${own[1]}/${own[2]}`;
+  return url;
+}
+
+const where = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(node_modules|src|views|bench)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
+
+let busy = 0;
+const areas = new Map<string, number>();
+const functions = new Map<string, number>();
+for (const [id, micros] of selfMicros) {
+  const node = byId.get(id)!;
+  if (node.callFrame.functionName === '(idle)') continue;
+  busy += micros;
+  const key = area(node.callFrame.url, node.callFrame.functionName);
+  areas.set(key, (areas.get(key) ?? 0) + micros);
+  functions.set(where(node), (functions.get(where(node)) ?? 0) + micros);
+}
+
+/**
+ * Self time charged to the nearest caller that is a package or a project
+ * folder: a socket write under pg counts for pg, stream internals under koa
+ * for koa. Samples with no such frame keep their own label (GC, program).
+ */
+const charged = new Map<string, number>();
+for (const [id, micros] of selfMicros) {
+  if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+  let key: string | undefined;
+  for (let current: number | undefined = id; current !== undefined && !key; current = parent.get(current)) {
+    const frame = byId.get(current)!.callFrame;
+    const name = area(frame.url, frame.functionName);
+    if (frame.url && name !== 'node internals' && !frame.url.startsWith('wasm:')) key = name;
+  }
+  key ??= area(byId.get(id)!.callFrame.url, byId.get(id)!.callFrame.functionName);
+  charged.set(key, (charged.get(key) ?? 0) + micros);
+}
+
+/** Inclusive time of the project's own functions: a sample counts once per distinct function on its stack. */
+const inclusive = new Map<string, number>();
+for (const [id, micros] of selfMicros) {
+  if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+  const seen = new Set<string>();
+  for (let current: number | undefined = id; current !== undefined; current = parent.get(current)) {
+    const node = byId.get(current)!;
+    if (!/\/(src|views)\//.test(node.callFrame.url)) continue;
+    const key = where(node);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
+  }
+}
+
+const percent = (micros: number) => `${((micros / busy) * 100).toFixed(1).padStart(5)}%`;
+const list = (title: string, entries: Map<string, number>) => {
+  process.stdout.write(`\n${title}\n`);
+  for (const [name, micros] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    process.stdout.write(`  ${percent(micros)}  ${(micros / 1000).toFixed(0).padStart(7)} ms  ${name}\n`);
+  }
+};
+process.stdout.write(`${file}: ${(busy / 1000).toFixed(0)} ms busy\n`);
+list('self time by package / folder', areas);
+list('self time charged to the nearest package / folder on the stack (native and node internals go to their caller)', charged);
+list('self time by function', functions);
+list("inclusive time of the project's own functions", inclusive);

@@ -1,0 +1,381 @@
+/**
+ * `npm run bench [-- --quick]`: starts an appgrant server process on a fresh
+ * PostgreSQL database, seeds it with the project's own functions, loads it
+ * scenario by scenario with autocannon (and a fetch-based browser for whole
+ * flows), measures the baselines in their own processes at the same
+ * concurrency, prints the figures and ratios to the targets and writes them
+ * to bench/results/. Exits 1 when a scenario answered anything but what it
+ * expects or did nothing; the targets themselves never fail the run.
+ *
+ * Options: --quick (2 s, 8 connections: the CI smoke run), --duration <s>,
+ * --connections <n>, --flow-workers <n>, --warmup <s>, --cpu-prof (writes a
+ * V8 CPU profile of the server to bench/results/profiles/), --admin-url
+ * <postgres URL> (default postgres://postgres@127.0.0.1:5432/postgres, or
+ * BENCH_ADMIN_DATABASE_URL), --node-arg <flag> (repeatable: a node flag for
+ * the server, e.g. --node-arg=--trace-gc), --only <list> (a subset of exchange,
+ * introspection, v2, login, flow, bare-oidc, unauthenticated, bare-koa; for
+ * profiling one path).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { loadSettings } from '../src/config/settings.ts';
+import { SecretBox } from '../src/credentials/secret-box.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import { loadKeyEncryptionKeys } from '../src/oauth/server-keys.ts';
+import { appgrantCodeMinter, appgrantProvider, bareCodeMinter } from './codes.ts';
+import { CpuMeter } from './cpu.ts';
+import { createBenchDatabase, type BenchDatabase } from './database.ts';
+import { authorizeAsOwner, basicAuthorization, CookieBrowser, exchangeCode, field } from './flow-client.ts';
+import type { Measurement } from './load.ts';
+import { freePort, killAllChildren, repoRoot, startChild, stopAllChildren, type Child } from './processes.ts';
+import { describeCensus, queryCensus } from './query-census.ts';
+import { checksTable, evaluate, machineInfo, measurementsTable, problemsOf } from './report.ts';
+import {
+  appReadLoad,
+  introspectionLoad,
+  loginLoad,
+  measureCodeExchange,
+  measureFlows,
+  measureHttp,
+  type Shape,
+} from './scenarios.ts';
+import { partnerPermissions, redirectUri, seed } from './seed.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    'flow-workers': { type: 'string' },
+    warmup: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'admin-url': { type: 'string' },
+    only: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true },
+  },
+  strict: true,
+});
+
+const scenarioGroups = ['exchange', 'introspection', 'v2', 'login', 'flow', 'bare-oidc', 'unauthenticated', 'bare-koa'] as const;
+type ScenarioGroup = (typeof scenarioGroups)[number];
+const only = new Set<ScenarioGroup>(
+  args.only === undefined
+    ? scenarioGroups
+    : args.only.split(',').map((name) => {
+        if (!(scenarioGroups as readonly string[]).includes(name.trim())) throw new Error(`--only: unknown scenario ${name}; known: ${scenarioGroups.join(', ')}`);
+        return name.trim() as ScenarioGroup;
+      }),
+);
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new Error(`--${name} must be a non-negative number`);
+  return number;
+}
+
+const quick = args.quick ?? false;
+const shape: Shape = {
+  durationSec: positive('duration', args.duration, quick ? 2 : 10),
+  warmupSec: positive('warmup', args.warmup, quick ? 0.5 : 2),
+  connections: Math.max(1, Math.round(positive('connections', args.connections, quick ? 8 : 32))),
+  flowWorkers: Math.max(1, Math.round(positive('flow-workers', args['flow-workers'], quick ? 4 : 8))),
+};
+const adminUrl = args['admin-url'] ?? process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const resultsDir = join(repoRoot, 'bench', 'results');
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+let benchDatabase: BenchDatabase | undefined;
+let database: Database | undefined;
+let cleaning: Promise<void> | undefined;
+
+/** Stops every child, closes the bench's own pool, drops the database. Runs once. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await stopAllChildren().catch((error: unknown) => say(`cleanup: stopping processes failed: ${String(error)}`));
+    await database?.close().catch((error: unknown) => say(`cleanup: closing the pool failed: ${String(error)}`));
+    if (benchDatabase) {
+      await benchDatabase.drop().then(
+        () => say(`dropped database ${benchDatabase!.name}`),
+        (error: unknown) => say(`cleanup: could not drop database ${benchDatabase!.name}: ${String(error)}`),
+      );
+    }
+  })();
+  return cleaning;
+}
+
+let interrupted: string | undefined;
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    interrupted = signal;
+    say(`\n${signal}: stopping the bench and cleaning up`);
+    killAllChildren();
+    void cleanup().finally(() => process.exit(code));
+  });
+}
+
+function ensureRunning(child: Child): void {
+  if (!child.running) throw new Error(`${child.name} exited during the run:\n${child.output}`);
+}
+
+async function expectOk(label: string, response: Response, check: (body: string) => boolean): Promise<string> {
+  const body = await response.text();
+  if (response.status !== 200 || !check(body)) throw new Error(`${label}: HTTP ${response.status}: ${body.slice(0, 300)}`);
+  return body;
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  say(`appgrant bench (${quick ? 'quick smoke run' : 'full run'}): ${shape.durationSec} s per scenario after ${shape.warmupSec} s warm-up, ` +
+    `${shape.connections} connections, ${shape.flowWorkers} flow workers`);
+
+  const machineAtStart = machineInfo('');
+  if (machineAtStart.loadAverageAtStart[0]! > machineAtStart.nproc / 2) {
+    say(`note: the machine is busy (load average ${machineAtStart.loadAverageAtStart.join(' ')} on ${machineAtStart.nproc} cores); ` +
+      'the figures will be lower than on an idle machine (see the "other" cores column)');
+  }
+  benchDatabase = await createBenchDatabase(adminUrl);
+  say(`created database ${benchDatabase.name}`);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const serverEnv: Record<string, string> = {
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ISSUER: base,
+    DATABASE_URL: benchDatabase.url,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: 'warn',
+    KEY_ENCRYPTION_KEYS: `bench1:${randomBytes(32).toString('base64url')}`,
+  };
+  // The bench process reads the same configuration, for the engine that mints codes and the seeding.
+  const settings = loadSettings(serverEnv);
+  const nodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(resultsDir, 'profiles')] : []), ...(args['node-arg'] ?? [])];
+  mkdirSync(resultsDir, { recursive: true });
+  const serverLogFile = join(resultsDir, `${stamp}.server.log`);
+  const server = await startChild({
+    name: 'appgrant',
+    script: 'src/server/main.ts',
+    env: serverEnv,
+    nodeArgs,
+    readyUrl: `${base}/readyz`,
+    logFile: serverLogFile,
+  });
+  const idleRssMB = Math.round(((server.rss() ?? 0) / 1024 / 1024) * 10) / 10;
+  say(`appgrant server pid ${server.pid} at ${base}, ${idleRssMB} MB resident when ready (password hash m=${settings.PASSWORD_HASH_MEMORY_KIB} KiB t=${settings.PASSWORD_HASH_ITERATIONS} p=${settings.PASSWORD_HASH_PARALLELISM})`);
+
+  database = await openDatabase({ databaseUrl: benchDatabase.url, dataDir: 'unused', poolMax: 16 });
+  const db = database.knex;
+  const postgres = String((await db.raw('show server_version')).rows[0].server_version);
+  const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
+  const fixtures = await seed(db, settings, box, shape.flowWorkers);
+  const appId = fixtures.owner.app.id;
+
+  // One real "Add to app" over HTTP creates the grant and the authorization; its code is the template for the minted ones.
+  const real = await authorizeAsOwner({ base, partner: fixtures.partner, redirectUri, owner: fixtures.owner });
+  const provider = await appgrantProvider(db, settings);
+  const minter = await appgrantCodeMinter(provider, settings, real.code);
+  const token = await exchangeCode(base, fixtures.partner, real.code, redirectUri);
+  say(`real flow: ${real.requests} requests to the code, token for app ${token.app_id} with scope "${token.scope}"`);
+
+  const jwt = await new SignJWT({ scope: 'app' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: fixtures.appKey.id })
+    .setIssuedAt()
+    .sign(new TextEncoder().encode(fixtures.appKey.secret));
+  const credentials = {
+    Basic: basicAuthorization(fixtures.appKey.id, fixtures.appKey.secret),
+    JWT: `Bearer ${jwt}`,
+    Bearer: `Bearer ${token.access_token}`,
+  };
+  let appBody = '';
+  for (const [kind, authorization] of Object.entries(credentials)) {
+    appBody = await expectOk(`GET /v2/apps/{id} with ${kind}`, await fetch(`${base}/v2/apps/${appId}`, { headers: { authorization } }), (body) => body.includes(appId));
+  }
+  await expectOk(
+    'introspection',
+    await fetch(`${base}/oauth/introspect`, {
+      method: 'POST',
+      headers: { authorization: basicAuthorization(fixtures.resourceServer.id, fixtures.resourceServer.secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: token.access_token, token_type_hint: 'access_token' }),
+    }),
+    (body) => body.includes('"active":true'),
+  );
+
+  // The dashboard login form's CSRF cookie and token, fetched once and reused by every login request.
+  const browser = new CookieBrowser(base);
+  const loginPage = await browser.get('/login');
+  const csrfToken = field(await loginPage.text(), '_csrf');
+  if (loginPage.status !== 200 || !csrfToken) throw new Error(`GET /login: HTTP ${loginPage.status}, no CSRF token`);
+
+  say('\ndatabase statements per request (the same application built in this process, requests sent one at a time)');
+  const census = await queryCensus({
+    db,
+    settings,
+    minter,
+    partner: fixtures.partner,
+    resourceServer: fixtures.resourceServer,
+    redirectUri,
+    accessToken: token.access_token,
+    appId,
+    credentials,
+    login: { cookie: browser.cookieHeader(), csrfToken, owner: fixtures.owner },
+    flowOwner: fixtures.flowOwners[0]!,
+  });
+  for (const entry of census) say(`  ${describeCensus(entry)}`);
+
+  const meter = new CpuMeter(benchDatabase.name);
+  const probe = (child: Child) => ({ child, meter, progress: say });
+  const measurements: Measurement[] = [];
+  const record = (measurement: Measurement) => {
+    measurements.push(measurement);
+    ensureRunning(server);
+  };
+
+  const wanted = (group: ScenarioGroup) => only.has(group);
+
+  say('\nappgrant');
+  if (wanted('exchange')) record(await measureCodeExchange({ target: 'appgrant', base, partner: fixtures.partner, redirectUri, minter }, shape, probe(server)));
+  if (wanted('introspection')) {
+    record(await measureHttp(introspectionLoad({ target: 'appgrant', base, client: fixtures.resourceServer, accessToken: token.access_token }), shape, probe(server)));
+  }
+  if (wanted('v2')) {
+    for (const [kind, authorization] of Object.entries(credentials)) {
+      record(await measureHttp(appReadLoad(`GET /v2/apps/{id} ${kind}`, 'appgrant', base, appId, authorization), shape, probe(server)));
+    }
+  }
+  if (wanted('login')) record(await measureHttp(loginLoad(base, browser.cookieHeader(), csrfToken, fixtures.owner), shape, probe(server)));
+  if (wanted('flow')) record(await measureFlows({ base, partner: fixtures.partner, redirectUri, owners: fixtures.flowOwners }, shape, probe(server)));
+
+  // The baselines get the machine to themselves.
+  const serverLog = server.output.trim();
+  await server.stop();
+
+  if (wanted('bare-oidc') || wanted('unauthenticated') || wanted('bare-koa')) say('\nbaselines');
+  if (wanted('bare-oidc')) {
+    const barePort = await freePort();
+    const bareBase = `http://127.0.0.1:${barePort}`;
+    const bare = await startChild({
+      name: 'bare-oidc',
+      script: 'bench/baselines/bare-oidc.ts',
+      env: {
+        NODE_ENV: 'development',
+        PORT: String(barePort),
+        ISSUER: bareBase,
+        PARTNER_ID: fixtures.partner.id,
+        PARTNER_SECRET: fixtures.partner.secret,
+        RS_ID: fixtures.resourceServer.id,
+        RS_SECRET: fixtures.resourceServer.secret,
+        REDIRECT_URI: redirectUri,
+        SCOPE: token.scope || partnerPermissions.join(' '),
+        ACCOUNT_ID: fixtures.owner.accountId,
+      },
+      readyUrl: `${bareBase}/__health`,
+    });
+    // Bound to a login session like appgrant's real codes when those are.
+    const bareMinter = bareCodeMinter(bareBase, minter.describe.expiresWithSession === true);
+    const [bareCode] = await bareMinter.mint(1);
+    const bareToken = await exchangeCode(bareBase, fixtures.partner, bareCode!, redirectUri);
+    measurements.push(await measureCodeExchange({ target: 'bare-oidc', base: bareBase, partner: fixtures.partner, redirectUri, minter: bareMinter }, shape, probe(bare)));
+    measurements.push(
+      await measureHttp(introspectionLoad({ target: 'bare-oidc', base: bareBase, client: fixtures.resourceServer, accessToken: bareToken.access_token }), shape, probe(bare)),
+    );
+    ensureRunning(bare);
+    await bare.stop();
+  }
+
+  if (wanted('unauthenticated')) {
+    const plainPort = await freePort();
+    const plainBase = `http://127.0.0.1:${plainPort}`;
+    const plain = await startChild({
+      name: 'unauthenticated-api',
+      script: 'bench/baselines/unauthenticated-api.ts',
+      env: { NODE_ENV: 'development', PORT: String(plainPort), DATABASE_URL: benchDatabase.url },
+      readyUrl: `${plainBase}/healthz`,
+    });
+    measurements.push(await measureHttp(appReadLoad('GET /v2/apps/{id}', 'unauthenticated-api', plainBase, appId), shape, probe(plain)));
+    ensureRunning(plain);
+    await plain.stop();
+  }
+
+  if (wanted('bare-koa')) {
+    const koaPort = await freePort();
+    const koaBase = `http://127.0.0.1:${koaPort}`;
+    const koa = await startChild({
+      name: 'bare-koa',
+      script: 'bench/baselines/bare-koa.ts',
+      env: { NODE_ENV: 'development', PORT: String(koaPort), APP_ID: appId, BODY: appBody },
+      readyUrl: `${koaBase}/healthz`,
+    });
+    measurements.push(await measureHttp(appReadLoad('GET /v2/apps/{id}', 'bare-koa', koaBase, appId), shape, probe(koa)));
+    ensureRunning(koa);
+    await koa.stop();
+  }
+
+  const profiles = args['cpu-prof'] ? join(resultsDir, 'profiles') : undefined;
+
+  const checks = evaluate(measurements);
+  const problems = measurements.flatMap((measurement) => problemsOf(measurement).map((problem) => `${measurement.target} ${measurement.name}: ${problem}`));
+  say(`\n${measurementsTable(measurements)}`);
+  const notes = measurements.flatMap((m) => m.notes.map((note) => `  ${m.target} ${m.name}: ${note}`));
+  if (notes.length) say(`\nnotes\n${notes.join('\n')}`);
+  say(`\n${checksTable(checks)}`);
+  if (quick) say('\n(quick smoke run: the figures are not representative; the targets are for the full run)');
+  if (serverLog) say(`\nthe server wrote (all of it in ${serverLogFile}; the end):\n${serverLog.slice(-2000)}`);
+  if (profiles) say(`\nserver CPU profile in ${profiles}`);
+
+  const { KEY_ENCRYPTION_KEYS: _secret, DATABASE_URL: _url, ...publicEnv } = serverEnv;
+  const results = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    mode: quick ? 'quick' : 'full',
+    shape,
+    scenarios: [...only],
+    machine: { ...machineAtStart, postgres, loadAverageAtEnd: loadavg().map((value) => Math.round(value * 100) / 100) },
+    server: {
+      env: publicEnv,
+      idleRssMB,
+      logFile: serverLogFile,
+      passwordHash: {
+        memoryKiB: settings.PASSWORD_HASH_MEMORY_KIB,
+        iterations: settings.PASSWORD_HASH_ITERATIONS,
+        parallelism: settings.PASSWORD_HASH_PARALLELISM,
+      },
+    },
+    mintedCodeTemplate: minter.describe,
+    queryCensus: census,
+    measurements,
+    checks,
+    problems,
+    ok: problems.length === 0,
+  };
+  const file = join(resultsDir, `${stamp}.json`);
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  writeFileSync(file, json);
+  writeFileSync(join(resultsDir, 'latest.json'), json);
+  say(`\nresults: ${file}`);
+
+  if (problems.length) {
+    say(`\nFAILED: scenarios did not answer as expected:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    return 1;
+  }
+  say('\nOK: every scenario answered as expected');
+  return 0;
+}
+
+let exitCode: number;
+try {
+  exitCode = await main();
+} catch (error) {
+  if (!interrupted) say(`\nbench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  exitCode = 1;
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
