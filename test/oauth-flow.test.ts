@@ -268,6 +268,22 @@ describe('revocation', () => {
     expect((await introspect(server.url, partner, tokens.access_token)).active).toBe(false);
   });
 
+  it('refuses to let one partner revoke another partner\'s token', async () => {
+    const tokens = await issueToken();
+    const other = await server.createPartner();
+    const response = await fetch(`${server.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${other.partner.id}:${other.clientSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ token: tokens.access_token }),
+    });
+    expect(response.status).toBe(400);
+    expect((await tokenBody(response)).error).toBe('invalid_request');
+    expect((await introspect(server.url, partner, tokens.access_token)).active).toBe(true);
+  });
+
   it('lets the platform resource server introspect any token and a partner only its own', async () => {
     const tokens = await issueToken();
     const resourceServer = await server.createResourceServer();
