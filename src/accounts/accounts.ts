@@ -10,7 +10,7 @@ export interface Account {
   created_at: Date;
 }
 
-export const accountInput = z.object({
+const accountInput = z.object({
   email: z.email().max(320).transform((email) => email.toLowerCase()),
   password: z.string().min(10, 'must be at least 10 characters').max(1024),
   name: z.string().trim().max(200).default(''),
@@ -42,7 +42,7 @@ export async function createAccount(
   }
 }
 
-export function isUniqueViolation(error: unknown): boolean {
+function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === '23505';
 }
 

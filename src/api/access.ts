@@ -6,7 +6,7 @@ import type { Level } from '../permissions/catalog.ts';
 import { apiError } from '../server/errors.ts';
 
 /** The exact 403 body the platform's clients parse (seed 004), byte for byte. */
-export const forbiddenBody = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
+const forbiddenBody = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
 
 export function forbidden(ctx: Context): void {
   ctx.status = 403;

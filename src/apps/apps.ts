@@ -12,10 +12,10 @@ export interface App {
   created_at: Date;
 }
 
-export const appName = z.string().trim().min(1, 'must not be empty').max(100);
+const appName = z.string().trim().min(1, 'must not be empty').max(100);
 
 /** The app settings of the platform's v2 API; unknown names are refused rather than dropped. */
-export const appSettings = z
+const appSettings = z
   .object({
     conversationRetentionSeconds: z.number().int().min(0),
     maskCreditCardNumbers: z.boolean(),
@@ -41,7 +41,7 @@ export const defaultAppSettings: Required<AppSettings> = {
 };
 
 /** A flat object of strings, numbers and booleans, at most 4 KB as JSON. */
-export const appMetadata = z
+const appMetadata = z
   .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
   .nullable()
   .refine((value) => Buffer.byteLength(JSON.stringify(value ?? {})) <= 4096, 'App metadata is limited to 4096 bytes in size.');

@@ -21,7 +21,7 @@ export interface DataDirLock {
   release(): void;
 }
 
-export function lockFilePath(dataDir: string): string {
+function lockFilePath(dataDir: string): string {
   return join(dataDir, 'appgrant.lock');
 }
 

@@ -6,7 +6,7 @@ import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
 
 export type { Knex };
 
-export const migrationsDirectory = fileURLToPath(new URL('../../migrations', import.meta.url));
+const migrationsDirectory = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 export interface Database {
   knex: Knex;

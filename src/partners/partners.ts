@@ -60,7 +60,7 @@ function webUrl(production: boolean) {
     .refine((value) => !production || value.startsWith('https://'), 'must use https');
 }
 
-export function partnerInput(production: boolean) {
+function partnerInput(production: boolean) {
   return z.object({
     name: z.string().trim().min(1, 'must not be empty').max(200),
     redirectUris: z.array(redirectUri(production)).min(1, 'at least one redirect URL is required').max(20)

@@ -31,7 +31,7 @@ export interface PortalDependencies {
 const partnerCatalog = permissionCatalog.filter((permission) => appLevelPermissions.includes(permission.name));
 
 /** The HTML a partner pastes on its site: a link that starts the flow for its client. */
-export function addToAppSnippet(issuer: string, clientId: string): string {
+function addToAppSnippet(issuer: string, clientId: string): string {
   const href = `${issuer}/oauth/authorize?${new URLSearchParams({ client_id: clientId, response_type: 'code' })}`;
   return `<a href="${escapeHtml(href)}" style="display:inline-block;padding:10px 16px;border-radius:6px;background:#0b5cad;color:#fff;font:600 15px/1 system-ui,sans-serif;text-decoration:none">Add to app</a>`;
 }
