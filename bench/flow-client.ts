@@ -5,6 +5,10 @@
  * checks the status it expects and throws a FlowError otherwise.
  */
 
+import { CookieBrowser, field } from '../test/support/browser.ts';
+
+export { CookieBrowser, field };
+
 export class FlowError extends Error {
   readonly step: string;
   readonly status: number | undefined;
@@ -14,58 +18,6 @@ export class FlowError extends Error {
     this.step = step;
     this.status = status;
   }
-}
-
-/** A browser without JavaScript: cookies kept per name, redirects not followed. */
-export class CookieBrowser {
-  readonly #cookies = new Map<string, string>();
-  readonly base: string;
-  /** Requests sent so far. */
-  requests = 0;
-
-  constructor(base: string) {
-    this.base = base;
-  }
-
-  async request(path: string, init: RequestInit = {}): Promise<Response> {
-    const url = new URL(path, this.base);
-    const headers = new Headers(init.headers);
-    if (url.origin === new URL(this.base).origin && this.#cookies.size) headers.set('cookie', this.cookieHeader());
-    this.requests += 1;
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = line.split(';');
-      const index = pair.indexOf('=');
-      const name = pair.slice(0, index).trim();
-      const value = pair.slice(index + 1).trim();
-      const expired = attributes.some((attribute) => /^\s*(max-age=0|expires=thu, 01 jan 1970)/i.test(attribute));
-      if (expired || value === '') this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
-    return response;
-  }
-
-  get(path: string): Promise<Response> {
-    return this.request(path);
-  }
-
-  post(path: string, fields: Record<string, string>): Promise<Response> {
-    return this.request(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(fields).toString(),
-    });
-  }
-
-  /** The Cookie header this browser sends to its own origin. */
-  cookieHeader(): string {
-    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-  }
-}
-
-/** The value of a named form field in a page. */
-export function field(page: string, name: string): string | undefined {
-  return new RegExp(`name="${name}"[^>]*value="([^"]*)"`).exec(page)?.[1];
 }
 
 function formAction(page: string, endsWith: string): string | undefined {

@@ -5,6 +5,8 @@
 export class CookieBrowser {
   readonly #cookies = new Map<string, string>();
   readonly base: string;
+  /** Requests sent so far. */
+  requests = 0;
 
   constructor(base: string) {
     this.base = base;
@@ -13,9 +15,8 @@ export class CookieBrowser {
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const url = new URL(path, this.base);
     const headers = new Headers(init.headers);
-    if (url.origin === new URL(this.base).origin && this.#cookies.size) {
-      headers.set('cookie', [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; '));
-    }
+    if (url.origin === new URL(this.base).origin && this.#cookies.size) headers.set('cookie', this.cookieHeader());
+    this.requests += 1;
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     for (const line of response.headers.getSetCookie()) {
       const [pair = '', ...attributes] = line.split(';');
@@ -40,6 +41,11 @@ export class CookieBrowser {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(fields).toString(),
     });
+  }
+
+  /** The Cookie header this browser sends to its own origin. */
+  cookieHeader(): string {
+    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }
 
   cookieNames(): string[] {
