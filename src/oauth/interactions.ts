@@ -46,21 +46,20 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   const { db, provider, csrf } = deps;
   const router = new Router();
 
+  const expired = (ctx: Context) =>
+    renderPage(ctx, 400, 'errorPage', { title: 'This sign-in has expired', message: 'Return to the site you came from and start again.' });
+
+  /** The engine's interaction for this browser, which must be the one in the path. */
   async function loadInteraction(ctx: Context, next: Next): Promise<void> {
     let details: Details;
     try {
       details = await provider.interactionDetails(ctx.req, ctx.res);
     } catch (error) {
       if (!(error instanceof errors.SessionNotFound)) throw error;
-      return renderPage(ctx, 400, 'errorPage', {
-        title: 'This sign-in has expired',
-        message: 'Return to the site you came from and start again.',
-      });
+      return expired(ctx);
     }
     const partner = details.uid === ctx.params.uid ? await findPartner(db, String(details.params.client_id)) : undefined;
-    if (!partner) {
-      return renderPage(ctx, 400, 'errorPage', { title: 'This sign-in has expired', message: 'Return to the site you came from and start again.' });
-    }
+    if (!partner) return expired(ctx);
     ctx.state.interaction = { details, partner } satisfies InteractionState;
     return next();
   }
