@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
 export interface EncryptionKey {
   id: string;
@@ -14,12 +14,15 @@ export interface EncryptionKey {
  * Format: v1.<encryption key id>.<iv>.<ciphertext>.<tag> (base64url parts).
  */
 export class SecretBox {
-  readonly #keys: Map<string, Buffer>;
+  // KeyObjects made once: passing raw bytes would re-import the key on every call (several times slower).
+  readonly #keys: Map<string, KeyObject>;
   readonly #current: string;
 
   constructor(keys: EncryptionKey[]) {
     if (!keys.length) throw new Error('at least one encryption key is required');
-    this.#keys = new Map(keys.map((key) => [key.id, Buffer.from(hkdfSync('sha256', key.secret, 'appgrant', `api-key-secrets:${key.id}`, 32))]));
+    this.#keys = new Map(
+      keys.map((key) => [key.id, createSecretKey(Buffer.from(hkdfSync('sha256', key.secret, 'appgrant', `api-key-secrets:${key.id}`, 32)))]),
+    );
     this.#current = keys[0]!.id;
   }
 
