@@ -63,8 +63,7 @@ const commands: Record<string, Command> = {
     options: { account: { type: 'string' }, name: { type: 'string' } },
     required: ['account', 'name'],
     run: async ({ db }, options) => {
-      const account = await findAccountByReference(db, text(options, 'account') ?? '');
-      if (!account) throw new UsageError(`no account ${text(options, 'account')}`);
+      const account = await accountFrom(db, options);
       const app = await createApp(db, account.id, text(options, 'name') ?? '');
       return { id: app.id, name: app.display_name, account_id: account.id };
     },
@@ -145,8 +144,7 @@ const commands: Record<string, Command> = {
     options: { account: { type: 'string' }, name: { type: 'string' } },
     required: ['account', 'name'],
     run: async ({ db }, options) => {
-      const account = await findAccountByReference(db, text(options, 'account') ?? '');
-      if (!account) throw new UsageError(`no account ${text(options, 'account')}`);
+      const account = await accountFrom(db, options);
       return createServiceAccount(db, account.id, text(options, 'name') ?? '');
     },
   },
@@ -189,6 +187,13 @@ const commands: Record<string, Command> = {
   },
 };
 
+/** The account named by --account, by id or email. */
+async function accountFrom(db: Knex, options: Options) {
+  const account = await findAccountByReference(db, text(options, 'account') ?? '');
+  if (!account) throw new UsageError(`no account ${text(options, 'account')}`);
+  return account;
+}
+
 /** Exactly one of --app, --account, --service-account names who owns a new key. */
 async function keyOwnerFrom(db: Knex, options: Options): Promise<KeyOwner> {
   const named = ['app', 'account', 'service-account'].filter((option) => options[option] !== undefined);
@@ -199,9 +204,7 @@ async function keyOwnerFrom(db: Knex, options: Options): Promise<KeyOwner> {
     return { type: 'app', appId: app.id, accountId: app.account_id };
   }
   if (options.account !== undefined) {
-    const account = await findAccountByReference(db, text(options, 'account') ?? '');
-    if (!account) throw new UsageError(`no account ${text(options, 'account')}`);
-    return { type: 'account', accountId: account.id };
+    return { type: 'account', accountId: (await accountFrom(db, options)).id };
   }
   const serviceAccount = await findServiceAccount(db, text(options, 'service-account') ?? '');
   if (!serviceAccount) throw new UsageError(`no service account ${text(options, 'service-account')}`);
