@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { enqueueRemovalNotices } from '../notices/removal-notices.ts';
+import { forgetRequestReads } from '../db/request-reads.ts';
 
 /** Record kinds tied to a grant: what must die with it. */
 const grantBoundKinds = ['AccessToken', 'RefreshToken', 'AuthorizationCode'];
@@ -23,4 +24,5 @@ export async function revokeGrant(db: Knex, grantId: string): Promise<void> {
       .returning(['id', 'partner_id', 'app_id', 'revoked_at']);
     await enqueueRemovalNotices(trx, revoked);
   });
+  forgetRequestReads();
 }

@@ -5,6 +5,7 @@ import { normalizePermissions, permissionsOfLevel, UnknownPermissionError } from
 import { normalizeRange } from './ip-ranges.ts';
 import type { SecretBox } from './secret-box.ts';
 import type { App } from '../apps/apps.ts';
+import { runStatement, statement } from '../db/statements.ts';
 
 export type KeyOwner =
   | { type: 'app'; appId: string; accountId: string }
@@ -105,22 +106,30 @@ export async function createApiKey(db: Knex, box: SecretBox, owner: KeyOwner, in
 
 const appColumns = ['id', 'account_id', 'display_name', 'settings', 'metadata', 'created_at'] as const;
 
+// Every API request reads its key: prepared statements (see statements.ts).
+const liveKey = statement('api_key_live', 'select k.* from api_keys k where k.id = $1 and k.revoked_at is null');
+const liveKeyWithApp = statement(
+  'api_key_live_with_app',
+  `select k.*, ${appColumns.map((column) => `a.${column} as named_app_${column}`).join(', ')}
+   from api_keys k left join apps a on a.id = $2
+   where k.id = $1 and k.revoked_at is null`,
+);
+
 /**
  * A live (not revoked) key with its sealed secret, for checking credentials;
  * and, when the request names an app, that app (null when there is none) in
  * the same round trip, since the next step needs it.
  */
 export async function findLiveKey(db: Knex, id: string, appId?: string): Promise<{ key: ApiKeyRow; app?: App | null } | undefined> {
-  const query = db('api_keys as k').select('k.*').where('k.id', id).whereNull('k.revoked_at');
-  if (appId !== undefined) {
-    query.leftJoin('apps as a', (join) => join.onVal('a.id', appId)).select(appColumns.map((column) => `a.${column} as named_app_${column}`));
+  if (appId === undefined) {
+    const [key] = await runStatement(db, liveKey, [id]);
+    return key ? { key: key as unknown as ApiKeyRow } : undefined;
   }
-  const row = await query.first();
+  const [row] = await runStatement(db, liveKeyWithApp, [id, appId]);
   if (!row) return undefined;
-  if (appId === undefined) return { key: row as ApiKeyRow };
   const app = Object.fromEntries(appColumns.map((column) => [column, row[`named_app_${column}`]])) as unknown as App;
   for (const column of appColumns) delete row[`named_app_${column}`];
-  return { key: row as ApiKeyRow, app: app.id ? app : null };
+  return { key: row as unknown as ApiKeyRow, app: app.id ? app : null };
 }
 
 export async function listAppKeys(db: Knex, appId: string): Promise<PublicApiKey[]> {

@@ -8,6 +8,7 @@ import type { App } from '../apps/apps.ts';
 import { addressInRanges } from './ip-ranges.ts';
 import type { SecretBox } from './secret-box.ts';
 import { UsageRecorder } from './usage-recorder.ts';
+import { readAheadBearer } from '../oauth/read-ahead.ts';
 
 /** Who is calling, at which level, with what permissions: the one shape every route checks. */
 export interface Caller {
@@ -166,38 +167,23 @@ export class CallerResolver {
   }
 
   async #fromAccessToken(value: string, appId: string | undefined): Promise<Resolution> {
+    // The token's record and, in the same statement, the live authorization
+    // behind its grant with its app; the engine then validates the record.
+    const authorization = await readAheadBearer(this.#options.db, value);
     const token = await this.#options.provider.AccessToken.find(value);
-    if (!token?.grantId) return unauthenticated('Bearer', 'invalid_token');
-    // The authorization must still be live and its grant still stored; the
-    // app comes along, as the next step needs it.
-    const authorization = await this.#options.db('authorizations as a')
-      .join('oauth_records as g', (join) => join.on('g.id', 'a.grant_id').andOnVal('g.kind', 'Grant'))
-      .join('apps', 'apps.id', 'a.app_id')
-      .select('a.id', 'a.app_id', 'a.permissions', 'apps.account_id', 'apps.display_name', 'apps.settings', 'apps.metadata', 'apps.created_at')
-      .where('a.grant_id', token.grantId)
-      .whereNull('a.revoked_at')
-      .andWhere((query) => query.whereNull('g.expires_at').orWhere('g.expires_at', '>', new Date()))
-      .first();
-    if (!authorization) return unauthenticated('Bearer', 'invalid_token');
+    if (!token?.grantId || !authorization) return unauthenticated('Bearer', 'invalid_token');
     this.#usage.authorizationUsed(authorization.id);
     const approved = new Set<string>(authorization.permissions);
     const scoped = String(token.scope ?? '').split(' ').filter((name) => approved.has(name));
-    const app: App = {
-      id: authorization.app_id,
-      account_id: authorization.account_id,
-      display_name: authorization.display_name,
-      settings: authorization.settings,
-      metadata: authorization.metadata,
-      created_at: authorization.created_at,
-    };
+    const { app } = authorization;
     return {
       outcome: 'caller',
       ...(appId === app.id ? { app } : {}),
       caller: {
         credential: 'bearer',
         level: 'app',
-        accountId: authorization.account_id,
-        appId: authorization.app_id,
+        accountId: app.account_id,
+        appId: app.id,
         permissions: new Set(scoped),
         clientId: token.clientId,
         grantId: token.grantId,

@@ -4,6 +4,37 @@ import { findPartnerRow } from '../partners/partners.ts';
 import { clientMetadataOf } from './client-metadata.ts';
 import type { Settings } from '../config/settings.ts';
 import { revokeGrant } from '../authorizations/revoke-grant.ts';
+import { forgetRequestReads, type ReadKind } from '../db/request-reads.ts';
+import { liveRecord, partnerReads, recordReadsOf } from './read-ahead.ts';
+import { runStatement, statement } from '../db/statements.ts';
+
+/** An engine record as stored: its payload and, for codes and refresh tokens, when it was used. */
+export interface StoredRecord {
+  payload: AdapterPayload;
+  consumed_at: Date | null;
+}
+
+/** The payload the engine expects, with `consumed` (seconds) when the record was used. */
+export function payloadOf(record: StoredRecord): AdapterPayload {
+  const { payload, consumed_at: consumedAt } = record;
+  return consumedAt ? { ...payload, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : { ...payload };
+}
+
+// The three statements every token request makes, prepared (see statements.ts).
+const upsertRecord = statement(
+  'oauth_record_upsert',
+  `insert into oauth_records (kind, id, payload, grant_id, uid, user_code, expires_at) values ($1, $2, $3, $4, $5, $6, $7)
+   on conflict (kind, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+     user_code = excluded.user_code, expires_at = excluded.expires_at`,
+);
+const findRecord = statement(
+  'oauth_record_find',
+  `select payload, consumed_at from oauth_records where kind = $1 and id = $2 and ${liveRecord('oauth_records')}`,
+);
+const consumeRecord = statement(
+  'oauth_record_consume',
+  'update oauth_records set consumed_at = now() where kind = $1 and id = $2 and consumed_at is null returning grant_id',
+);
 
 /**
  * oidc-provider keeps every model (sessions, interactions, grants, codes,
@@ -17,27 +48,30 @@ export function createAdapterFactory(db: Knex, settings: Settings) {
 class RecordAdapter implements Adapter {
   readonly #db: Knex;
   readonly #kind: string;
+  readonly #reads: ReadKind<StoredRecord | undefined>;
 
   constructor(db: Knex, kind: string) {
     this.#db = db;
     this.#kind = kind;
+    this.#reads = recordReadsOf(kind);
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-    const row = {
-      kind: this.#kind,
+    this.#reads.forget(id);
+    await runStatement(this.#db, upsertRecord, [
+      this.#kind,
       id,
-      payload: JSON.stringify(payload),
-      grant_id: payload.grantId ?? null,
-      uid: payload.uid ?? null,
-      user_code: payload.userCode ?? null,
-      expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-    };
-    await this.#db('oauth_records').insert(row).onConflict(['kind', 'id']).merge(['payload', 'grant_id', 'uid', 'user_code', 'expires_at']);
+      JSON.stringify(payload),
+      payload.grantId ?? null,
+      payload.uid ?? null,
+      payload.userCode ?? null,
+      expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+    ]);
   }
 
-  find(id: string): Promise<AdapterPayload | undefined> {
-    return this.#findBy({ id });
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const record = await this.#reads.once(id, async () => (await runStatement(this.#db, findRecord, [this.#kind, id]))[0] as StoredRecord | undefined);
+    return record && payloadOf(record);
   }
 
   findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -49,14 +83,12 @@ class RecordAdapter implements Adapter {
   }
 
   async #findBy(where: Record<string, string>): Promise<AdapterPayload | undefined> {
-    const row = await this.#db('oauth_records')
+    const record: StoredRecord | undefined = await this.#db('oauth_records')
       .select('payload', 'consumed_at')
       .where({ kind: this.#kind, ...where })
-      .andWhere((query) => query.whereNull('expires_at').orWhere('expires_at', '>', new Date()))
+      .andWhereRaw(liveRecord('oauth_records'))
       .first();
-    if (!row) return undefined;
-    const payload = row.payload as AdapterPayload;
-    return row.consumed_at ? { ...payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : payload;
+    return record && payloadOf(record);
   }
 
   /**
@@ -65,11 +97,8 @@ class RecordAdapter implements Adapter {
    * as RFC 9700 §4.5 asks: refused, and the grant revoked.
    */
   async consume(id: string): Promise<void> {
-    const consumed = await this.#db('oauth_records')
-      .where({ kind: this.#kind, id })
-      .whereNull('consumed_at')
-      .update({ consumed_at: this.#db.fn.now() })
-      .returning('grant_id');
+    this.#reads.forget(id);
+    const consumed = await runStatement(this.#db, consumeRecord, [this.#kind, id]);
     if (consumed.length === 1) return;
     const row = await this.#db('oauth_records').select('grant_id').where({ kind: this.#kind, id }).first();
     if (row?.grant_id) await revokeGrant(this.#db, row.grant_id);
@@ -77,6 +106,7 @@ class RecordAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    this.#reads.forget(id);
     if (this.#kind === 'Grant') {
       await revokeGrant(this.#db, id);
       return;
@@ -86,6 +116,7 @@ class RecordAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.#db('oauth_records').where({ kind: this.#kind, grant_id: grantId }).delete();
+    forgetRequestReads();
   }
 }
 
@@ -99,7 +130,7 @@ class PartnerClientAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const partner = await findPartnerRow(this.#db, id);
+    const partner = await partnerReads.once(id, () => findPartnerRow(this.#db, id));
     return partner ? (clientMetadataOf(partner, this.#settings) as AdapterPayload) : undefined;
   }
 

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
+import type { Knex } from 'knex';
 import { containsNul } from '../web/nul-bytes.ts';
+import { readAheadCodeExchange, readAheadIntrospection } from './read-ahead.ts';
 
 /** The engine's own limit on request bodies. */
 const bodyLimit = 56 * 1024;
@@ -106,7 +108,7 @@ export interface EnginePaths {
  * - bodies over the limit get 413 and a closed connection; values with NUL,
  *   which PostgreSQL cannot store, are refused before any lookup.
  */
-export function normalizeEngineRequests(provider: Provider, paths: EnginePaths) {
+export function normalizeEngineRequests(provider: Provider, db: Knex, paths: EnginePaths) {
   const bodyEndpoints = new Set([paths.token, paths.introspection, paths.revocation]);
 
   async function authorize(ctx: Context, next: Next): Promise<void> {
@@ -125,6 +127,17 @@ export function normalizeEngineRequests(provider: Provider, paths: EnginePaths) 
     return next();
   }
 
+  /** What the engine will look up for this request, read in one statement (see read-ahead.ts). */
+  async function readAhead(path: string, params: URLSearchParams, clientId: string | undefined): Promise<void> {
+    if (!clientId) return;
+    const code = params.get('code');
+    if (path === paths.token && params.get('grant_type') === 'authorization_code' && code) {
+      return readAheadCodeExchange(db, clientId, code);
+    }
+    const token = params.get('token');
+    if (path === paths.introspection && token) return readAheadIntrospection(db, clientId, token, params.get('token_type_hint'));
+  }
+
   async function postedBody(ctx: Context, next: Next): Promise<void> {
     const credentials = basicCredentials(ctx);
     if (credentials && containsNul([credentials.clientId, credentials.secret])) {
@@ -140,6 +153,7 @@ export function normalizeEngineRequests(provider: Provider, paths: EnginePaths) 
     const params = isJson ? jsonToParams(body) : new URLSearchParams(body.toString('utf8'));
     if (!params) return answer(ctx, 400, 'invalid_request', 'the body must be a JSON object of string values');
     if (containsNul([...params.keys(), ...params.values()])) return answer(ctx, 400, 'invalid_request', 'the request contains a NUL character');
+    await readAhead(ctx.path, params, credentials?.clientId ?? params.get('client_id') ?? undefined);
     if (ctx.path === paths.token && params.get('grant_type') === 'authorization_code' && !params.has('redirect_uri')) {
       const fallback = await firstRedirectUri(provider, credentials?.clientId ?? params.get('client_id') ?? undefined);
       if (fallback) params.set('redirect_uri', fallback);

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import { findAccount } from '../accounts/accounts.ts';
 import { findLiveAuthorizationByGrant } from '../authorizations/authorizations.ts';
 import { createAdapterFactory } from './adapter.ts';
+import { accountReads, liveAuthorizationReads } from './read-ahead.ts';
 import { partnerClientProperties } from './client-metadata.ts';
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
 import { errorPage } from '../../views/error.ts';
@@ -108,8 +109,8 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     extraClientMetadata: { properties: partnerClientProperties },
     extraParams: { scope: checkRequestedPermissions as never },
     findAccount: async (_ctx, id) => {
-      const account = await findAccount(db, id);
-      return account ? { accountId: account.id, claims: () => ({ sub: account.id }) } : undefined;
+      const exists = await accountReads.once(id, async () => (await findAccount(db, id)) !== undefined);
+      return exists ? { accountId: id, claims: () => ({ sub: id }) } : undefined;
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -167,7 +168,8 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     },
     extraTokenClaims: async (_ctx, token) => {
       if (token.kind !== 'AccessToken' || !token.grantId) return undefined;
-      const authorization = await findLiveAuthorizationByGrant(db, token.grantId);
+      const grantId = token.grantId;
+      const authorization = await liveAuthorizationReads.once(grantId, () => findLiveAuthorizationByGrant(db, grantId));
       if (!authorization) throw new errors.InvalidGrant('the authorization was removed');
       return { app_id: authorization.app_id, account_id: authorization.account_id };
     },
@@ -191,7 +193,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   const provider = new Provider(settings.ISSUER, configuration);
   provider.proxy = settings.TRUST_PROXY;
   useHashedClientSecrets(provider, deps.secretVerifier);
-  provider.use(normalizeEngineRequests(provider, oauthRoutes));
+  provider.use(normalizeEngineRequests(provider, db, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
   provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oauth engine error'));
   return provider;

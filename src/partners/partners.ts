@@ -23,6 +23,12 @@ export interface PartnerRow {
   updated_at: Date;
 }
 
+/** Every column of a partner row, in the order above. */
+export const partnerRowColumns = [
+  'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions', 'remove_url',
+  'secret_hash', 'previous_secret_hash', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
+] as const satisfies readonly (keyof PartnerRow)[];
+
 export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash'>;
 
 /** Permissions a partner's token can carry: every catalog entry usable at app level. */
@@ -149,7 +155,7 @@ export async function listPartners(db: Knex): Promise<PublicPartner[]> {
 }
 
 export async function findPartnerRow(db: Knex, id: string): Promise<PartnerRow | undefined> {
-  return db('partners').where({ id }).first();
+  return db('partners').select(partnerRowColumns).where({ id }).first();
 }
 
 export async function findPartner(db: Knex, id: string): Promise<PublicPartner | undefined> {

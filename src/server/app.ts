@@ -25,6 +25,7 @@ import { apiError, codeForStatus, errorBoundary, wantsJson } from './errors.ts';
 import { apiCors } from '../api/cors.ts';
 import { healthRouter } from './health.ts';
 import { requestLog } from './request-log.ts';
+import { keepRequestReads } from '../db/request-reads.ts';
 import { Metrics } from './metrics.ts';
 import { renderPage } from '../web/render.ts';
 import { OwnerSessions } from '../web/owner-sessions.ts';
@@ -156,6 +157,7 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
 
   app.use(requestLog(logger, metrics));
   app.use(errorBoundary(logger));
+  app.use(keepRequestReads);
   app.use(pageHeaders);
   app.use(refuseNulInUrl);
   app.use(engine(provider));
