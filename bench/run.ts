@@ -239,82 +239,63 @@ async function main(): Promise<number> {
 
   const wanted = (group: ScenarioGroup) => only.has(group);
 
-  say('\nappgrant');
+  // Every baseline runs in its own process, started now and idle until its
+  // turn. Each appgrant scenario is measured right next to its baseline, so
+  // a machine that slows down or speeds up during the run moves both sides
+  // of a ratio alike.
+  const bare = wanted('bare-oidc') ? await startBareOidc() : undefined;
+  const plain = wanted('unauthenticated')
+    ? await startBaseline('unauthenticated-api', 'bench/baselines/unauthenticated-api.ts', '/healthz', (port) => ({ PORT: String(port), DATABASE_URL: benchDatabase!.url }))
+    : undefined;
+  const koa = wanted('bare-koa')
+    ? await startBaseline('bare-koa', 'bench/baselines/bare-koa.ts', '/healthz', (port) => ({ PORT: String(port), APP_ID: appId, BODY: appBody }))
+    : undefined;
+  type Baseline = Child & { base: string };
+  const baseline = (child: Baseline | undefined, measure: (child: Baseline) => Promise<Measurement>) =>
+    child ? measure(child).then((measurement) => (measurements.push(measurement), ensureRunning(child))) : undefined;
+
+  say('\nmeasurements, each appgrant scenario next to its baseline');
   if (wanted('exchange')) record(await measureCodeExchange({ target: 'appgrant', base, partner: fixtures.partner, redirectUri, minter }, shape, probe(server)));
+  await baseline(bare?.child, (child) =>
+    measureCodeExchange({ target: 'bare-oidc', base: bare!.base, partner: fixtures.partner, redirectUri, minter: bare!.minter }, shape, probe(child)),
+  );
   if (wanted('introspection')) {
     record(await measureHttp(introspectionLoad({ target: 'appgrant', base, client: fixtures.resourceServer, accessToken: token.access_token }), shape, probe(server)));
   }
+  await baseline(bare?.child, (child) =>
+    measureHttp(introspectionLoad({ target: 'bare-oidc', base: bare!.base, client: fixtures.resourceServer, accessToken: bare!.accessToken }), shape, probe(child)),
+  );
+  await baseline(plain, (child) => measureHttp(appReadLoad('GET /v2/apps/{id}', 'unauthenticated-api', child.base, appId), shape, probe(child)));
   if (wanted('v2')) {
     for (const [kind, authorization] of Object.entries(credentials)) {
       record(await measureHttp(appReadLoad(`GET /v2/apps/{id} ${kind}`, 'appgrant', base, appId, authorization), shape, probe(server)));
     }
   }
+  await baseline(koa, (child) => measureHttp(appReadLoad('GET /v2/apps/{id}', 'bare-koa', child.base, appId), shape, probe(child)));
   if (wanted('login')) record(await measureHttp(loginLoad(base, browser.cookieHeader(), csrfToken, fixtures.owner), shape, probe(server)));
   if (wanted('flow')) record(await measureFlows({ base, partner: fixtures.partner, redirectUri, owners: fixtures.flowOwners }, shape, probe(server)));
 
-  // The baselines get the machine to themselves.
   const serverLog = server.output.trim();
-  await server.stop();
+  await Promise.all([server, bare?.child, plain, koa].map((child) => child?.stop()));
 
-  if (wanted('bare-oidc') || wanted('unauthenticated') || wanted('bare-koa')) say('\nbaselines');
-  if (wanted('bare-oidc')) {
-    const barePort = await freePort();
-    const bareBase = `http://127.0.0.1:${barePort}`;
-    const bare = await startChild({
-      name: 'bare-oidc',
-      script: 'bench/baselines/bare-oidc.ts',
-      env: {
-        NODE_ENV: 'development',
-        PORT: String(barePort),
-        ISSUER: bareBase,
-        PARTNER_ID: fixtures.partner.id,
-        PARTNER_SECRET: fixtures.partner.secret,
-        RS_ID: fixtures.resourceServer.id,
-        RS_SECRET: fixtures.resourceServer.secret,
-        REDIRECT_URI: redirectUri,
-        SCOPE: token.scope || partnerPermissions.join(' '),
-        ACCOUNT_ID: fixtures.owner.accountId,
-      },
-      readyUrl: `${bareBase}/__health`,
-    });
+  /** bare oidc-provider with a code of its own minted and exchanged once, to check it answers like appgrant. */
+  async function startBareOidc() {
+    const child = await startBaseline('bare-oidc', 'bench/baselines/bare-oidc.ts', '/__health', (port, childBase) => ({
+      PORT: String(port),
+      ISSUER: childBase,
+      PARTNER_ID: fixtures.partner.id,
+      PARTNER_SECRET: fixtures.partner.secret,
+      RS_ID: fixtures.resourceServer.id,
+      RS_SECRET: fixtures.resourceServer.secret,
+      REDIRECT_URI: redirectUri,
+      SCOPE: token.scope || partnerPermissions.join(' '),
+      ACCOUNT_ID: fixtures.owner.accountId,
+    }));
     // Bound to a login session like appgrant's real codes when those are.
-    const bareMinter = bareCodeMinter(bareBase, minter.describe.expiresWithSession === true);
+    const bareMinter = bareCodeMinter(child.base, minter.describe.expiresWithSession === true);
     const [bareCode] = await bareMinter.mint(1);
-    const bareToken = await exchangeCode(bareBase, fixtures.partner, bareCode!, redirectUri);
-    measurements.push(await measureCodeExchange({ target: 'bare-oidc', base: bareBase, partner: fixtures.partner, redirectUri, minter: bareMinter }, shape, probe(bare)));
-    measurements.push(
-      await measureHttp(introspectionLoad({ target: 'bare-oidc', base: bareBase, client: fixtures.resourceServer, accessToken: bareToken.access_token }), shape, probe(bare)),
-    );
-    ensureRunning(bare);
-    await bare.stop();
-  }
-
-  if (wanted('unauthenticated')) {
-    const plainPort = await freePort();
-    const plainBase = `http://127.0.0.1:${plainPort}`;
-    const plain = await startChild({
-      name: 'unauthenticated-api',
-      script: 'bench/baselines/unauthenticated-api.ts',
-      env: { NODE_ENV: 'development', PORT: String(plainPort), DATABASE_URL: benchDatabase.url },
-      readyUrl: `${plainBase}/healthz`,
-    });
-    measurements.push(await measureHttp(appReadLoad('GET /v2/apps/{id}', 'unauthenticated-api', plainBase, appId), shape, probe(plain)));
-    ensureRunning(plain);
-    await plain.stop();
-  }
-
-  if (wanted('bare-koa')) {
-    const koaPort = await freePort();
-    const koaBase = `http://127.0.0.1:${koaPort}`;
-    const koa = await startChild({
-      name: 'bare-koa',
-      script: 'bench/baselines/bare-koa.ts',
-      env: { NODE_ENV: 'development', PORT: String(koaPort), APP_ID: appId, BODY: appBody },
-      readyUrl: `${koaBase}/healthz`,
-    });
-    measurements.push(await measureHttp(appReadLoad('GET /v2/apps/{id}', 'bare-koa', koaBase, appId), shape, probe(koa)));
-    ensureRunning(koa);
-    await koa.stop();
+    const bareToken = await exchangeCode(child.base, fixtures.partner, bareCode!, redirectUri);
+    return { child, base: child.base, minter: bareMinter, accessToken: bareToken.access_token };
   }
 
   const profiles = args['cpu-prof'] ? join(resultsDir, 'profiles') : undefined;
@@ -367,6 +348,19 @@ async function main(): Promise<number> {
   }
   say('\nOK: every scenario answered as expected');
   return 0;
+}
+
+/** A baseline in its own process on a free port; `base` is its URL. */
+async function startBaseline(
+  name: string,
+  script: string,
+  readyPath: string,
+  env: (port: number, base: string) => Record<string, string>,
+): Promise<Child & { base: string }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = await startChild({ name, script, env: { NODE_ENV: 'development', ...env(port, base) }, readyUrl: `${base}${readyPath}` });
+  return Object.assign(child, { base });
 }
 
 let exitCode: number;

@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual, webcrypto } from 'node:crypto';
 import type { Knex } from 'knex';
+import { LRUCache } from 'lru-cache';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Provider } from 'oidc-provider';
 import { permissionsOfLevel, type Level } from '../permissions/catalog.ts';
@@ -73,6 +74,7 @@ const looksLikeJwt = (token: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-
 export class CallerResolver {
   readonly #options: ResolverOptions;
   readonly #usage: UsageRecorder;
+  readonly #verificationKeys = new LRUCache<string, webcrypto.CryptoKey>({ max: 10_000 });
 
   constructor(options: ResolverOptions) {
     this.#options = options;
@@ -106,12 +108,12 @@ export class CallerResolver {
       return unauthenticated('Bearer', 'invalid_token');
     }
     const found = await findLiveKey(this.#options.db, kid, appId);
-    const secret = found && this.#options.box.open(found.key.secret_ciphertext, found.key.id);
-    if (!found || !secret) return unauthenticated('Bearer', 'invalid_token');
+    const verificationKey = found && (await this.#verificationKey(found.key));
+    if (!found || !verificationKey) return unauthenticated('Bearer', 'invalid_token');
     const { key } = found;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
+      ({ payload } = await jwtVerify(token, verificationKey, {
         algorithms: ['HS256'],
         clockTolerance: this.#options.clockToleranceSeconds,
       }));
@@ -135,6 +137,24 @@ export class CallerResolver {
       if (!user.userId && !user.externalId) return unauthenticated('Bearer', 'invalid_token');
     }
     return this.#keyCaller(found, 'jwt', level, clientIp, level === 'appUser' ? { user } : {});
+  }
+
+  /**
+   * The HMAC key a JWT signed with this API key verifies against. Importing
+   * it costs more than the verification itself, so imported keys are kept,
+   * non-extractable, under the key id and its sealed secret as read from the
+   * database on this request. A revoked key is never read, and a key whose
+   * secret changed has another sealed value, so neither reaches an old entry.
+   */
+  async #verificationKey(key: ApiKeyRow): Promise<webcrypto.CryptoKey | undefined> {
+    const cacheKey = `${key.id}\0${key.secret_ciphertext}`;
+    const cached = this.#verificationKeys.get(cacheKey);
+    if (cached) return cached;
+    const secret = this.#options.box.open(key.secret_ciphertext, key.id);
+    if (!secret) return undefined;
+    const imported = await webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    this.#verificationKeys.set(cacheKey, imported);
+    return imported;
   }
 
   #keyCaller(

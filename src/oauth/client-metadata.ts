@@ -11,6 +11,21 @@ export interface PreviousSecret {
 }
 
 /**
+ * Those properties as the engine keeps them on a client instance (under
+ * their own names: only standard metadata is camelCased). Read there directly: client.metadata() rebuilds and renames every property
+ * on each call, which showed up in every token request's profile.
+ */
+export interface PartnerClientProperties {
+  role?: string;
+  permissions?: string[];
+  previous_secret?: PreviousSecret;
+}
+
+export function partnerPropertiesOf(client: object): PartnerClientProperties {
+  return client as PartnerClientProperties;
+}
+
+/**
  * How a partner looks to the OAuth engine. `client_secret` holds the argon2id
  * hash, never the secret: the engine only ever hands it to our
  * compareClientSecret (see client-secrets.ts), and no HMAC-based algorithm that

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Provider } from 'oidc-provider';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
-import type { PreviousSecret } from './client-metadata.ts';
+import { partnerPropertiesOf, type PreviousSecret } from './client-metadata.ts';
 
 /**
  * Partner secrets are stored as argon2id hashes, which cost tens of
@@ -45,10 +45,9 @@ export class ClientSecretVerifier {
  */
 export function useHashedClientSecrets(provider: Provider, verifier: ClientSecretVerifier): void {
   const prototype = provider.Client.prototype as unknown as {
-    compareClientSecret(this: { clientSecret: string; metadata(): Record<string, unknown> }, presented: string): Promise<boolean>;
+    compareClientSecret(this: { clientSecret: string }, presented: string): Promise<boolean>;
   };
   prototype.compareClientSecret = async function compareHashedClientSecret(presented) {
-    const previous = this.metadata().previous_secret as PreviousSecret | undefined;
-    return verifier.matchesClient(this.clientSecret, previous, presented);
+    return verifier.matchesClient(this.clientSecret, partnerPropertiesOf(this).previous_secret, presented);
   };
 }

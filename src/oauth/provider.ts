@@ -6,7 +6,7 @@ import { findAccount } from '../accounts/accounts.ts';
 import { findLiveAuthorizationByGrant } from '../authorizations/authorizations.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { accountReads, liveAuthorizationReads } from './read-ahead.ts';
-import { partnerClientProperties } from './client-metadata.ts';
+import { partnerClientProperties, partnerPropertiesOf } from './client-metadata.ts';
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
 import { errorPage } from '../../views/error.ts';
 import { permissionNames } from '../permissions/catalog.ts';
@@ -35,10 +35,8 @@ export function platformApiResource(settings: Settings): string {
   return `${settings.ISSUER}/v2`;
 }
 
-type ClientWithPermissions = { metadata(): Record<string, unknown> };
-
-function permissionsOf(client: ClientWithPermissions): string[] {
-  return (client.metadata().permissions as string[] | undefined) ?? [];
+function permissionsOf(client: object): string[] {
+  return partnerPropertiesOf(client).permissions ?? [];
 }
 
 /**
@@ -46,7 +44,7 @@ function permissionsOf(client: ClientWithPermissions): string[] {
  * permission it registered; anything it did not register (including names
  * outside the catalog) is refused with invalid_scope, redirected back to it.
  */
-async function checkRequestedPermissions(ctx: KoaContextWithOIDC, value: string | undefined, client: ClientWithPermissions): Promise<void> {
+async function checkRequestedPermissions(ctx: KoaContextWithOIDC, value: string | undefined, client: object): Promise<void> {
   const allowed = permissionsOf(client);
   if (value === undefined) {
     ctx.oidc.params!.scope = allowed.join(' ');
@@ -132,7 +130,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
         enabled: true,
         // A partner introspects its own tokens; the platform API's client, any.
         allowedPolicy: async (_ctx, client, token) =>
-          client.clientId === token.clientId || client.metadata().role === 'resource_server',
+          client.clientId === token.clientId || partnerPropertiesOf(client).role === 'resource_server',
       },
       resourceIndicators: {
         enabled: true,

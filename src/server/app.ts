@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Koa, { type Context, type Next } from 'koa';
+import compose from 'koa-compose';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Knex } from 'knex';
@@ -66,9 +67,14 @@ function engineMethodsFor(path: string): string[] | undefined {
   return engineMethods.get(path) ?? (path.startsWith(`${oauthRoutes.authorization}/`) ? ['GET'] : undefined);
 }
 
-/** Hands engine paths to oidc-provider; RFC 8414 metadata is the engine's discovery document. */
+/**
+ * Hands engine paths to oidc-provider; RFC 8414 metadata is the engine's
+ * discovery document. The provider is itself a Koa application: its
+ * middleware runs on this request's context, as a mounted app does, rather
+ * than through a second application and context per request.
+ */
 function engine(provider: Provider) {
-  const handle = provider.callback();
+  const handle = compose(provider.middleware);
   return async function dispatchToEngine(ctx: Context, next: Next): Promise<void> {
     const path = ctx.path === '/.well-known/oauth-authorization-server' ? '/.well-known/openid-configuration' : ctx.path;
     const methods = engineMethodsFor(path);
@@ -77,9 +83,8 @@ function engine(provider: Provider) {
       ctx.set('Allow', methods.join(', '));
       return apiError(ctx, 405, 'method_not_allowed', 'Method Not Allowed');
     }
-    if (path !== ctx.path) ctx.req.url = ctx.req.url!.replace(ctx.path, path);
-    ctx.respond = false;
-    await handle(ctx.req, ctx.res);
+    if (path !== ctx.path) ctx.path = path;
+    await handle(ctx as never);
   };
 }
 
