@@ -7,12 +7,12 @@ import type { Caller } from '../credentials/caller.ts';
  * nothing broader. Responses to app- and account-level callers carry no CORS
  * headers, so a browser refuses to hand them to page scripts. Preflights
  * carry no credentials, so they are answered for every configured origin.
- * It runs before routing, as preflights match no route of their own.
+ * It runs before routing, as preflights match no route of their own, and
+ * only on the API's paths.
  */
 export function apiCors(allowedOrigins: readonly string[]) {
   const allows = (origin: string) => allowedOrigins.includes('*') || allowedOrigins.includes(origin);
   return async function cors(ctx: Context, next: Next): Promise<void> {
-    if (!ctx.path.startsWith('/v2/')) return next();
     const origin = ctx.get('origin');
     ctx.vary('Origin');
     if (ctx.method === 'OPTIONS' && origin && ctx.get('access-control-request-method')) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Koa, { type Context, type Next } from 'koa';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
 import compose from 'koa-compose';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -115,6 +115,8 @@ async function explainMethodNotAllowed(ctx: Context, next: Next): Promise<void> 
   renderPage(ctx, ctx.status, 'errorPage', { title: 'This request cannot be completed', message: 'This address does not accept that method.' });
 }
 
+const isApiPath = (path: string) => path === '/v2' || path.startsWith('/v2/');
+
 function notFound(ctx: Context): void {
   if (wantsJson(ctx)) return apiError(ctx, 404, 'not_found', 'Resource not found');
   renderPage(ctx, 404, 'errorPage', { title: 'Page not found', message: 'There is nothing at this address.' });
@@ -149,29 +151,45 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
   const login = new PasswordLogin(db, services.hasher, throttle);
   const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
   const metrics = new Metrics();
-  const routers = [
+  const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER });
+  const siteRouters = [
     metrics.router(settings.METRICS_TOKEN),
     healthRouter(db, isShuttingDown),
     assetsRouter(),
     interactionRouter({ db, settings, provider, login, csrf }),
     revokeAuthorizationRouter(db, services.resolver),
-    apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER }),
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
+  const parseBody = bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' });
+
+  // The platform API answers JSON only and is most of the traffic: it gets
+  // its own short stack, without the page, engine and site routing steps.
+  const apiStack = compose<Context>([
+    refuseNulInUrl,
+    parseBody,
+    refuseNulInBody,
+    apiCors(settings.CORS_ORIGINS),
+    explainMethodNotAllowed,
+    api.routes(),
+    api.allowedMethods(),
+    notFound,
+  ] as Middleware[]);
+  const siteStack = compose<Context>([
+    pageHeaders,
+    refuseNulInUrl,
+    engine(provider),
+    parseBody,
+    refuseNulInBody,
+    explainMethodNotAllowed,
+    ...siteRouters.flatMap((router) => [router.routes(), router.allowedMethods()]),
+    notFound,
+  ] as Middleware[]);
 
   app.use(requestLog(logger, metrics));
   app.use(errorBoundary(logger));
   app.use(keepRequestReads);
-  app.use(pageHeaders);
-  app.use(refuseNulInUrl);
-  app.use(engine(provider));
-  app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' }));
-  app.use(refuseNulInBody);
-  app.use(apiCors(settings.CORS_ORIGINS));
-  app.use(explainMethodNotAllowed);
-  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
-  app.use(notFound);
+  app.use((ctx, next) => (isApiPath(ctx.path) ? apiStack(ctx, next) : siteStack(ctx, next)));
   app.silent = true;
   return app;
 }
