@@ -10,4 +10,4 @@ COPY views ./views
 COPY migrations ./migrations
 USER node
 EXPOSE 3000
-CMD ["node", "src/server/main.ts"]
+CMD ["bin/appgrant-server"]

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,7 +22,11 @@ export function freePort(): Promise<number> {
 export interface ChildOptions {
   /** A short name for logs and errors. */
   name: string;
-  /** A .ts or .js entry point, relative to the repository root. */
+  /**
+   * Relative to the repository root: a .ts or .js entry point, run with this
+   * node; or an executable launcher (bin/appgrant-server), given the node
+   * flags as its arguments and this node as $NODE.
+   */
   script: string;
   env: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
@@ -147,14 +152,17 @@ export function killAllChildren(): void {
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
- * Starts `node <script>` with exactly the given environment (plus PATH and
- * HOME), and waits until readyUrl answers 200. The node binary is this
- * process's own, so the child runs the same Node version.
+ * Starts `node <script>` (or the launcher) with exactly the given environment
+ * (plus PATH and HOME), and waits until readyUrl answers 200. The node binary
+ * is this process's own, so the child runs the same Node version.
  */
 export async function startChild(options: ChildOptions): Promise<Child> {
   if (stopping) throw new StoppingError();
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env };
-  const spawned = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE: process.execPath, ...options.env };
+  const nodeArgs = options.nodeArgs ?? [];
+  const isEntryPoint = /\.[cm]?[jt]s$/.test(options.script);
+  const [command, args] = isEntryPoint ? [process.execPath, [...nodeArgs, options.script]] : [join(repoRoot, options.script), nodeArgs];
+  const spawned = spawn(command, args, {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

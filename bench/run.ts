@@ -161,7 +161,7 @@ async function main(): Promise<number> {
   const serverLogFile = join(resultsDir, `${stamp}.server.log`);
   const server = await startChild({
     name: 'appgrant',
-    script: 'src/server/main.ts',
+    script: 'bin/appgrant-server',
     env: serverEnv,
     nodeArgs,
     readyUrl: `${base}/readyz`,
