@@ -39,7 +39,8 @@ export interface CensusInput {
   flowOwner: Owner;
 }
 
-function label(sql: string): string {
+function label(sql: string, statement: string | undefined): string {
+  if (statement) return `prepared ${statement}`;
   const text = sql.replace(/\s+/g, ' ').trim().toLowerCase();
   const verb = /^(select|insert|update|delete|begin|commit|rollback|savepoint|release savepoint|with)/.exec(text)?.[1] ?? text.split(' ')[0]!;
   const table = /(?:from|into|update) "?([a-z_]+)"?/.exec(text)?.[1];
@@ -59,9 +60,12 @@ export async function queryCensus(input: CensusInput, samples = 20): Promise<Cen
   await new Promise<void>((done) => http.listen(0, '127.0.0.1', done));
   const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   let current: Map<string, number> | undefined;
-  const onQuery = (query: { sql: string }) => {
+  // The name a prepared statement (src/db/statements.ts) runs under, by its SQL.
+  const statementNames = new Map<string, string>();
+  const onQuery = (query: { sql: string; statement?: string }) => {
     if (!current) return;
     const sql = query.sql.replace(/\btrx\d+\b/g, 'trxN');
+    if (query.statement) statementNames.set(sql, query.statement);
     current.set(sql, (current.get(sql) ?? 0) + 1);
   };
   db.on('query', onQuery);
@@ -72,7 +76,7 @@ export async function queryCensus(input: CensusInput, samples = 20): Promise<Cen
     current = seen;
     for (let index = 0; index < count; index += 1) await one(index);
     current = undefined;
-    const statements = [...seen].map(([sql, times]) => ({ label: label(sql), perRequest: Math.round((times / count) * 100) / 100, sql }));
+    const statements = [...seen].map(([sql, times]) => ({ label: label(sql, statementNames.get(sql)), perRequest: Math.round((times / count) * 100) / 100, sql }));
     statements.sort((a, b) => b.perRequest - a.perRequest || a.label.localeCompare(b.label));
     const total = [...seen.values()].reduce((sum, times) => sum + times, 0);
     entries.push({ name, samples: count, queriesPerRequest: Math.round((total / count) * 100) / 100, statements });

@@ -35,6 +35,8 @@ export function statement(name: string, text: string): Statement {
 /** Runs a statement on a pooled connection (never inside a transaction) and returns its rows. */
 export async function runStatement(db: Knex, { name, text }: Statement, values: unknown[]): Promise<Row[]> {
   if (db.isTransaction) throw new Error(`statement ${name} cannot run inside a transaction`);
+  // Knex's own "query" event, so that whoever watches the queries (debugging, the bench's census) sees these too.
+  db.client.emit('query', { sql: text, bindings: values, statement: name });
   const connection: unknown = await db.client.acquireConnection();
   try {
     // pg's Client takes a query config; PGlite, the text and its values.
