@@ -8,7 +8,8 @@
  * expects or did nothing; the targets themselves never fail the run.
  *
  * Options: --quick (2 s, 8 connections: the CI smoke run), --duration <s>,
- * --connections <n>, --flow-workers <n>, --warmup <s>, --cpu-prof (writes a
+ * --connections <n>, --flow-workers <n>, --warmup <s>, --rounds <n> (the
+ * measured time cut into n slices taken in turn with the baseline's), --cpu-prof (writes a
  * V8 CPU profile of the server to bench/results/profiles/), --admin-url
  * <postgres URL> (default postgres://postgres@127.0.0.1:5432/postgres, or
  * BENCH_ADMIN_DATABASE_URL), --node-arg <flag> (repeatable: a node flag for
@@ -36,11 +37,13 @@ import { describeCensus, queryCensus } from './query-census.ts';
 import { checksTable, evaluate, machineInfo, measurementsTable, problemsOf } from './report.ts';
 import {
   appReadLoad,
+  codeExchangeContender,
+  flowContender,
+  httpContender,
   introspectionLoad,
   loginLoad,
-  measureCodeExchange,
-  measureFlows,
-  measureHttp,
+  measureSideBySide,
+  type Contender,
   type Shape,
 } from './scenarios.ts';
 import { partnerPermissions, redirectUri, seed } from './seed.ts';
@@ -52,6 +55,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string' },
     'flow-workers': { type: 'string' },
     warmup: { type: 'string' },
+    rounds: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'admin-url': { type: 'string' },
     only: { type: 'string' },
@@ -84,6 +88,7 @@ const shape: Shape = {
   warmupSec: positive('warmup', args.warmup, quick ? 0.5 : 2),
   connections: Math.max(1, Math.round(positive('connections', args.connections, quick ? 8 : 32))),
   flowWorkers: Math.max(1, Math.round(positive('flow-workers', args['flow-workers'], quick ? 4 : 8))),
+  rounds: Math.max(1, Math.round(positive('rounds', args.rounds, quick ? 1 : 5))),
 };
 const adminUrl = args['admin-url'] ?? process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const resultsDir = join(repoRoot, 'bench', 'results');
@@ -232,17 +237,13 @@ async function main(): Promise<number> {
   const meter = new CpuMeter(benchDatabase.name);
   const probe = (child: Child) => ({ child, meter, progress: say });
   const measurements: Measurement[] = [];
-  const record = (measurement: Measurement) => {
-    measurements.push(measurement);
-    ensureRunning(server);
-  };
 
   const wanted = (group: ScenarioGroup) => only.has(group);
 
   // Every baseline runs in its own process, started now and idle until its
-  // turn. Each appgrant scenario is measured right next to its baseline, so
-  // a machine that slows down or speeds up during the run moves both sides
-  // of a ratio alike.
+  // turn. Each appgrant scenario is measured side by side with its baseline,
+  // in alternating rounds (scenarios.ts), so a machine that slows down or
+  // speeds up during the run moves both sides of a ratio alike.
   const bare = wanted('bare-oidc') ? await startBareOidc() : undefined;
   const plain = wanted('unauthenticated')
     ? await startBaseline('unauthenticated-api', 'bench/baselines/unauthenticated-api.ts', '/healthz', (port) => ({ PORT: String(port), DATABASE_URL: benchDatabase!.url }))
@@ -250,30 +251,39 @@ async function main(): Promise<number> {
   const koa = wanted('bare-koa')
     ? await startBaseline('bare-koa', 'bench/baselines/bare-koa.ts', '/healthz', (port) => ({ PORT: String(port), APP_ID: appId, BODY: appBody }))
     : undefined;
-  type Baseline = Child & { base: string };
-  const baseline = (child: Baseline | undefined, measure: (child: Baseline) => Promise<Measurement>) =>
-    child ? measure(child).then((measurement) => (measurements.push(measurement), ensureRunning(child))) : undefined;
+  const side = async (contenders: Contender[]) => {
+    measurements.push(...(await measureSideBySide(contenders, shape)));
+    for (const child of [server, bare?.child, plain, koa]) if (child) ensureRunning(child);
+  };
+  const connections = shape.connections;
 
-  say('\nmeasurements, each appgrant scenario next to its baseline');
-  if (wanted('exchange')) record(await measureCodeExchange({ target: 'appgrant', base, partner: fixtures.partner, redirectUri, minter }, shape, probe(server)));
-  await baseline(bare?.child, (child) =>
-    measureCodeExchange({ target: 'bare-oidc', base: bare!.base, partner: fixtures.partner, redirectUri, minter: bare!.minter }, shape, probe(child)),
-  );
-  if (wanted('introspection')) {
-    record(await measureHttp(introspectionLoad({ target: 'appgrant', base, client: fixtures.resourceServer, accessToken: token.access_token }), shape, probe(server)));
-  }
-  await baseline(bare?.child, (child) =>
-    measureHttp(introspectionLoad({ target: 'bare-oidc', base: bare!.base, client: fixtures.resourceServer, accessToken: bare!.accessToken }), shape, probe(child)),
-  );
-  await baseline(plain, (child) => measureHttp(appReadLoad('GET /v2/apps/{id}', 'unauthenticated-api', child.base, appId), shape, probe(child)));
-  if (wanted('v2')) {
-    for (const [kind, authorization] of Object.entries(credentials)) {
-      record(await measureHttp(appReadLoad(`GET /v2/apps/{id} ${kind}`, 'appgrant', base, appId, authorization), shape, probe(server)));
-    }
-  }
-  await baseline(koa, (child) => measureHttp(appReadLoad('GET /v2/apps/{id}', 'bare-koa', child.base, appId), shape, probe(child)));
-  if (wanted('login')) record(await measureHttp(loginLoad(base, browser.cookieHeader(), csrfToken, fixtures.owner), shape, probe(server)));
-  if (wanted('flow')) record(await measureFlows({ base, partner: fixtures.partner, redirectUri, owners: fixtures.flowOwners }, shape, probe(server)));
+  say(`\nmeasurements: each appgrant scenario side by side with its baseline, in ${shape.rounds} alternating rounds`);
+  const exchange = [
+    ...(wanted('exchange') ? [codeExchangeContender({ target: 'appgrant', base, partner: fixtures.partner, redirectUri, minter }, connections, probe(server))] : []),
+    ...(bare ? [codeExchangeContender({ target: 'bare-oidc', base: bare.base, partner: fixtures.partner, redirectUri, minter: bare.minter }, connections, probe(bare.child))] : []),
+  ];
+  if (exchange.length) await side(exchange);
+  const introspection = [
+    ...(wanted('introspection')
+      ? [httpContender(introspectionLoad({ target: 'appgrant', base, client: fixtures.resourceServer, accessToken: token.access_token }), connections, probe(server))]
+      : []),
+    ...(bare
+      ? [httpContender(introspectionLoad({ target: 'bare-oidc', base: bare.base, client: fixtures.resourceServer, accessToken: bare.accessToken }), connections, probe(bare.child))]
+      : []),
+  ];
+  if (introspection.length) await side(introspection);
+  const reads = [
+    ...(plain ? [httpContender(appReadLoad('GET /v2/apps/{id}', 'unauthenticated-api', plain.base, appId), connections, probe(plain))] : []),
+    ...(wanted('v2')
+      ? Object.entries(credentials).map(([kind, authorization]) =>
+          httpContender(appReadLoad(`GET /v2/apps/{id} ${kind}`, 'appgrant', base, appId, authorization), connections, probe(server)),
+        )
+      : []),
+    ...(koa ? [httpContender(appReadLoad('GET /v2/apps/{id}', 'bare-koa', koa.base, appId), connections, probe(koa))] : []),
+  ];
+  if (reads.length) await side(reads);
+  if (wanted('login')) await side([httpContender(loginLoad(base, browser.cookieHeader(), csrfToken, fixtures.owner), connections, probe(server))]);
+  if (wanted('flow')) await side([flowContender({ base, partner: fixtures.partner, redirectUri, owners: fixtures.flowOwners }, shape.flowWorkers, probe(server))]);
 
   const serverLog = server.output.trim();
   await Promise.all([server, bare?.child, plain, koa].map((child) => child?.stop()));

@@ -1,7 +1,7 @@
 import { CodeQueue, type CodeMinter } from './codes.ts';
 import { addToApp, basicAuthorization, codeExchangeBody, type Owner, type Partner } from './flow-client.ts';
 import { runFlowLoad, runHttpLoad, type HttpLoad, type Measurement } from './load.ts';
-import type { CpuMeter } from './cpu.ts';
+import type { CpuMeter, CpuUsage } from './cpu.ts';
 import type { Child } from './processes.ts';
 
 export interface Shape {
@@ -9,6 +9,8 @@ export interface Shape {
   warmupSec: number;
   connections: number;
   flowWorkers: number;
+  /** The measured time of every contender is cut into this many slices, taken in turn. */
+  rounds: number;
 }
 
 const megabytes = (bytes: number | undefined) => (bytes === undefined ? undefined : Math.round((bytes / 1024 / 1024) * 10) / 10);
@@ -22,16 +24,6 @@ export interface Probe {
   progress: Progress;
 }
 
-/** Runs the measured part with the CPU meter around it and the peak RSS read after it. */
-async function measured(probe: Probe, run: () => Promise<Measurement>): Promise<Measurement> {
-  const before = probe.meter.snapshot(probe.child.pid);
-  const measurement = await run();
-  measurement.cpu = probe.meter.usage(before, probe.child.pid);
-  measurement.peakRssMB = megabytes(probe.child.peakRss());
-  announce(probe.progress, measurement);
-  return measurement;
-}
-
 function announce(progress: Progress, measurement: Measurement): void {
   const rss = measurement.peakRssMB === undefined ? '' : `, peak RSS ${measurement.peakRssMB} MB`;
   const cpu = measurement.cpu;
@@ -42,15 +34,96 @@ function announce(progress: Progress, measurement: Measurement): void {
   );
 }
 
+/** One side of a side-by-side measurement: a process under test and how to load it for a while. */
+export interface Contender {
+  probe: Probe;
+  run: (durationSec: number) => Promise<Measurement>;
+  /** Called before the warm-up (with nothing) and after it (with its result), e.g. to mint codes for what follows. */
+  prepare?: (warmup: Measurement | undefined, nextSec: number) => Promise<void>;
+  /** Notes for the combined result, asked for at the end. */
+  notes?: () => string[];
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
 /**
- * One scenario: a warm-up at the same load (not recorded; the JIT, the
- * connection pool and the client-secret cache get warm), then the measured
- * run. The peak RSS of the process under test covers both.
+ * A contender's slices as one measurement. Counts add up; CPU is averaged
+ * over the slices' time; p50 and mean are averaged weighted by requests;
+ * p99 and max are the worst slice's (percentiles of separate runs cannot be
+ * merged exactly, and this errs on the slow side).
  */
-export async function measureHttp(load: HttpLoad, shape: Shape, probe: Probe): Promise<Measurement> {
-  probe.child.resetPeakRss();
-  if (shape.warmupSec > 0) await runHttpLoad(load, { durationSec: shape.warmupSec, connections: shape.connections });
-  return measured(probe, () => runHttpLoad(load, { durationSec: shape.durationSec, connections: shape.connections }));
+function combine(slices: Measurement[]): Measurement {
+  const first = slices[0]!;
+  const durationSec = sum(slices.map((slice) => slice.durationSec));
+  const completed = sum(slices.map((slice) => slice.completed));
+  const weighted = (value: (slice: Measurement) => number) => (completed ? sum(slices.map((slice) => value(slice) * slice.completed)) / completed : 0);
+  const statusCounts: Record<string, number> = {};
+  for (const slice of slices) for (const [status, count] of Object.entries(slice.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count;
+  const cpuSlices = slices.filter((slice) => slice.cpu);
+  const cpuTime = sum(cpuSlices.map((slice) => slice.durationSec));
+  const cpuAverage = (field: keyof CpuUsage) => round(sum(cpuSlices.map((slice) => slice.cpu![field] * slice.durationSec)) / cpuTime);
+  return {
+    ...first,
+    durationSec: round(durationSec),
+    completed,
+    perSecond: round(completed / durationSec, 1),
+    latencyMs: {
+      p50: round(weighted((slice) => slice.latencyMs.p50), 1),
+      p99: Math.max(...slices.map((slice) => slice.latencyMs.p99)),
+      mean: round(weighted((slice) => slice.latencyMs.mean)),
+      max: Math.max(...slices.map((slice) => slice.latencyMs.max)),
+    },
+    non2xx: sum(slices.map((slice) => slice.non2xx)),
+    unexpected: sum(slices.map((slice) => slice.unexpected)),
+    errors: sum(slices.map((slice) => slice.errors)),
+    timeouts: sum(slices.map((slice) => slice.timeouts)),
+    mismatches: sum(slices.map((slice) => slice.mismatches)),
+    statusCounts,
+    ...(cpuTime
+      ? { cpu: { machine: cpuAverage('machine'), target: cpuAverage('target'), targetKernel: cpuAverage('targetKernel'), postgres: cpuAverage('postgres'), bench: cpuAverage('bench'), other: cpuAverage('other') } }
+      : {}),
+    notes: [...new Set(slices.flatMap((slice) => slice.notes))],
+  };
+}
+
+/**
+ * Measures contenders side by side. Each warms up (not recorded; the JIT,
+ * the pools and the caches get warm), then the measured time is cut into
+ * rounds taken in turn (A B C, A B C, …): a machine whose speed drifts
+ * during the run (other work, a throttled host) then weighs on every side
+ * of a ratio alike. Peak RSS is each process's over all of it, warm-up
+ * included.
+ */
+export async function measureSideBySide(contenders: Contender[], shape: Shape): Promise<Measurement[]> {
+  const slices = contenders.map((): Measurement[] => []);
+  for (const contender of contenders) {
+    contender.probe.child.resetPeakRss();
+    await contender.prepare?.(undefined, shape.warmupSec);
+    const warmup = shape.warmupSec > 0 ? await contender.run(shape.warmupSec) : undefined;
+    await contender.prepare?.(warmup, shape.durationSec);
+  }
+  const sliceSec = shape.durationSec / shape.rounds;
+  for (let roundIndex = 0; roundIndex < shape.rounds; roundIndex += 1) {
+    for (const [index, contender] of contenders.entries()) {
+      const before = contender.probe.meter.snapshot(contender.probe.child.pid);
+      const slice = await contender.run(sliceSec);
+      slice.cpu = contender.probe.meter.usage(before, contender.probe.child.pid);
+      slices[index]!.push(slice);
+    }
+  }
+  return contenders.map((contender, index) => {
+    const measurement = combine(slices[index]!);
+    measurement.peakRssMB = megabytes(contender.probe.child.peakRss());
+    measurement.notes.push(...(contender.notes?.() ?? []));
+    announce(contender.probe.progress, measurement);
+    return measurement;
+  });
+}
+
+/** An HTTP load as a contender. */
+export function httpContender(load: HttpLoad, connections: number, probe: Probe): Contender {
+  return { probe, run: (durationSec) => runHttpLoad(load, { durationSec, connections }) };
 }
 
 export interface CodeExchangeTarget {
@@ -67,12 +140,13 @@ const initialMintRate = 2000;
 /**
  * POST /oauth/token, authorization_code with client_secret_basic, one
  * fresh code per request. Codes for the warm-up are minted first at an
- * assumed 2000/s; the measured run then gets 2000/s or three times the
- * warm-up's rate, whichever is more, for its duration, all minted before it
- * starts so minting never competes with the measurement.
+ * assumed 2000/s; the measured rounds then get 2000/s or three times the
+ * warm-up's rate, whichever is more, all minted before they start so minting
+ * never competes with the measurement.
  */
-export async function measureCodeExchange(target: CodeExchangeTarget, shape: Shape, probe: Probe): Promise<Measurement> {
+export function codeExchangeContender(target: CodeExchangeTarget, connections: number, probe: Probe): Contender {
   const queue = new CodeQueue();
+  let minted = 0;
   const load: HttpLoad = {
     name: 'code exchange',
     target: target.target,
@@ -84,27 +158,23 @@ export async function measureCodeExchange(target: CodeExchangeTarget, shape: Sha
     expectedStatus: 200,
     verifyBody: (body) => body.includes('"access_token"'),
   };
-  probe.child.resetPeakRss();
-  let minted = 0;
-  const mint = async (count: number) => {
-    const started = performance.now();
-    queue.add(await target.minter.mint(count));
-    minted += count;
-    probe.progress(`  ${target.target}: minted ${count} codes in ${Math.round(performance.now() - started)} ms`);
+  return {
+    probe,
+    run: (durationSec) => runHttpLoad(load, { durationSec, connections }),
+    prepare: async (warmup, nextSec) => {
+      const needed = Math.ceil(Math.max(3 * (warmup?.perSecond ?? 0), initialMintRate) * nextSec) + connections * 4;
+      const count = needed - queue.size;
+      if (count > 0) {
+        const started = performance.now();
+        queue.add(await target.minter.mint(count));
+        minted += count;
+        probe.progress(`  ${target.target}: minted codes for ${nextSec} s in ${Math.round(performance.now() - started)} ms`);
+      }
+      // Running short during the warm-up is harmless; only the measured rounds count.
+      if (warmup) queue.exhausted = 0;
+    },
+    notes: () => [`${minted} codes minted, ${queue.size} left unused`, ...(queue.exhausted ? [`codes ran out: ${queue.exhausted} requests carried a bogus code`] : [])],
   };
-  let warmRate = 0;
-  if (shape.warmupSec > 0) {
-    await mint(Math.ceil(initialMintRate * shape.warmupSec) + shape.connections * 2);
-    const warm = await runHttpLoad(load, { durationSec: shape.warmupSec, connections: shape.connections });
-    warmRate = warm.perSecond;
-  }
-  const needed = Math.ceil(Math.max(3 * warmRate, initialMintRate) * shape.durationSec) + shape.connections * 4;
-  if (needed > queue.size) await mint(needed - queue.size);
-  queue.exhausted = 0;
-  const measurement = await measured(probe, () => runHttpLoad(load, { durationSec: shape.durationSec, connections: shape.connections }));
-  measurement.notes.push(`${minted} codes minted, ${queue.size} left unused`);
-  if (queue.exhausted) measurement.notes.push(`codes ran out: ${queue.exhausted} requests carried a bogus code`);
-  return measurement;
 }
 
 export interface IntrospectionTarget {
@@ -166,17 +236,14 @@ export interface FlowTargets {
 }
 
 /** Whole "Add to app" dances (authorize, login, consent, code, token) back to back, one owner per worker. */
-export async function measureFlows(targets: FlowTargets, shape: Shape, probe: Probe): Promise<Measurement> {
-  const workers = Math.min(shape.flowWorkers, targets.owners.length);
+export function flowContender(targets: FlowTargets, workers: number, probe: Probe): Contender {
   const load = {
     name: 'add-to-app flow',
-    workers,
+    workers: Math.min(workers, targets.owners.length),
     flow: async (worker: number) => {
       const { requests } = await addToApp({ base: targets.base, partner: targets.partner, redirectUri: targets.redirectUri, owner: targets.owners[worker]! });
       return requests;
     },
   };
-  probe.child.resetPeakRss();
-  if (shape.warmupSec > 0) await runFlowLoad(load, shape.warmupSec);
-  return measured(probe, () => runFlowLoad(load, shape.durationSec));
+  return { probe, run: (durationSec) => runFlowLoad(load, durationSec) };
 }

@@ -50,11 +50,6 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-/** Equal-time comparison of two secrets of any length. */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
-}
-
 function parseBasic(value: string): { id: string; secret: string } | undefined {
   const decoded = Buffer.from(value, 'base64').toString('utf8');
   const separator = decoded.indexOf(':');
@@ -75,6 +70,7 @@ export class CallerResolver {
   readonly #options: ResolverOptions;
   readonly #usage: UsageRecorder;
   readonly #verificationKeys = new LRUCache<string, webcrypto.CryptoKey>({ max: 10_000 });
+  readonly #secretDigests = new LRUCache<string, Buffer>({ max: 10_000 });
 
   constructor(options: ResolverOptions) {
     this.#options = options;
@@ -93,8 +89,9 @@ export class CallerResolver {
   async #fromBasic(value: string, clientIp: string, appId: string | undefined): Promise<Resolution> {
     const presented = parseBasic(value);
     const found = presented ? await findLiveKey(this.#options.db, presented.id, appId) : undefined;
-    const secret = found && this.#options.box.open(found.key.secret_ciphertext, found.key.id);
-    if (!presented || !found || !secret || !sameSecret(secret, presented.secret)) return unauthenticated('Basic');
+    const expected = found && this.#secretDigest(found.key);
+    // Digests of equal length, compared in constant time, whatever the presented secret's length.
+    if (!presented || !found || !expected || !timingSafeEqual(expected, digest(presented.secret))) return unauthenticated('Basic');
     return this.#keyCaller(found, 'basic', levelOfOwner(found.key.owner_type), clientIp, {});
   }
 
@@ -137,6 +134,25 @@ export class CallerResolver {
       if (!user.userId && !user.externalId) return unauthenticated('Bearer', 'invalid_token');
     }
     return this.#keyCaller(found, 'jwt', level, clientIp, level === 'appUser' ? { user } : {});
+  }
+
+  /**
+   * What a presented Basic secret is compared with: the SHA-256 of the key's
+   * secret. Opening the sealed secret costs more than the rest of the check,
+   * so the digest is kept under the key id and its sealed secret as read from
+   * the database on this request (see #verificationKey for why that is
+   * safe). A digest of a 256-bit random secret cannot be reversed, and does
+   * not authenticate by itself: Basic needs the secret.
+   */
+  #secretDigest(key: ApiKeyRow): Buffer | undefined {
+    const cacheKey = `${key.id}\0${key.secret_ciphertext}`;
+    const cached = this.#secretDigests.get(cacheKey);
+    if (cached) return cached;
+    const secret = this.#options.box.open(key.secret_ciphertext, key.id);
+    if (!secret) return undefined;
+    const secretDigest = digest(secret);
+    this.#secretDigests.set(cacheKey, secretDigest);
+    return secretDigest;
   }
 
   /**
