@@ -521,6 +521,22 @@ describe('JWT credentials', () => {
     });
   });
 
+  it('a token that verified before is refused once its exp passes: the remembered verification is timed again', async () => {
+    const strict = await startTestServer({ ...keyEncryptionEnv, JWT_CLOCK_TOLERANCE: '0' });
+    try {
+      const strictOwner = await strict.createOwner({ appNames: ['Strict'] });
+      const key = await appKey(strict.db, strictOwner.apps[0]!);
+      const token = await bearerJwt(key, { scope: 'app', exp: now() + 2 });
+      const ask = () => call(strict.url, 'GET', '/v2/credentials/current', { auth: token });
+      expect((await ask()).status).toBe(200);
+      expect((await ask()).status).toBe(200);
+      await new Promise((done) => setTimeout(done, 3_000));
+      await expectUnauthorized(await ask());
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('a JWT of a revoked key is refused', async () => {
     const key = await appKey(server.db, app);
     const token = await bearerJwt(key, { scope: 'app' });

@@ -71,6 +71,7 @@ export class CallerResolver {
   readonly #usage: UsageRecorder;
   readonly #verificationKeys = new LRUCache<string, webcrypto.CryptoKey>({ max: 10_000 });
   readonly #secretDigests = new LRUCache<string, Buffer>({ max: 10_000 });
+  readonly #verifiedTokens = new LRUCache<string, JWTPayload>({ max: 10_000 });
 
   constructor(options: ResolverOptions) {
     this.#options = options;
@@ -105,19 +106,9 @@ export class CallerResolver {
       return unauthenticated('Bearer', 'invalid_token');
     }
     const found = await findLiveKey(this.#options.db, kid, appId);
-    const verificationKey = found && (await this.#verificationKey(found.key));
-    if (!found || !verificationKey) return unauthenticated('Bearer', 'invalid_token');
+    const payload = found && (await this.#verifiedClaims(token, found.key));
+    if (!found || !payload) return unauthenticated('Bearer', 'invalid_token');
     const { key } = found;
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, verificationKey, {
-        algorithms: ['HS256'],
-        clockTolerance: this.#options.clockToleranceSeconds,
-      }));
-    } catch (error) {
-      if (error instanceof joseErrors.JOSEError) return unauthenticated('Bearer', 'invalid_token');
-      throw error;
-    }
     const now = Math.floor(Date.now() / 1000);
     if (typeof payload.iat === 'number' && payload.iat > now + this.#options.clockToleranceSeconds) {
       return unauthenticated('Bearer', 'invalid_token');
@@ -134,6 +125,36 @@ export class CallerResolver {
       if (!user.userId && !user.externalId) return unauthenticated('Bearer', 'invalid_token');
     }
     return this.#keyCaller(found, 'jwt', level, clientIp, level === 'appUser' ? { user } : {});
+  }
+
+  /**
+   * The claims of a JWT signed with this key, verified by jose, or undefined.
+   * SDKs sign a token once and send it with every request, so a token that
+   * verified is remembered under its digest and the key's id and sealed
+   * secret as read on this request: a revoked or re-keyed key never reaches
+   * it. The same bytes verify the same way except for time, so a remembered
+   * token's exp and nbf are checked again, exactly as jose checks them.
+   */
+  async #verifiedClaims(token: string, key: ApiKeyRow): Promise<JWTPayload | undefined> {
+    const cacheKey = `${key.id}\0${key.secret_ciphertext}\0${digest(token).toString('base64url')}`;
+    const tolerance = this.#options.clockToleranceSeconds;
+    const remembered = this.#verifiedTokens.get(cacheKey);
+    if (remembered) {
+      const now = Math.floor(Date.now() / 1000);
+      const expired = typeof remembered.exp === 'number' && remembered.exp <= now - tolerance;
+      const notYetValid = typeof remembered.nbf === 'number' && remembered.nbf > now + tolerance;
+      return expired || notYetValid ? undefined : remembered;
+    }
+    const verificationKey = await this.#verificationKey(key);
+    if (!verificationKey) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, verificationKey, { algorithms: ['HS256'], clockTolerance: tolerance });
+      this.#verifiedTokens.set(cacheKey, payload);
+      return payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) return undefined;
+      throw error;
+    }
   }
 
   /**
