@@ -170,18 +170,20 @@ export async function startChild(options: ChildOptions): Promise<Child> {
   const child = new Child(options.name, spawned, options.logFile ? createWriteStream(options.logFile) : undefined);
   children.add(child);
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  let lastAnswer = 'no answer';
   while (Date.now() < deadline) {
     if (stopping) throw new StoppingError();
     if (!child.running) throw new Error(`${options.name} exited before it was ready:\n${child.output}`);
     try {
-      const response = await fetch(options.readyUrl);
-      await response.arrayBuffer();
+      const response = await fetch(options.readyUrl, { signal: AbortSignal.timeout(5_000) });
+      const body = await response.text();
       if (response.status === 200) return child;
-    } catch {
-      // not listening yet
+      lastAnswer = `HTTP ${response.status}: ${body.slice(0, 200)}`;
+    } catch (error) {
+      lastAnswer = error instanceof Error ? `${error.message}${error.cause ? ` (${String(error.cause)})` : ''}` : String(error);
     }
     await sleep(100);
   }
   await child.stop();
-  throw new Error(`${options.name} did not become ready within ${options.readyTimeoutMs ?? 60_000} ms:\n${child.output}`);
+  throw new Error(`${options.name} did not become ready within ${options.readyTimeoutMs ?? 60_000} ms (last answer from ${options.readyUrl}: ${lastAnswer}):\n${child.output}`);
 }
