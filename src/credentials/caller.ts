@@ -90,7 +90,7 @@ export class CallerResolver {
   async #fromBasic(value: string, clientIp: string, appId: string | undefined): Promise<Resolution> {
     const presented = parseBasic(value);
     const found = presented ? await findLiveKey(this.#options.db, presented.id, appId) : undefined;
-    const expected = found && this.#secretDigest(found.key);
+    const expected = found && (await this.#derivedFromSecret(this.#secretDigests, found.key, digest));
     // Digests of equal length, compared in constant time, whatever the presented secret's length.
     if (!presented || !found || !expected || !timingSafeEqual(expected, digest(presented.secret))) return unauthenticated('Basic');
     return this.#keyCaller(found, 'basic', levelOfOwner(found.key.owner_type), clientIp, {});
@@ -145,7 +145,9 @@ export class CallerResolver {
       const notYetValid = typeof remembered.nbf === 'number' && remembered.nbf > now + tolerance;
       return expired || notYetValid ? undefined : remembered;
     }
-    const verificationKey = await this.#verificationKey(key);
+    const verificationKey = await this.#derivedFromSecret(this.#verificationKeys, key, (secret) =>
+      webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']),
+    );
     if (!verificationKey) return undefined;
     try {
       const { payload } = await jwtVerify(token, verificationKey, { algorithms: ['HS256'], clockTolerance: tolerance });
@@ -158,40 +160,24 @@ export class CallerResolver {
   }
 
   /**
-   * What a presented Basic secret is compared with: the SHA-256 of the key's
-   * secret. Opening the sealed secret costs more than the rest of the check,
-   * so the digest is kept under the key id and its sealed secret as read from
-   * the database on this request (see #verificationKey for why that is
-   * safe). A digest of a 256-bit random secret cannot be reversed, and does
-   * not authenticate by itself: Basic needs the secret.
+   * Something derived from an API key's secret: the SHA-256 a presented
+   * Basic secret is compared with, or the HMAC key a JWT verifies against.
+   * Opening the sealed secret and deriving cost more than the rest of the
+   * check, so the result is kept under the key id and its sealed secret as
+   * read from the database on this request. A revoked key is never read, and
+   * a key whose secret changed has another sealed value, so neither reaches
+   * an old entry. A digest of a 256-bit random secret cannot be reversed and
+   * does not authenticate by itself; imported HMAC keys are non-extractable.
    */
-  #secretDigest(key: ApiKeyRow): Buffer | undefined {
+  async #derivedFromSecret<T extends object>(cache: LRUCache<string, T>, key: ApiKeyRow, derive: (secret: string) => T | Promise<T>): Promise<T | undefined> {
     const cacheKey = `${key.id}\0${key.secret_ciphertext}`;
-    const cached = this.#secretDigests.get(cacheKey);
+    const cached = cache.get(cacheKey);
     if (cached) return cached;
     const secret = this.#options.box.open(key.secret_ciphertext, key.id);
     if (!secret) return undefined;
-    const secretDigest = digest(secret);
-    this.#secretDigests.set(cacheKey, secretDigest);
-    return secretDigest;
-  }
-
-  /**
-   * The HMAC key a JWT signed with this API key verifies against. Importing
-   * it costs more than the verification itself, so imported keys are kept,
-   * non-extractable, under the key id and its sealed secret as read from the
-   * database on this request. A revoked key is never read, and a key whose
-   * secret changed has another sealed value, so neither reaches an old entry.
-   */
-  async #verificationKey(key: ApiKeyRow): Promise<webcrypto.CryptoKey | undefined> {
-    const cacheKey = `${key.id}\0${key.secret_ciphertext}`;
-    const cached = this.#verificationKeys.get(cacheKey);
-    if (cached) return cached;
-    const secret = this.#options.box.open(key.secret_ciphertext, key.id);
-    if (!secret) return undefined;
-    const imported = await webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
-    this.#verificationKeys.set(cacheKey, imported);
-    return imported;
+    const derived = await derive(secret);
+    cache.set(cacheKey, derived);
+    return derived;
   }
 
   #keyCaller(
