@@ -15,7 +15,7 @@ export interface StoredRecord {
 }
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
-export function payloadOf(record: StoredRecord): AdapterPayload {
+function payloadOf(record: StoredRecord): AdapterPayload {
   const { payload, consumed_at: consumedAt } = record;
   return consumedAt ? { ...payload, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : { ...payload };
 }

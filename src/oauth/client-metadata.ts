@@ -15,7 +15,7 @@ export interface PreviousSecret {
  * their own names: only standard metadata is camelCased). Read there directly: client.metadata() rebuilds and renames every property
  * on each call, which showed up in every token request's profile.
  */
-export interface PartnerClientProperties {
+interface PartnerClientProperties {
   role?: string;
   permissions?: string[];
   previous_secret?: PreviousSecret;

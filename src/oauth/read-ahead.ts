@@ -31,7 +31,7 @@ export const partnerReads = new ReadKind<PartnerRow | undefined>('partner');
 export const accountReads = new ReadKind<boolean>('account');
 
 /** What a token needs of the live authorization behind its grant. */
-export interface LiveAuthorization {
+interface LiveAuthorization {
   app_id: string;
   account_id: string;
 }
