@@ -153,9 +153,10 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, paths: Eng
     const params = isJson ? jsonToParams(body) : new URLSearchParams(body.toString('utf8'));
     if (!params) return answer(ctx, 400, 'invalid_request', 'the body must be a JSON object of string values');
     if (containsNul([...params.keys(), ...params.values()])) return answer(ctx, 400, 'invalid_request', 'the request contains a NUL character');
-    await readAhead(ctx.path, params, credentials?.clientId ?? params.get('client_id') ?? undefined);
+    const clientId = credentials?.clientId ?? params.get('client_id') ?? undefined;
+    await readAhead(ctx.path, params, clientId);
     if (ctx.path === paths.token && params.get('grant_type') === 'authorization_code' && !params.has('redirect_uri')) {
-      const fallback = await firstRedirectUri(provider, credentials?.clientId ?? params.get('client_id') ?? undefined);
+      const fallback = await firstRedirectUri(provider, clientId);
       if (fallback) params.set('redirect_uri', fallback);
     }
     const replay = replayWithBody(ctx.req, Buffer.from(params.toString()), 'application/x-www-form-urlencoded');
