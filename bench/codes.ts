@@ -4,8 +4,8 @@ import type { Settings } from '../src/config/settings.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { ClientSecretVerifier } from '../src/oauth/client-secrets.ts';
 import { createOAuthProvider, platformApiResource } from '../src/oauth/provider.ts';
-import { loadCookieKeys, loadSigningKeys } from '../src/oauth/server-keys.ts';
-import { passwordHasherFor } from '../src/server/app.ts';
+import { loadCookieKeys, loadSigningKeys } from '../src/keys/server-keys.ts';
+import { passwordHasherFor } from '../src/accounts/password-hasher.ts';
 
 /**
  * Codes handed out one per request. A code is single use: presenting one

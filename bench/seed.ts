@@ -4,9 +4,9 @@ import type { Settings } from '../src/config/settings.ts';
 import { createAccount } from '../src/accounts/accounts.ts';
 import { createApp, type App } from '../src/apps/apps.ts';
 import { createApiKey } from '../src/credentials/api-keys.ts';
-import type { SecretBox } from '../src/credentials/secret-box.ts';
+import type { SecretBox } from '../src/keys/secret-box.ts';
 import { createPartner, createResourceServer } from '../src/partners/partners.ts';
-import { passwordHasherFor } from '../src/server/app.ts';
+import { passwordHasherFor } from '../src/accounts/password-hasher.ts';
 import type { Owner, Partner } from './flow-client.ts';
 
 export const redirectUri = 'https://partner.example/callback';

@@ -1,4 +1,4 @@
-import { html, type Html } from '../src/web/html.ts';
+import { html, type Html } from './html.ts';
 import { csrfField, layout } from './layout.ts';
 
 export interface ConsentView {

@@ -1,4 +1,4 @@
-import { html, type Html } from '../src/web/html.ts';
+import { html, type Html } from './html.ts';
 import { copyField, csrfField, formatDate, layout } from './layout.ts';
 
 type Session = { email: string; csrfToken: string };

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import type { Settings } from '../config/settings.ts';
 
 export interface PasswordHashCost {
   memoryKiB: number;
@@ -72,4 +73,13 @@ class Slots {
       else this.#free += 1;
     }
   }
+}
+
+/** The hasher with the cost the settings name. */
+export function passwordHasherFor(settings: Pick<Settings, 'PASSWORD_HASH_MEMORY_KIB' | 'PASSWORD_HASH_ITERATIONS' | 'PASSWORD_HASH_PARALLELISM'>): PasswordHasher {
+  return new PasswordHasher({
+    memoryKiB: settings.PASSWORD_HASH_MEMORY_KIB,
+    iterations: settings.PASSWORD_HASH_ITERATIONS,
+    parallelism: settings.PASSWORD_HASH_PARALLELISM,
+  });
 }

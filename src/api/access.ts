@@ -1,9 +1,10 @@
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { findApp, type App } from '../apps/apps.ts';
-import type { Caller, CallerResolver } from '../credentials/caller.ts';
+import type { Caller } from '../credentials/caller.ts';
+import type { CallerResolver } from '../credentials/resolve.ts';
 import type { Level } from '../permissions/catalog.ts';
-import { apiError } from '../server/errors.ts';
+import { apiError } from '../http/errors.ts';
 
 /** The exact 403 body the platform's clients parse (seed 004), byte for byte. */
 const forbiddenBody = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';

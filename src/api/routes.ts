@@ -2,14 +2,16 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import { z, ZodError } from 'zod';
-import { appChanges, appFields, createApp, deleteApp, findApp, pageAppsOfAccount, updateApp } from '../apps/apps.ts';
+import { appChanges, appFields, createApp, findApp, pageAppsOfAccount, updateApp } from '../apps/apps.ts';
 import { apiKeyInput, createApiKey, findAppKey, listAppKeys, revokeApiKey } from '../credentials/api-keys.ts';
-import type { Caller, CallerResolver } from '../credentials/caller.ts';
-import type { SecretBox } from '../credentials/secret-box.ts';
+import type { Caller } from '../credentials/caller.ts';
+import type { CallerResolver } from '../credentials/resolve.ts';
+import type { SecretBox } from '../keys/secret-box.ts';
 import { isKnownPermission, permissionsOfLevel } from '../permissions/catalog.ts';
-import { apiError } from '../server/errors.ts';
+import { apiError } from '../http/errors.ts';
 import { appOf, authorize, callerOf, forbidden, holdsAny } from './access.ts';
 import { presentApp, presentKey } from './presenters.ts';
+import { deleteAppWithItsGrants } from '../oauth/storage/grant-revocation.ts';
 
 export interface ApiDependencies {
   db: Knex;
@@ -126,7 +128,7 @@ export function apiRouter(deps: ApiDependencies): Router {
   });
 
   router.delete('/apps/:appId', access(appOrAccount, ['app:manage']), async (ctx) => {
-    await deleteApp(db, appOf(ctx).id);
+    await deleteAppWithItsGrants(db, appOf(ctx).id);
     ctx.body = {};
   });
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId } from '../db/ids.ts';
-import { revokeGrant } from '../authorizations/revoke-grant.ts';
 
 export interface App {
   id: string;
@@ -76,13 +75,9 @@ export async function updateApp(db: Knex, app: App, changes: z.input<typeof appC
   return updated as App;
 }
 
-/** Deletes an app with its keys and authorizations; every token issued for it stops working. */
-export async function deleteApp(db: Knex, appId: string): Promise<void> {
-  await db.transaction(async (trx) => {
-    const grants = await trx('authorizations').where({ app_id: appId }).whereNull('revoked_at').pluck('grant_id');
-    for (const grantId of grants) await revokeGrant(trx, grantId);
-    await trx('apps').where({ id: appId }).delete();
-  });
+/** Deletes an app's row; its keys and authorizations go with it (foreign keys), see deleteAppWithItsGrants for its tokens. */
+export async function deleteAppRow(db: Knex, appId: string): Promise<void> {
+  await db('apps').where({ id: appId }).delete();
 }
 
 export async function findApp(db: Knex, id: string): Promise<App | undefined> {

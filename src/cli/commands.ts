@@ -6,12 +6,13 @@ import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { createAccount, DuplicateEmailError, findAccountByReference } from '../accounts/accounts.ts';
 import { createApp } from '../apps/apps.ts';
 import { approvePartner, createPartner, createResourceServer, describePartner, listPartners } from '../partners/partners.ts';
-import { revokeGrant } from '../authorizations/revoke-grant.ts';
+import { findLiveAuthorization, listLiveAuthorizations } from '../authorizations/authorizations.ts';
+import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 import { migrateToLatest } from '../db/database.ts';
-import { rotateSigningKeys } from '../oauth/server-keys.ts';
+import { rotateSigningKeys } from '../keys/server-keys.ts';
 import { findApp } from '../apps/apps.ts';
 import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyOwner } from '../credentials/api-keys.ts';
-import type { SecretBox } from '../credentials/secret-box.ts';
+import type { SecretBox } from '../keys/secret-box.ts';
 import { presentKey } from '../api/presenters.ts';
 
 export interface CommandContext {
@@ -110,13 +111,12 @@ const commands: Record<string, Command> = {
     usage: 'authorization list [--app ID] [--partner CLIENT_ID]',
     options: { app: { type: 'string' }, partner: { type: 'string' } },
     run: async ({ db }, options) => {
-      const query = db('authorizations')
-        .select('id', 'partner_id', 'app_id', 'account_id', 'permissions', 'created_at', 'last_used_at')
-        .whereNull('revoked_at')
-        .orderBy('created_at');
-      if (options.app !== undefined) query.andWhere({ app_id: text(options, 'app') });
-      if (options.partner !== undefined) query.andWhere({ partner_id: text(options, 'partner') });
-      return { authorizations: await query };
+      const authorizations = await listLiveAuthorizations(db, { appId: text(options, 'app'), partnerId: text(options, 'partner') });
+      return {
+        authorizations: authorizations.map(({ id, partner_id, app_id, account_id, permissions, created_at, last_used_at }) => ({
+          id, partner_id, app_id, account_id, permissions, created_at, last_used_at,
+        })),
+      };
     },
   },
   'authorization revoke': {
@@ -124,7 +124,7 @@ const commands: Record<string, Command> = {
     options: {},
     positional: 'id',
     run: async ({ db }, options) => {
-      const authorization = await db('authorizations').where({ id: text(options, 'id') }).whereNull('revoked_at').first();
+      const authorization = await findLiveAuthorization(db, text(options, 'id') ?? '');
       if (!authorization) throw new UsageError(`no live authorization ${text(options, 'id')}`);
       await revokeGrant(db, authorization.grant_id);
       return { id: authorization.id, revoked: true };

@@ -2,11 +2,11 @@ import { resolve } from 'node:path';
 import { loadSettings, SettingsError, type Settings } from '../config/settings.ts';
 import { DataDirBusyError, readLockOwner, whileDataDirBusy } from '../db/data-dir-lock.ts';
 import { migrateToLatest, openDatabase } from '../db/database.ts';
-import { passwordHasherFor } from '../server/app.ts';
+import { passwordHasherFor } from '../accounts/password-hasher.ts';
 import { parseCommand, runCommand, UsageError } from './commands.ts';
 import { sendCommand, type ControlReply } from './control-socket.ts';
-import { SecretBox } from '../credentials/secret-box.ts';
-import { loadKeyEncryptionKeys } from '../oauth/server-keys.ts';
+import { SecretBox } from '../keys/secret-box.ts';
+import { loadKeyEncryptionKeys } from '../keys/server-keys.ts';
 
 /**
  * appgrant <command>: prints one JSON document on stdout. Exit codes: 0 done,

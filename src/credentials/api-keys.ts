@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
 import { normalizePermissions, permissionsOfLevel, UnknownPermissionError } from '../permissions/catalog.ts';
 import { normalizeRange } from './ip-ranges.ts';
-import type { SecretBox } from './secret-box.ts';
+import type { SecretBox } from '../keys/secret-box.ts';
 import type { App } from '../apps/apps.ts';
 import { runStatement, statement } from '../db/statements.ts';
 
@@ -138,6 +138,12 @@ export async function listAppKeys(db: Knex, appId: string): Promise<PublicApiKey
 
 export async function findAppKey(db: Knex, appId: string, id: string): Promise<PublicApiKey | undefined> {
   return db('api_keys').select(publicColumns).where({ app_id: appId, id }).whereNull('revoked_at').first();
+}
+
+/** How many live keys each of these apps has. */
+export async function countLiveKeysByApp(db: Knex, appIds: string[]): Promise<Map<string, number>> {
+  const rows: { app_id: string; n: string | number }[] = await db('api_keys').select('app_id').count({ n: '*' }).whereIn('app_id', appIds).whereNull('revoked_at').groupBy('app_id');
+  return new Map(rows.map((row) => [row.app_id, Number(row.n)]));
 }
 
 /** Revokes a key; true when a live key was revoked. Every instance refuses it from the next request on. */

@@ -3,8 +3,8 @@ import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Knex } from 'knex';
-import { containsNul } from '../web/nul-bytes.ts';
-import { readAheadCodeExchange, readAheadIntrospection } from './read-ahead.ts';
+import { containsNul } from '../http/nul-bytes.ts';
+import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
 
 /** The engine's own limit on request bodies. */
 const bodyLimit = 56 * 1024;

@@ -4,13 +4,13 @@ import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { findAccount } from '../accounts/accounts.ts';
 import { findLiveAuthorizationByGrant } from '../authorizations/authorizations.ts';
-import { createAdapterFactory } from './adapter.ts';
-import { accountReads, liveAuthorizationReads } from './read-ahead.ts';
+import { createAdapterFactory } from './storage/adapter.ts';
+import { accountReads, liveAuthorizationReads } from './storage/read-ahead.ts';
 import { partnerClientProperties, partnerPropertiesOf } from './client-metadata.ts';
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
 import { errorPage } from '../../views/error.ts';
 import { permissionNames } from '../permissions/catalog.ts';
-import { setPageHeaders } from '../web/page-headers.ts';
+import { setPageHeaders } from '../http/page-headers.ts';
 import { addAppIdToTokenResponse, normalizeEngineRequests } from './engine-requests.ts';
 
 export const oauthRoutes = {

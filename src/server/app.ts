@@ -9,29 +9,30 @@ import type { JWK, Provider } from 'oidc-provider';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { LoginThrottle } from '../accounts/login-throttle.ts';
-import { PasswordHasher } from '../accounts/password-hasher.ts';
+import { passwordHasherFor, type PasswordHasher } from '../accounts/password-hasher.ts';
 import { PasswordLogin } from '../accounts/password-login.ts';
 import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
-import { interactionRouter } from '../oauth/interactions.ts';
-import { revokeAuthorizationRouter } from '../oauth/revoke-authorization.ts';
-import { loadCookieKeys, loadKeyEncryptionKeys, loadSigningKeys } from '../oauth/server-keys.ts';
-import { CallerResolver } from '../credentials/caller.ts';
-import { SecretBox } from '../credentials/secret-box.ts';
+import { interactionRouter } from '../web/interaction/routes.ts';
+import { revokeAuthorizationRouter } from '../api/revoke-authorization.ts';
+import { loadCookieKeys, loadKeyEncryptionKeys, loadSigningKeys } from '../keys/server-keys.ts';
+import { CallerResolver } from '../credentials/resolve.ts';
+import { accessTokenLookup } from '../oauth/access-tokens.ts';
+import { SecretBox } from '../keys/secret-box.ts';
 import { apiRouter } from '../api/routes.ts';
-import { CsrfGuard } from '../web/csrf.ts';
-import { pageHeaders } from '../web/page-headers.ts';
-import { refuseNulInBody, refuseNulInUrl } from '../web/nul-bytes.ts';
-import { apiError, codeForStatus, errorBoundary, wantsJson } from './errors.ts';
+import { CsrfGuard } from '../http/csrf.ts';
+import { pageHeaders } from '../http/page-headers.ts';
+import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
+import { apiError, codeForStatus, errorBoundary, wantsJson } from '../http/errors.ts';
 import { apiCors } from '../api/cors.ts';
 import { healthRouter } from './health.ts';
 import { requestLog } from './request-log.ts';
-import { keepRequestReads } from '../db/request-reads.ts';
+import { keepRequestReads } from '../oauth/storage/request-reads.ts';
 import { Metrics } from './metrics.ts';
-import { renderPage } from '../web/render.ts';
+import { renderPage } from '../http/render.ts';
 import { OwnerSessions } from '../web/owner-sessions.ts';
-import { dashboardRouter } from '../web/dashboard-routes.ts';
-import { portalRouter } from '../web/portal-routes.ts';
+import { dashboardRouter } from '../web/dashboard/routes.ts';
+import { portalRouter } from '../web/portal/routes.ts';
 
 export interface Services {
   db: Knex;
@@ -43,14 +44,6 @@ export interface Services {
   resolver: CallerResolver;
   cookieKeys: string[];
   signingKeys: JWK[];
-}
-
-export function passwordHasherFor(settings: Settings): PasswordHasher {
-  return new PasswordHasher({
-    memoryKiB: settings.PASSWORD_HASH_MEMORY_KIB,
-    iterations: settings.PASSWORD_HASH_ITERATIONS,
-    parallelism: settings.PASSWORD_HASH_PARALLELISM,
-  });
 }
 
 /** The engine's paths and the methods it answers on them; oidc-provider itself handles these. */
@@ -135,7 +128,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     secretVerifier: new ClientSecretVerifier(hasher),
   });
   const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
-  const resolver = new CallerResolver({ db, box, provider, clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE });
+  const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE });
   return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver };
 }
 

@@ -6,7 +6,7 @@ import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { announceControlSocket, whileDataDirBusy } from '../db/data-dir-lock.ts';
 import { migrateToLatest, openDatabase, type Database } from '../db/database.ts';
-import { sweepExpiredRecords } from '../oauth/adapter.ts';
+import { sweepExpiredRecords } from '../oauth/storage/adapter.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
 import { createApp, createServices } from './app.ts';
 import { demoBanner, seedDemo } from './demo.ts';

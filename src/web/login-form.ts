@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { wrongCredentialsMessage, type LoginAttempt } from '../accounts/password-login.ts';
-import { renderPage } from './render.ts';
-import type { CsrfGuard } from './csrf.ts';
+import { renderPage } from '../http/render.ts';
+import type { CsrfGuard } from '../http/csrf.ts';
 
 /**
  * Renders a login form (the OAuth flow's or the dashboard's), again after a

@@ -3,7 +3,7 @@ import { SignJWT, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 import type { Knex } from 'knex';
 import { createApiKey, createServiceAccount, type ApiKeyInput, type KeyOwner } from '../../src/credentials/api-keys.ts';
-import { SecretBox } from '../../src/credentials/secret-box.ts';
+import { SecretBox } from '../../src/keys/secret-box.ts';
 import { permissionsOfLevel } from '../../src/permissions/catalog.ts';
 import { CookieBrowser } from './browser.ts';
 import { authorizeThroughPages, exchangeCode, tokenBody, type OwnerCredentials } from './flow.ts';

@@ -6,7 +6,7 @@ import type { Settings } from '../../src/config/settings.ts';
 import { testSettings } from './server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
-import { passwordHasherFor } from '../../src/server/app.ts';
+import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import type { PasswordHasher } from '../../src/accounts/password-hasher.ts';
 import { createPostgresDatabase, testDatabaseKind } from './database.ts';
 

@@ -1,7 +1,7 @@
 import { loadSettings, type Settings } from '../../src/config/settings.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
-import { passwordHasherFor } from '../../src/server/app.ts';
+import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createAccount, type Account } from '../../src/accounts/accounts.ts';
 import { createApp, type App } from '../../src/apps/apps.ts';
 import { createPartner, createResourceServer, type CreatedPartner } from '../../src/partners/partners.ts';

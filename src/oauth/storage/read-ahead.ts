@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import { ReadKind } from '../db/request-reads.ts';
-import { runStatement, statement, type Row, type Statement } from '../db/statements.ts';
-import { partnerRowColumns, type PartnerRow } from '../partners/partners.ts';
-import type { App } from '../apps/apps.ts';
+import { ReadKind } from './request-reads.ts';
+import { runStatement, statement, type Row, type Statement } from '../../db/statements.ts';
+import { partnerRowColumns, type PartnerRow } from '../../partners/partners.ts';
+import type { App } from '../../apps/apps.ts';
 import type { StoredRecord } from './adapter.ts';
 
 /**

@@ -1,9 +1,10 @@
 import Router from '@koa/router';
 import type { Knex } from 'knex';
-import { authorize, callerOf } from '../api/access.ts';
-import type { CallerResolver } from '../credentials/caller.ts';
-import { apiError } from '../server/errors.ts';
-import { revokeGrant } from '../authorizations/revoke-grant.ts';
+import { authorize, callerOf } from './access.ts';
+import type { CallerResolver } from '../credentials/resolve.ts';
+import { apiError } from '../http/errors.ts';
+import { findLiveAuthorizationOfPartnerOnApp } from '../authorizations/authorizations.ts';
+import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 
 /**
  * DELETE /oauth/authorization: a partner gives up its access to an app with
@@ -23,10 +24,7 @@ export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): R
     }
     const clientId = ctx.query.client_id;
     if (typeof clientId !== 'string' || !clientId) return apiError(ctx, 400, 'bad_request', 'client_id is required with app credentials');
-    const authorization = await db('authorizations')
-      .where({ partner_id: clientId, app_id: caller.appId })
-      .whereNull('revoked_at')
-      .first();
+    const authorization = await findLiveAuthorizationOfPartnerOnApp(db, clientId, caller.appId as string);
     if (!authorization) return apiError(ctx, 404, 'not_found', 'No authorization of this partner on this app');
     await revokeGrant(db, authorization.grant_id);
     ctx.status = 204;

@@ -2,18 +2,19 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { ZodError } from 'zod';
-import type { Settings } from '../config/settings.ts';
-import type { PasswordLogin } from '../accounts/password-login.ts';
-import { showLoginForm } from './login-form.ts';
-import { createApp, findApp, listAppsOfAccount, type App } from '../apps/apps.ts';
-import { revokeGrant } from '../authorizations/revoke-grant.ts';
-import { createApiKey, listAppKeys, revokeApiKey } from '../credentials/api-keys.ts';
-import type { SecretBox } from '../credentials/secret-box.ts';
-import { permissionCatalog, permissionsOfLevel } from '../permissions/catalog.ts';
-import type { CsrfGuard } from './csrf.ts';
-import { ownerOf, type OwnerSessions } from './owner-sessions.ts';
-import { renderPage } from './render.ts';
-import { formLines, formList, formText, issuesText, utcFromDatetimeLocal } from './forms.ts';
+import type { Settings } from '../../config/settings.ts';
+import type { PasswordLogin } from '../../accounts/password-login.ts';
+import { showLoginForm } from '../login-form.ts';
+import { createApp, findApp, listAppsOfAccount, type App } from '../../apps/apps.ts';
+import { countLiveAuthorizationsByApp, findLiveAuthorization, listConnectedIntegrations } from '../../authorizations/authorizations.ts';
+import { revokeGrant } from '../../oauth/storage/grant-revocation.ts';
+import { countLiveKeysByApp, createApiKey, listAppKeys, revokeApiKey } from '../../credentials/api-keys.ts';
+import type { SecretBox } from '../../keys/secret-box.ts';
+import { permissionCatalog, permissionsOfLevel } from '../../permissions/catalog.ts';
+import type { CsrfGuard } from '../../http/csrf.ts';
+import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
+import { renderPage } from '../../http/render.ts';
+import { formLines, formList, formText, issuesText, utcFromDatetimeLocal } from '../../http/forms.ts';
 
 export interface DashboardDependencies {
   db: Knex;
@@ -55,20 +56,15 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
 
   async function showApp(ctx: Context, status: number, extra: { createdKey?: { id: string; secret: string }; notice?: string; error?: string } = {}) {
     const app = ctx.state.app as App;
-    const integrations = await db('authorizations as a')
-      .join('partners as p', 'p.id', 'a.partner_id')
-      .select('a.id', 'a.permissions', 'a.created_at', 'a.last_used_at', 'p.name', 'p.logo_url')
-      .where('a.app_id', app.id)
-      .whereNull('a.revoked_at')
-      .orderBy('a.created_at');
+    const integrations = await listConnectedIntegrations(db, app.id);
     const keys = await listAppKeys(db, app.id);
     renderPage(ctx, status, 'appPage', {
       session: session(ctx),
       app: { id: app.id, name: app.display_name },
       integrations: integrations.map((row) => ({
         authorizationId: row.id,
-        partnerName: row.name,
-        logoUrl: row.logo_url,
+        partnerName: row.partner_name,
+        logoUrl: row.partner_logo_url,
         permissions: row.permissions,
         approvedAt: row.created_at,
         lastUsedAt: row.last_used_at,
@@ -117,16 +113,7 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
     const owner = ownerOf(ctx);
     const apps = await listAppsOfAccount(db, owner.id);
     const appIds = apps.map((app) => app.id);
-    const counts = async (table: 'authorizations' | 'api_keys') => {
-      const rows: { app_id: string; n: string | number }[] = await db(table)
-        .select('app_id')
-        .count({ n: '*' })
-        .whereIn('app_id', appIds)
-        .whereNull('revoked_at')
-        .groupBy('app_id');
-      return new Map(rows.map((row) => [row.app_id, Number(row.n)]));
-    };
-    const [integrations, keys] = [await counts('authorizations'), await counts('api_keys')];
+    const [integrations, keys] = [await countLiveAuthorizationsByApp(db, appIds), await countLiveKeysByApp(db, appIds)];
     renderPage(ctx, status, 'dashboardPage', {
       session: session(ctx),
       error,
@@ -155,7 +142,7 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
 
   router.post('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, requireCsrfToken, ownApp, async (ctx) => {
     const app = ctx.state.app as App;
-    const authorization = await db('authorizations').where({ id: ctx.params.authorizationId, app_id: app.id }).whereNull('revoked_at').first();
+    const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string, app.id);
     if (!authorization) return notConnected(ctx);
     await revokeGrant(db, authorization.grant_id);
     ctx.status = 303;

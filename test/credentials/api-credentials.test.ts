@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/apps/apps.ts';
-import { revokeApiKey } from '../src/credentials/api-keys.ts';
-import { addressInRanges, normalizeRange } from '../src/credentials/ip-ranges.ts';
+import { createApp, type App } from '../../src/apps/apps.ts';
+import { revokeApiKey } from '../../src/credentials/api-keys.ts';
+import { addressInRanges, normalizeRange } from '../../src/credentials/ip-ranges.ts';
 import {
   accountKey,
   appKey,
@@ -22,14 +22,14 @@ import {
   oauthToken,
   serviceAccountKey,
   type IssuedKey,
-} from './support/credentials.ts';
-import { startTestServer, testSettings, type TestServer } from './support/server.ts';
-import { createPostgresDatabase, testDatabaseKind } from './support/database.ts';
-import { createLogger } from '../src/log/logger.ts';
-import { startServer, type RunningServer } from '../src/server/server.ts';
-import { passwordHasherFor } from '../src/server/app.ts';
-import { createAccount } from '../src/accounts/accounts.ts';
-import { createPartner } from '../src/partners/partners.ts';
+} from '../support/credentials.ts';
+import { startTestServer, testSettings, type TestServer } from '../support/server.ts';
+import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startServer, type RunningServer } from '../../src/server/server.ts';
+import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
+import { createAccount } from '../../src/accounts/accounts.ts';
+import { createPartner } from '../../src/partners/partners.ts';
 
 /**
  * The API credential layer over HTTP (SPEC §4, §5): Basic keys, HS256 JWTs

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { apiError, wantsJson } from '../server/errors.ts';
+import { apiError, wantsJson } from './errors.ts';
 import { renderPage } from './render.ts';
 
 /** Whether a string, or any string inside an object or array, holds a NUL character. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import SunshineConversationsClient from 'sunshine-conversations-client';
-import { accountKey, appKey, jwt, keyEncryptionEnv, oauthToken, FORBIDDEN_BODY, type IssuedKey } from './support/credentials.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { accountKey, appKey, jwt, keyEncryptionEnv, oauthToken, FORBIDDEN_BODY, type IssuedKey } from '../support/credentials.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * The public `sunshine-conversations-client` npm package, unchanged, as a

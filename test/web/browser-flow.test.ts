@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { runCommand } from '../src/cli/commands.ts';
-import { passwordHasherFor } from '../src/server/app.ts';
-import { CookieBrowser } from './support/browser.ts';
-import { launchChromium, logInOnPage, mainText, saveScreenshot } from './support/chromium.ts';
-import { box } from './support/credentials.ts';
-import { authorizeThroughPages, exchangeCode, tokenBody } from './support/flow.ts';
-import { startPartnerSite, type PartnerSite } from './support/partner-site.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { runCommand } from '../../src/cli/commands.ts';
+import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
+import { CookieBrowser } from '../support/browser.ts';
+import { launchChromium, logInOnPage, mainText, saveScreenshot } from '../support/chromium.ts';
+import { box } from '../support/credentials.ts';
+import { authorizeThroughPages, exchangeCode, tokenBody } from '../support/flow.ts';
+import { startPartnerSite, type PartnerSite } from '../support/partner-site.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * The "Add to app" flow and the partner portal in a real browser (the

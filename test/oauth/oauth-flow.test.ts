@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidcClient from 'openid-client';
-import { CookieBrowser, field, formAction, text } from './support/browser.ts';
-import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody } from './support/flow.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
+import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody } from '../support/flow.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
 let owner: Awaited<ReturnType<TestServer['createOwner']>>;

@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
-import type { PasswordHasher } from '../src/accounts/password-hasher.ts';
-import { runCommand } from '../src/cli/commands.ts';
-import { revokeGrant } from '../src/authorizations/revoke-grant.ts';
-import { createPartner } from '../src/partners/partners.ts';
-import { passwordHasherFor } from '../src/server/app.ts';
-import { formAction, field } from './support/browser.ts';
-import { appKey, basic, box, keyEncryptionEnv, oauthToken } from './support/credentials.ts';
-import { introspect } from './support/flow.ts';
-import { checkNoticeSignature, eventually, reservePort, startNoticeReceiver, type NoticeReceiver, type ReceivedNotice } from './support/notices.ts';
-import { logInToDashboard, seedOwner } from './support/owner-web.ts';
-import { createDurableStore, startServerOnStore } from './support/restart.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import type { PasswordHasher } from '../../src/accounts/password-hasher.ts';
+import { runCommand } from '../../src/cli/commands.ts';
+import { revokeGrant } from '../../src/oauth/storage/grant-revocation.ts';
+import { createPartner } from '../../src/partners/partners.ts';
+import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
+import { formAction, field } from '../support/browser.ts';
+import { appKey, basic, box, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
+import { introspect } from '../support/flow.ts';
+import { checkNoticeSignature, eventually, reservePort, startNoticeReceiver, type NoticeReceiver, type ReceivedNotice } from '../support/notices.ts';
+import { logInToDashboard, seedOwner } from '../support/owner-web.ts';
+import { createDurableStore, startServerOnStore } from '../support/restart.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * SPEC §3 step 7: after any removal of an authorization, the partner's

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forgetRequestReads, keepRequestReads, ReadKind } from '../src/db/request-reads.ts';
+import { forgetRequestReads, keepRequestReads, ReadKind } from '../../../src/oauth/storage/request-reads.ts';
 
 /**
  * The per-request store behind the read-ahead (src/oauth/read-ahead.ts): a

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import type { EncryptionKey } from '../credentials/secret-box.ts';
+import type { EncryptionKey } from './secret-box.ts';
 import type { Knex } from 'knex';
 import type { JWK } from 'oidc-provider';
 

@@ -1,8 +1,8 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CookieBrowser, field, formAction, text } from './support/browser.ts';
-import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody, type OwnerCredentials } from './support/flow.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
+import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody, type OwnerCredentials } from '../support/flow.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * Every way the partner OAuth flow (SPEC §3) can go wrong, over real HTTP:

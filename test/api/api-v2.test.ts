@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/apps/apps.ts';
+import { createApp, type App } from '../../src/apps/apps.ts';
 import {
   accountKey,
   appKey,
@@ -11,8 +11,8 @@ import {
   keyEncryptionEnv,
   levelPermissions,
   oauthToken,
-} from './support/credentials.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+} from '../support/credentials.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * The /v2 JSON contract (SPEC §5, the Sunshine Conversations v2 shapes the

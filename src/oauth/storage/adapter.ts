@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import { findPartnerRow } from '../partners/partners.ts';
-import { clientMetadataOf } from './client-metadata.ts';
-import type { Settings } from '../config/settings.ts';
-import { revokeGrant } from '../authorizations/revoke-grant.ts';
-import { forgetRequestReads, type ReadKind } from '../db/request-reads.ts';
+import { findPartnerRow } from '../../partners/partners.ts';
+import { clientMetadataOf } from '../client-metadata.ts';
+import type { Settings } from '../../config/settings.ts';
+import { revokeGrant } from './grant-revocation.ts';
+import { forgetRequestReads, type ReadKind } from './request-reads.ts';
 import { liveRecord, partnerReads, recordReadsOf } from './read-ahead.ts';
-import { runStatement, statement } from '../db/statements.ts';
+import { runStatement, statement } from '../../db/statements.ts';
 
 /** An engine record as stored: its payload and, for codes and refresh tokens, when it was used. */
 export interface StoredRecord {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CookieBrowser, field, text } from './support/browser.ts';
-import { launchChromium, logInOnPage, mainText, saveScreenshot } from './support/chromium.ts';
-import { appKey, basic, keyEncryptionEnv, oauthToken } from './support/credentials.ts';
-import { introspect } from './support/flow.ts';
-import { eventually } from './support/notices.ts';
-import { csrfToken, logInToDashboard, ownerCookie } from './support/owner-web.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { CookieBrowser, field, text } from '../support/browser.ts';
+import { launchChromium, logInOnPage, mainText, saveScreenshot } from '../support/chromium.ts';
+import { appKey, basic, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
+import { introspect } from '../support/flow.ts';
+import { eventually } from '../support/notices.ts';
+import { csrfToken, logInToDashboard, ownerCookie } from '../support/owner-web.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * The owner dashboard and the partner portal (SPEC §6): in a real browser,

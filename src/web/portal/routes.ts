@@ -2,8 +2,8 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { ZodError } from 'zod';
-import type { Settings } from '../config/settings.ts';
-import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import type { Settings } from '../../config/settings.ts';
+import type { PasswordHasher } from '../../accounts/password-hasher.ts';
 import {
   appLevelPermissions,
   createPartner,
@@ -12,13 +12,13 @@ import {
   rotatePartnerSecret,
   updateRedirectUris,
   type PublicPartner,
-} from '../partners/partners.ts';
-import { permissionCatalog } from '../permissions/catalog.ts';
-import { escapeHtml } from './html.ts';
-import type { CsrfGuard } from './csrf.ts';
-import { formLines, formList, formText, issuesText } from './forms.ts';
-import { ownerOf, type OwnerSessions } from './owner-sessions.ts';
-import { renderPage } from './render.ts';
+} from '../../partners/partners.ts';
+import { permissionCatalog } from '../../permissions/catalog.ts';
+import { escapeHtml } from '../../../views/html.ts';
+import type { CsrfGuard } from '../../http/csrf.ts';
+import { formLines, formList, formText, issuesText } from '../../http/forms.ts';
+import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
+import { renderPage } from '../../http/render.ts';
 
 export interface PortalDependencies {
   db: Knex;

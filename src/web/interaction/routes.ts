@@ -2,17 +2,17 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { errors, type InteractionResults, type Provider } from 'oidc-provider';
-import type { Settings } from '../config/settings.ts';
-import { findAccount, type Account } from '../accounts/accounts.ts';
-import type { LoginAttempt, PasswordLogin } from '../accounts/password-login.ts';
-import { showLoginForm } from '../web/login-form.ts';
-import { listAppsOfAccount, type App } from '../apps/apps.ts';
-import { recordApproval } from '../authorizations/authorizations.ts';
-import { findPartner, type PublicPartner } from '../partners/partners.ts';
-import { describePermission } from '../permissions/catalog.ts';
-import type { CsrfGuard } from '../web/csrf.ts';
-import { renderPage } from '../web/render.ts';
-import { platformApiResource } from './provider.ts';
+import type { Settings } from '../../config/settings.ts';
+import { findAccount, type Account } from '../../accounts/accounts.ts';
+import type { LoginAttempt, PasswordLogin } from '../../accounts/password-login.ts';
+import { showLoginForm } from '../login-form.ts';
+import { listAppsOfAccount, type App } from '../../apps/apps.ts';
+import { recordApproval } from '../../oauth/storage/grant-revocation.ts';
+import { findPartner, type PublicPartner } from '../../partners/partners.ts';
+import { describePermission } from '../../permissions/catalog.ts';
+import type { CsrfGuard } from '../../http/csrf.ts';
+import { renderPage } from '../../http/render.ts';
+import { platformApiResource } from '../../oauth/provider.ts';
 
 export interface InteractionDependencies {
   db: Knex;

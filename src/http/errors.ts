@@ -1,7 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
-import type { Logger } from '../log/logger.ts';
-import { renderPage } from '../web/render.ts';
+import { renderPage } from './render.ts';
 
 /** The API's one error shape for 400, 401 and 404 (Sunshine Conversations v2). */
 export function apiError(ctx: Context, status: number, code: string, title: string): void {
@@ -21,11 +20,16 @@ export function codeForStatus(status: number): string {
   return (STATUS_CODES[status] ?? 'bad_request').toLowerCase().replace(/[^a-z]+/g, '_');
 }
 
+/** Where the boundary reports a 5xx: the server's logger. */
+export interface ErrorLog {
+  error(details: object, message: string): void;
+}
+
 /**
  * The outermost boundary: whatever a handler throws, the client gets a short
  * JSON error or an error page, never a stack trace; 5xx are logged in full.
  */
-export function errorBoundary(logger: Logger) {
+export function errorBoundary(logger: ErrorLog) {
   return async function boundary(ctx: Context, next: Next): Promise<void> {
     try {
       await next();

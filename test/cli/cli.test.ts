@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, testDatabaseKind } from './support/database.ts';
+import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
 
 /**
  * The operator CLI as an operator runs it: real `node bin/appgrant.js`
@@ -13,7 +13,7 @@ import { createPostgresDatabase, testDatabaseKind } from './support/database.ts'
  * data folder (PGlite) or a fresh PostgreSQL database.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const cliPath = join(root, 'bin', 'appgrant.js');
 const serverPath = join(root, 'src', 'server', 'main.ts');
 const onPglite = testDatabaseKind === 'pglite';

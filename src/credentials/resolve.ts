@@ -1,0 +1,42 @@
+import type { Knex } from 'knex';
+import type { SecretBox } from '../keys/secret-box.ts';
+import { BasicCredentials } from './basic.ts';
+import { BearerCredentials, type AccessTokenLookup } from './bearer.ts';
+import { unauthenticated, type Resolution } from './caller.ts';
+import { JwtCredentials, looksLikeJwt } from './jwt.ts';
+import { UsageRecorder } from './usage-recorder.ts';
+
+export interface ResolverOptions {
+  db: Knex;
+  box: SecretBox;
+  accessTokens: AccessTokenLookup;
+  clockToleranceSeconds: number;
+}
+
+/**
+ * Turns the Authorization header into a Caller: Basic (API key id and
+ * secret), a JWT signed with an API key's secret, or an OAuth access token.
+ * Every lookup reads the database, so a revoked key or authorization is
+ * refused by every instance from the next request on.
+ */
+export class CallerResolver {
+  readonly #basic: BasicCredentials;
+  readonly #jwt: JwtCredentials;
+  readonly #bearer: BearerCredentials;
+
+  constructor(options: ResolverOptions) {
+    const usage = new UsageRecorder(options.db);
+    this.#basic = new BasicCredentials(options.db, options.box, usage);
+    this.#jwt = new JwtCredentials(options.db, options.box, usage, options.clockToleranceSeconds);
+    this.#bearer = new BearerCredentials(options.accessTokens, usage);
+  }
+
+  /** `appId`: the app the request is about, if any, fetched along with the credential where that saves a query. */
+  async resolve(authorization: string | undefined, clientIp: string, appId?: string): Promise<Resolution> {
+    const match = /^(Basic|Bearer) +([\x21-\x7e]+)$/i.exec(authorization?.trim() ?? '');
+    if (!match?.[1] || !match[2]) return unauthenticated('Basic');
+    const [scheme, value] = [match[1].toLowerCase(), match[2]];
+    if (scheme === 'basic') return this.#basic.resolve(value, clientIp, appId);
+    return looksLikeJwt(value) ? this.#jwt.resolve(value, clientIp, appId) : this.#bearer.resolve(value, appId);
+  }
+}

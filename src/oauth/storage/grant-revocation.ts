@@ -1,0 +1,46 @@
+import type { Knex } from 'knex';
+import { liveGrantIdsOfApp, markGrantRevoked, upsertApproval, type Approval, type Authorization } from '../../authorizations/authorizations.ts';
+import { deleteAppRow } from '../../apps/apps.ts';
+import { enqueueRemovalNotices } from '../../notices/removal-notices.ts';
+import { forgetRequestReads } from './request-reads.ts';
+
+/** Record kinds tied to a grant: what must die with it. */
+const grantBoundKinds = ['AccessToken', 'RefreshToken', 'AuthorizationCode'];
+
+/**
+ * The one way an authorization ends, whatever asked for it (the owner's
+ * dashboard, the partner's DELETE /oauth/authorization or RFC 7009 revoke, a
+ * replayed code, the operator, a deleted app): in one transaction, the grant
+ * and everything issued under it are deleted, the authorization is marked
+ * revoked and the partner's removal notice is queued. After it commits, no
+ * instance can find a token of that grant.
+ */
+export async function revokeGrant(db: Knex, grantId: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('oauth_records').whereIn('kind', grantBoundKinds).andWhere({ grant_id: grantId }).delete();
+    await trx('oauth_records').where({ kind: 'Grant', id: grantId }).delete();
+    await enqueueRemovalNotices(trx, await markGrantRevoked(trx, grantId));
+  });
+  forgetRequestReads();
+}
+
+/**
+ * Records an owner's approval; a live authorization of the same partner on
+ * the same app is replaced, and whatever its grant issued stops working, in
+ * the same transaction.
+ */
+export async function recordApproval(db: Knex, approval: Approval): Promise<Authorization> {
+  return db.transaction(async (trx) => {
+    const { authorization, replacedGrantId } = await upsertApproval(trx, approval);
+    if (replacedGrantId) await revokeGrant(trx, replacedGrantId);
+    return authorization;
+  });
+}
+
+/** Deletes an app with its keys and authorizations; every token issued for it stops working. */
+export async function deleteAppWithItsGrants(db: Knex, appId: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    for (const grantId of await liveGrantIdsOfApp(trx, appId)) await revokeGrant(trx, grantId);
+    await deleteAppRow(trx, appId);
+  });
+}
