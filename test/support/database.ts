@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import knexFactory from 'knex';
 import { migrateToLatest, openDatabase, type Database } from '../../src/db/database.ts';
+import { testAdminUrl as adminUrl } from './test-environment.ts';
 
 export const testDatabaseKind = (process.env.TEST_DATABASE ?? 'pglite') as 'pglite' | 'postgres';
-const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A PostgreSQL URL for a fresh database of this test file's own, dropped by drop(). */
 export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {

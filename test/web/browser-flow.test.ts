@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { runCommand } from '../../src/cli/commands.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { CookieBrowser } from '../support/browser.ts';
-import { launchChromium, logInOnPage, mainText, saveScreenshot } from '../support/chromium.ts';
+import { describeInBrowser, launchChromium, logInOnPage, mainText, saveScreenshot } from '../support/chromium.ts';
 import { box } from '../support/credentials.ts';
 import { authorizeThroughPages, exchangeCode, tokenBody } from '../support/flow.ts';
 import { startPartnerSite, type PartnerSite } from '../support/partner-site.ts';
@@ -17,7 +17,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
  */
 
 let server: TestServer;
-let chromium: Browser;
+let chromium: Browser | undefined;
 let site: PartnerSite;
 const contexts: BrowserContext[] = [];
 
@@ -34,7 +34,7 @@ afterAll(async () => {
 
 /** A fresh browser profile: no cookies, so no session. */
 async function freshPage(): Promise<Page> {
-  const context = await chromium.newContext();
+  const context = await chromium!.newContext();
   contexts.push(context);
   return context.newPage();
 }
@@ -56,7 +56,7 @@ async function clientAuthentication(base: string, client: { id: string; secret: 
   return { status: response.status, error: (await tokenBody(response)).error };
 }
 
-describe('the "Add to app" flow in a browser', () => {
+describeInBrowser('the "Add to app" flow in a browser', () => {
   let owner: Awaited<ReturnType<TestServer['createOwner']>>;
   let partner: { id: string; secret: string };
   const callback = () => `${site.origin}/callback`;
@@ -145,7 +145,7 @@ describe('the "Add to app" flow in a browser', () => {
   });
 });
 
-describe('the partner portal in a browser', () => {
+describeInBrowser('the partner portal in a browser', () => {
   it('registers an integration, shows its credentials and button, and keeps it pending until approved', async () => {
     const developer = await server.createOwner({ appNames: ['Developer Sandbox'] });
     const stranger = await server.createOwner({ appNames: ['Stranger App'] });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CookieBrowser, field, text } from '../support/browser.ts';
-import { launchChromium, logInOnPage, mainText, saveScreenshot } from '../support/chromium.ts';
+import { describeInBrowser, launchChromium, logInOnPage, mainText, saveScreenshot } from '../support/chromium.ts';
 import { appKey, basic, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { introspect } from '../support/flow.ts';
 import { eventually } from '../support/notices.ts';
@@ -23,7 +23,7 @@ function withoutLastUse<T extends Record<string, unknown>>(rows: T[]): Omit<T, '
 }
 
 let server: TestServer;
-let chromium: Browser;
+let chromium: Browser | undefined;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
@@ -39,7 +39,7 @@ afterAll(async () => {
 const credentialsOf = (owner: Owner) => ({ email: owner.account.email, password: owner.password });
 
 async function signedInPage(owner: Owner): Promise<Page> {
-  const context = await chromium.newContext();
+  const context = await chromium!.newContext();
   contexts.push(context);
   const page = await context.newPage();
   await page.goto(`${server.url}/login`);
@@ -52,7 +52,7 @@ function appRequest(appId: string, auth: string): Promise<Response> {
   return fetch(`${server.url}/v2/apps/${appId}`, { headers: { authorization: auth, accept: 'application/json' } });
 }
 
-describe('the dashboard in a browser', () => {
+describeInBrowser('the dashboard in a browser', () => {
   it('lists the apps, shows a connected integration and removes it; the partner token stops working', async () => {
     const owner = await server.createOwner({ appNames: ['Helpdesk', 'Marketing'] });
     const created = await server.createPartner();
