@@ -89,6 +89,9 @@ const settingsSchema = z
 
 type RawSettings = z.infer<typeof settingsSchema>;
 
+/** Every environment variable appgrant reads. */
+export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
+
 export interface Settings extends Omit<RawSettings, 'ISSUER'> {
   /** Public base URL without a trailing slash; defaults to http://localhost:PORT outside production. */
   ISSUER: string;
