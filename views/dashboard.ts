@@ -42,6 +42,8 @@ export interface IntegrationRow {
   logoUrl: string | null;
   permissions: string[];
   approvedAt: Date;
+  /** When a later approval changed the permissions. */
+  updatedAt: Date | null;
   lastUsedAt: Date | null;
 }
 
@@ -86,7 +88,7 @@ ${
         (row) => html`<tr>
 <td>${row.logoUrl ? html`<img src="${row.logoUrl}" alt="" width="20" height="20"> ` : ''}${row.partnerName}</td>
 <td>${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
-<td>${formatDate(row.approvedAt)}</td>
+<td>${formatDate(row.approvedAt)}${row.updatedAt ? html`<br><span class="muted">changed ${formatDate(row.updatedAt)}</span>` : ''}</td>
 <td>${formatDate(row.lastUsedAt)}</td>
 <td><form method="post" action="/dashboard/apps/${app.id}/integrations/${row.authorizationId}/remove" class="inline">${csrfField(session.csrfToken)}<button type="submit" class="danger" aria-label="Remove ${row.partnerName}">Remove</button></form></td>
 </tr>`,

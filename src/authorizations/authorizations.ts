@@ -14,6 +14,8 @@ export interface Authorization {
   grant_id: string;
   permissions: string[];
   created_at: Date;
+  /** When a later approval last changed the permissions. */
+  updated_at: Date | null;
   last_used_at: Date | null;
   revoked_at: Date | null;
 }
@@ -36,23 +38,39 @@ export interface ConnectedIntegration extends Authorization {
 const live = (db: Knex, alias = 'authorizations') => db(alias === 'authorizations' ? 'authorizations' : `authorizations as ${alias}`).whereNull(`${alias}.revoked_at`);
 
 /**
- * Records that an owner allowed a partner on an app: a new authorization,
- * or the live one of the same partner and app taking the new permissions and
- * grant. Returns the grant it replaced, for the caller to end in the same
- * transaction.
+ * Records an owner's first approval of a partner on an app, unless the pair
+ * already has a live authorization: then nothing is written and the answer is
+ * undefined. The unique index on live pairs decides between concurrent first
+ * approvals, so exactly one of them creates the authorization.
  */
-export async function upsertApproval(trx: Knex.Transaction, approval: Approval): Promise<{ authorization: Authorization; replacedGrantId?: string }> {
-  const previous: Authorization | undefined = await live(trx).where({ partner_id: approval.partnerId, app_id: approval.appId }).forUpdate().first();
-  const fields = { account_id: approval.accountId, grant_id: approval.grantId, permissions: JSON.stringify(approval.permissions) };
-  if (!previous) {
-    const [created] = await trx('authorizations').insert({ id: newId(), partner_id: approval.partnerId, app_id: approval.appId, ...fields }).returning('*');
-    return { authorization: created as Authorization };
-  }
-  const [updated] = await trx('authorizations')
-    .where({ id: previous.id })
-    .update({ ...fields, created_at: trx.fn.now(), last_used_at: null })
+export async function insertFirstApproval(db: Knex, approval: Approval): Promise<Authorization | undefined> {
+  const [created] = await db('authorizations')
+    .insert({
+      id: newId(),
+      partner_id: approval.partnerId,
+      app_id: approval.appId,
+      account_id: approval.accountId,
+      grant_id: approval.grantId,
+      permissions: JSON.stringify(approval.permissions),
+    })
+    .onConflict(db.raw('(partner_id, app_id) where revoked_at is null'))
+    .ignore()
     .returning('*');
-  return { authorization: updated as Authorization, replacedGrantId: previous.grant_id };
+  return created as Authorization | undefined;
+}
+
+/** The live authorization of a partner on an app, locked until the transaction ends. */
+export async function lockLiveAuthorizationOfPartnerOnApp(trx: Knex.Transaction, partnerId: string, appId: string): Promise<Authorization | undefined> {
+  return live(trx).where({ partner_id: partnerId, app_id: appId }).forUpdate().first();
+}
+
+/** A new approval's permissions for a live authorization; its approval date stays, updated_at says when. */
+export async function updateApprovedPermissions(trx: Knex.Transaction, id: string, permissions: string[]): Promise<Authorization> {
+  const [updated] = await trx('authorizations')
+    .where({ id })
+    .update({ permissions: JSON.stringify(permissions), updated_at: trx.fn.now() })
+    .returning('*');
+  return updated as Authorization;
 }
 
 export async function findLiveAuthorizationByGrant(db: Knex, grantId: string): Promise<Authorization | undefined> {

@@ -113,8 +113,8 @@ const commands: Record<string, Command> = {
     run: async ({ db }, options) => {
       const authorizations = await listLiveAuthorizations(db, { appId: text(options, 'app'), partnerId: text(options, 'partner') });
       return {
-        authorizations: authorizations.map(({ id, partner_id, app_id, account_id, permissions, created_at, last_used_at }) => ({
-          id, partner_id, app_id, account_id, permissions, created_at, last_used_at,
+        authorizations: authorizations.map(({ id, partner_id, app_id, account_id, permissions, created_at, updated_at, last_used_at }) => ({
+          id, partner_id, app_id, account_id, permissions, created_at, updated_at, last_used_at,
         })),
       };
     },

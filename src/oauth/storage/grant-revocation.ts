@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { liveGrantIdsOfApp, markGrantRevoked, upsertApproval, type Approval, type Authorization } from '../../authorizations/authorizations.ts';
+import { liveGrantIdsOfApp, markGrantRevoked } from '../../authorizations/authorizations.ts';
 import { deleteAppRow } from '../../apps/apps.ts';
 import { enqueueRemovalNotices } from '../../notices/removal-notices.ts';
 import { forgetRequestReads } from './request-reads.ts';
@@ -22,19 +22,6 @@ export async function revokeGrant(db: Knex, grantId: string): Promise<void> {
     await enqueueRemovalNotices(trx, await markGrantRevoked(trx, grantId));
   });
   forgetRequestReads();
-}
-
-/**
- * Records an owner's approval; a live authorization of the same partner on
- * the same app is replaced, and whatever its grant issued stops working, in
- * the same transaction.
- */
-export async function recordApproval(db: Knex, approval: Approval): Promise<Authorization> {
-  return db.transaction(async (trx) => {
-    const { authorization, replacedGrantId } = await upsertApproval(trx, approval);
-    if (replacedGrantId) await revokeGrant(trx, replacedGrantId);
-    return authorization;
-  });
 }
 
 /** Deletes an app with its keys and authorizations; every token issued for it stops working. */

@@ -67,6 +67,7 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
         logoUrl: row.partner_logo_url,
         permissions: row.permissions,
         approvedAt: row.created_at,
+        updatedAt: row.updated_at,
         lastUsedAt: row.last_used_at,
       })),
       keys: keys.map((key) => ({

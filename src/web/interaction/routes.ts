@@ -7,7 +7,7 @@ import { findAccount, type Account } from '../../accounts/accounts.ts';
 import type { LoginAttempt, PasswordLogin } from '../../accounts/password-login.ts';
 import { showLoginForm } from '../login-form.ts';
 import { listAppsOfAccount, type App } from '../../apps/apps.ts';
-import { recordApproval } from '../../oauth/storage/grant-revocation.ts';
+import { recordApproval } from '../../oauth/approvals.ts';
 import { findPartner, type PublicPartner } from '../../partners/partners.ts';
 import { describePermission } from '../../permissions/catalog.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
@@ -136,11 +136,13 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     if (body.decision !== 'allow' || !app) {
       return renderPage(ctx, 400, 'errorPage', { title: 'Choose an app', message: 'Go back and choose one of your apps.' });
     }
-    const permissions = requestedPermissions(details);
-    const grant = new provider.Grant({ accountId: owner.id, clientId: partner.id });
-    grant.addResourceScope(platformApiResource(deps.settings), permissions.join(' '));
-    const grantId = await grant.save();
-    await recordApproval(db, { partnerId: partner.id, appId: app.id, accountId: owner.id, grantId, permissions });
+    const grantId = await recordApproval(db, provider, {
+      partnerId: partner.id,
+      appId: app.id,
+      accountId: owner.id,
+      permissions: requestedPermissions(details),
+      resource: platformApiResource(deps.settings),
+    });
     return finish(ctx, { consent: { grantId } });
   }
 

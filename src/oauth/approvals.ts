@@ -1,0 +1,53 @@
+import type { Knex } from 'knex';
+import type { Provider } from 'oidc-provider';
+import { insertFirstApproval, lockLiveAuthorizationOfPartnerOnApp, updateApprovedPermissions } from '../authorizations/authorizations.ts';
+import { discardUnusedGrant, rescopeGrant } from './storage/grant-scope.ts';
+
+export interface ApprovalRequest {
+  partnerId: string;
+  appId: string;
+  accountId: string;
+  permissions: string[];
+  /** The resource indicator the permissions are granted on (the platform API). */
+  resource: string;
+}
+
+/** How often an approval retries when the authorization it raced with was removed in between. */
+const attempts = 3;
+
+/**
+ * Records an owner's approval of a partner on an app and returns the grant
+ * the engine issues the code under. A (partner, app) pair has one
+ * authorization: the first approval creates it with a new grant; a later one
+ * gives the same authorization and grant the new permissions, and the tokens
+ * already issued under it keep working with them. Concurrent first approvals
+ * meet at the unique index of live pairs: one creates the authorization, the
+ * others drop the grant they made and update the one it created.
+ */
+export async function recordApproval(db: Knex, provider: Provider, request: ApprovalRequest): Promise<string> {
+  for (let attempt = 1; ; attempt += 1) {
+    const existing = await updateLiveApproval(db, request);
+    if (existing) return existing;
+    const grantId = await newGrant(provider, request);
+    if (await insertFirstApproval(db, { ...request, grantId })) return grantId;
+    await discardUnusedGrant(db, grantId);
+    if (attempt === attempts) throw new Error(`the approval of ${request.partnerId} on ${request.appId} kept racing with its removal`);
+  }
+}
+
+/** The live authorization's grant, after giving both the request's permissions; undefined when the pair has none. */
+async function updateLiveApproval(db: Knex, request: ApprovalRequest): Promise<string | undefined> {
+  return db.transaction(async (trx) => {
+    const live = await lockLiveAuthorizationOfPartnerOnApp(trx, request.partnerId, request.appId);
+    if (!live) return undefined;
+    await updateApprovedPermissions(trx, live.id, request.permissions);
+    await rescopeGrant(trx, live.grant_id, request.resource, request.permissions.join(' '));
+    return live.grant_id;
+  });
+}
+
+async function newGrant(provider: Provider, request: ApprovalRequest): Promise<string> {
+  const grant = new provider.Grant({ accountId: request.accountId, clientId: request.partnerId });
+  grant.addResourceScope(request.resource, request.permissions.join(' '));
+  return grant.save();
+}
