@@ -1,67 +1,56 @@
-import type { Knex } from 'knex';
+import { createHash } from 'node:crypto';
+import { addressSubject } from '../limits/client-address.ts';
+import type { SharedCounters, WindowLimit } from '../limits/shared-counters.ts';
 
 export interface LoginThrottleLimits {
-  maxFailuresPerAccount: number;
-  maxFailuresPerIp: number;
-  /** Seconds a run of failures is counted over. */
+  maxAttemptsPerAccount: number;
+  maxAttemptsPerAddress: number;
+  /** Seconds a run of attempts is counted over. */
   windowSeconds: number;
 }
 
 /**
- * Slows password guessing on two axes: per email (whether or not an account
- * has it, so the throttle itself reveals nothing) and per client IP. Past the
- * limit each further failure doubles the wait, up to the window. The counts
- * live in the database so every instance sees the same ones.
+ * Limits password guessing on two axes: per email (whether or not an account
+ * has it, so the throttle itself reveals nothing) and per client address
+ * (an IPv6 client per /64). An attempt is reserved on both before its
+ * password is checked, in the counters every instance shares, so however
+ * many guesses arrive at once, at most the limit of them is ever evaluated
+ * in a window. A failed attempt keeps its reservation: that is the failure
+ * record, gone when its window ends.
  */
 export class LoginThrottle {
-  readonly #db: Knex;
-  readonly #limits: LoginThrottleLimits;
+  readonly #perAccount: WindowLimit;
+  readonly #perAddress: WindowLimit;
 
-  constructor(db: Knex, limits: LoginThrottleLimits) {
-    this.#db = db;
-    this.#limits = limits;
+  constructor(counters: SharedCounters, limits: LoginThrottleLimits) {
+    this.#perAccount = counters.limit({ name: 'login-account', attempts: limits.maxAttemptsPerAccount, windowSeconds: limits.windowSeconds });
+    this.#perAddress = counters.limit({ name: 'login-address', attempts: limits.maxAttemptsPerAddress, windowSeconds: limits.windowSeconds });
   }
 
+  /** The counted subjects; the email only as a digest, so the counters hold no address book. */
   static subjects(email: string, ip: string) {
-    return { account: `email:${email.trim().toLowerCase()}`, ip: `ip:${ip}` };
+    const account = createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
+    return { account, address: addressSubject(ip) };
   }
 
-  /** Seconds until another attempt is allowed, or 0. */
-  async retryAfter(email: string, ip: string): Promise<number> {
-    const { account, ip: address } = LoginThrottle.subjects(email, ip);
-    const rows = await this.#db('login_failures').select('blocked_until').whereIn('subject', [account, address]);
-    const until = Math.max(0, ...rows.map((row) => (row.blocked_until ? new Date(row.blocked_until).getTime() : 0)));
-    return Math.max(0, Math.ceil((until - Date.now()) / 1000));
+  /**
+   * Reserves one attempt for this email from this address: 0 when it may
+   * go ahead, otherwise the seconds until it may. The address is asked
+   * first, so a refused address spends nothing of the account's allowance.
+   */
+  async reserve(email: string, ip: string): Promise<number> {
+    const { account, address } = LoginThrottle.subjects(email, ip);
+    return (await this.#perAddress.reserve(address)) || this.#perAccount.reserve(account);
   }
 
-  async recordFailure(email: string, ip: string): Promise<void> {
-    const { account, ip: address } = LoginThrottle.subjects(email, ip);
-    await this.#count(account, this.#limits.maxFailuresPerAccount);
-    await this.#count(address, this.#limits.maxFailuresPerIp);
-  }
-
-  /** A correct password clears the account's count; the IP's count keeps running. */
-  async recordSuccess(email: string, ip: string): Promise<void> {
-    await this.#db('login_failures').where({ subject: LoginThrottle.subjects(email, ip).account }).delete();
-  }
-
-  async #count(subject: string, limit: number): Promise<void> {
-    const window = this.#limits.windowSeconds;
-    const now = new Date();
-    const windowStart = new Date(now.getTime() - window * 1000);
-    const result = await this.#db.raw(
-      `insert into login_failures (subject, failures, window_started_at) values (?, 1, ?)
-       on conflict (subject) do update set
-         failures = case when login_failures.window_started_at < ? then 1 else login_failures.failures + 1 end,
-         window_started_at = case when login_failures.window_started_at < ? then excluded.window_started_at else login_failures.window_started_at end
-       returning failures`,
-      [subject, now, windowStart, windowStart],
-    );
-    const failures = Number(result.rows[0].failures);
-    if (failures < limit) return;
-    const waitSeconds = Math.min(window, 2 ** Math.min(failures - limit, 16) * 15);
-    await this.#db('login_failures')
-      .where({ subject })
-      .update({ blocked_until: new Date(now.getTime() + waitSeconds * 1000) });
+  /**
+   * A correct password gives its attempt back on both axes. It does not
+   * wipe the failures counted before it: then no login, however it is
+   * interleaved with a run of guesses, lets more than the limit of wrong
+   * passwords be tried in a window.
+   */
+  async succeeded(email: string, ip: string): Promise<void> {
+    const { account, address } = LoginThrottle.subjects(email, ip);
+    await Promise.all([this.#perAccount.giveBack(account), this.#perAddress.giveBack(address)]);
   }
 }

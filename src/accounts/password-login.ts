@@ -12,8 +12,9 @@ export type LoginAttempt =
 export const wrongCredentialsMessage = 'The email or password is incorrect.';
 
 /**
- * One password login, for every login form: throttle check, argon2id
- * verification, then the throttle is told how it went.
+ * One password login, for every login form: reserve the attempt with the
+ * throttle, verify the password (argon2id), and tell the throttle when it
+ * was right.
  */
 export class PasswordLogin {
   readonly #db: Knex;
@@ -29,14 +30,11 @@ export class PasswordLogin {
   async attempt(form: Record<string, unknown>, ip: string): Promise<LoginAttempt> {
     const email = typeof form.email === 'string' ? form.email.trim().slice(0, 320) : '';
     const password = typeof form.password === 'string' ? form.password.slice(0, 1024) : '';
-    const retryAfter = await this.#throttle.retryAfter(email, ip);
+    const retryAfter = await this.#throttle.reserve(email, ip);
     if (retryAfter > 0) return { outcome: 'throttled', email, retryAfter };
     const account = email && password ? await authenticateAccount(this.#db, this.#hasher, email, password) : undefined;
-    if (!account) {
-      await this.#throttle.recordFailure(email, ip);
-      return { outcome: 'wrong-credentials', email };
-    }
-    await this.#throttle.recordSuccess(email, ip);
+    if (!account) return { outcome: 'wrong-credentials', email };
+    await this.#throttle.succeeded(email, ip);
     return { outcome: 'signed-in', email, account };
   }
 }

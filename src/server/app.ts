@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.ts';
 import { LoginThrottle } from '../accounts/login-throttle.ts';
 import { passwordHasherFor, type PasswordHasher } from '../accounts/password-hasher.ts';
 import { PasswordLogin } from '../accounts/password-login.ts';
+import { SharedCounters } from '../limits/shared-counters.ts';
 import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
 import { interactionRouter } from '../web/interaction/routes.ts';
@@ -42,6 +43,8 @@ export interface Services {
   provider: Provider;
   box: SecretBox;
   resolver: CallerResolver;
+  /** Throttling counts shared by every instance. */
+  counters: SharedCounters;
   cookieKeys: string[];
   signingKeys: JWK[];
 }
@@ -129,16 +132,17 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   });
   const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
   const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE });
-  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver };
+  const counters = new SharedCounters(db, settings.REDIS_URL);
+  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters };
 }
 
 export function createApp(services: Services, isShuttingDown: () => boolean = () => false): Koa {
   const { db, settings, logger, provider } = services;
   const app = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
-  const throttle = new LoginThrottle(db, {
-    maxFailuresPerAccount: settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-    maxFailuresPerIp: settings.LOGIN_MAX_FAILURES_PER_IP,
+  const throttle = new LoginThrottle(services.counters, {
+    maxAttemptsPerAccount: settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    maxAttemptsPerAddress: settings.LOGIN_MAX_FAILURES_PER_IP,
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
   const login = new PasswordLogin(db, services.hasher, throttle);

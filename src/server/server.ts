@@ -87,6 +87,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     sweepExpiredRecords(db).catch((error: unknown) => logger.warn({ err: error }, 'expired record sweep failed'));
   }, sweepIntervalMs);
   sweeper.unref();
+  // Throttling counts are swept as their windows end: at least once per window, at most once a second.
+  const counterSweeper = setInterval(() => {
+    services.counters.sweepExpired().catch((error: unknown) => logger.warn({ err: error }, 'throttle count sweep failed'));
+  }, Math.min(60, settings.LOGIN_FAILURE_WINDOW) * 1000);
+  counterSweeper.unref();
 
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${port}`;
   logger.info({ url, issuer: settings.ISSUER, database: database.mode }, 'appgrant listening');
@@ -98,6 +103,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     close: async () => {
       shuttingDown = true;
       clearInterval(sweeper);
+      clearInterval(counterSweeper);
       control?.close();
       const closed = new Promise<void>((done) => http.close(() => done()));
       http.closeIdleConnections();
@@ -105,6 +111,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await closed;
       clearTimeout(grace);
       await notices.stop();
+      await services.counters.close();
       await database.close();
     },
   };
