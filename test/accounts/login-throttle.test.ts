@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieBrowser, field, text } from '../support/browser.ts';
 import { eventually } from '../support/notices.ts';
+import { describeWithRedis, testRedisUrl } from '../support/redis.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -169,11 +170,11 @@ describe('the end of a window', () => {
   });
 });
 
-describe('with Redis as the counter store', () => {
+describeWithRedis('with Redis as the counter store', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startTestServer({ REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', TRUST_PROXY: 'true' });
+    server = await startTestServer({ REDIS_URL: testRedisUrl, TRUST_PROXY: 'true' });
   });
 
   afterAll(() => server?.close());
