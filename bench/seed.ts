@@ -32,7 +32,7 @@ async function ownerWithApp(db: Knex, settings: Settings, label: string): Promis
   const password = `bench-${randomBytes(12).toString('base64url')}`;
   const email = `${label}-${randomBytes(4).toString('hex')}@bench.example`;
   const account = await createAccount(db, passwordHasherFor(settings), { email, password, name: label });
-  const app = await createApp(db, account.id, `${label} app`);
+  const app = await createApp(db, account.id, { displayName: `${label} app` });
   return { email: account.email, password, accountId: account.id, app };
 }
 

@@ -4,24 +4,15 @@ import { findApp, type App } from '../apps/apps.ts';
 import type { Caller } from '../credentials/caller.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
 import type { Level } from '../permissions/catalog.ts';
-import { apiError } from '../http/errors.ts';
+import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
 
-/** The exact 403 body the platform's clients parse (seed 004), byte for byte. */
-const forbiddenBody = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
-
-export function forbidden(ctx: Context): void {
-  ctx.status = 403;
-  ctx.type = 'application/json';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = forbiddenBody;
-}
-
-function unauthorized(ctx: Context, scheme: 'Basic' | 'Bearer', error?: string): void {
-  ctx.set(
-    'WWW-Authenticate',
-    error ? `Bearer realm="appgrant", error="${error}"` : scheme === 'Bearer' ? 'Bearer realm="appgrant"' : 'Basic realm="appgrant", Bearer realm="appgrant"',
-  );
-  apiError(ctx, 401, 'unauthorized', 'Authorization is required');
+function unauthorized(scheme: 'Basic' | 'Bearer', error?: string): ApiProblem {
+  const challenge = error
+    ? `Bearer realm="appgrant", error="${error}"`
+    : scheme === 'Bearer'
+      ? 'Bearer realm="appgrant"'
+      : 'Basic realm="appgrant", Bearer realm="appgrant"';
+  return new ApiProblem(401, 'unauthorized', 'Authorization is required', { 'WWW-Authenticate': challenge });
 }
 
 /** What one protected operation needs: the levels that may call it and the permissions that allow it (any one). */
@@ -55,15 +46,15 @@ export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) 
   return async function checkAccess(ctx: Context, next: Next): Promise<void> {
     const appId = ctx.params.appId as string | undefined;
     const resolution = await resolver.resolve(ctx.get('authorization') || undefined, ctx.ip, appId);
-    if (resolution.outcome === 'unauthenticated') return unauthorized(ctx, resolution.scheme, resolution.error);
-    if (resolution.outcome === 'forbidden') return forbidden(ctx);
+    if (resolution.outcome === 'unauthenticated') throw unauthorized(resolution.scheme, resolution.error);
+    if (resolution.outcome === 'forbidden') throw new ForbiddenProblem();
     const { caller } = resolution;
     ctx.state.caller = caller;
-    if (!rule.levels.includes(caller.level) || !holdsAny(caller, rule.permissions)) return forbidden(ctx);
+    if (!rule.levels.includes(caller.level) || !holdsAny(caller, rule.permissions)) throw new ForbiddenProblem();
     if (appId !== undefined) {
-      if (caller.level !== 'account' && caller.appId !== appId) return forbidden(ctx);
+      if (caller.level !== 'account' && caller.appId !== appId) throw new ForbiddenProblem();
       const app = resolution.app !== undefined ? resolution.app : await findApp(db, appId);
-      if (!app || app.account_id !== caller.accountId) return apiError(ctx, 404, 'app_not_found', 'App not found');
+      if (!app || app.account_id !== caller.accountId) throw new ApiProblem(404, 'app_not_found', 'App not found');
       ctx.state.app = app;
     }
     return next();

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Knex } from 'knex';
 import { authorize, callerOf } from './access.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
-import { apiError } from '../http/errors.ts';
+import { ApiProblem } from '../http/problems.ts';
 import { findLiveAuthorizationOfPartnerOnApp } from '../authorizations/authorizations.ts';
 import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 
@@ -23,9 +23,9 @@ export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): R
       return;
     }
     const clientId = ctx.query.client_id;
-    if (typeof clientId !== 'string' || !clientId) return apiError(ctx, 400, 'bad_request', 'client_id is required with app credentials');
+    if (typeof clientId !== 'string' || !clientId) throw new ApiProblem(400, 'bad_request', 'client_id is required with app credentials');
     const authorization = await findLiveAuthorizationOfPartnerOnApp(db, clientId, caller.appId as string);
-    if (!authorization) return apiError(ctx, 404, 'not_found', 'No authorization of this partner on this app');
+    if (!authorization) throw new ApiProblem(404, 'not_found', 'No authorization of this partner on this app');
     await revokeGrant(db, authorization.grant_id);
     ctx.status = 204;
   });

@@ -1,15 +1,13 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Knex } from 'knex';
-import { z, ZodError } from 'zod';
-import { appChanges, appFields, createApp, findApp, pageAppsOfAccount, updateApp } from '../apps/apps.ts';
-import { apiKeyInput, createApiKey, findAppKey, listAppKeys, revokeApiKey } from '../credentials/api-keys.ts';
-import type { Caller } from '../credentials/caller.ts';
+import { z } from 'zod';
+import { createApp, type AppChanges, type AppInput, findApp, pageAppsOfAccount, updateApp } from '../apps/apps.ts';
+import { createApiKey, type ApiKeyInput, findAppKey, listAppKeys, revokeApiKey } from '../credentials/api-keys.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
-import { isKnownPermission, permissionsOfLevel } from '../permissions/catalog.ts';
-import { apiError } from '../http/errors.ts';
-import { appOf, authorize, callerOf, forbidden, holdsAny } from './access.ts';
+import { isKnownPermission } from '../permissions/catalog.ts';
+import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
+import { appOf, authorize, callerOf, holdsAny } from './access.ts';
 import { presentApp, presentKey } from './presenters.ts';
 import { deleteAppWithItsGrants } from '../oauth/storage/grant-revocation.ts';
 
@@ -18,20 +16,6 @@ export interface ApiDependencies {
   box: SecretBox;
   resolver: CallerResolver;
   issuer: string;
-}
-
-/** Parses with a schema or answers 400 with one error per problem; undefined when it answered. */
-function parsed<T>(ctx: Context, schema: z.ZodType<T>, value: unknown): T | undefined {
-  try {
-    return schema.parse(value);
-  } catch (error) {
-    if (!(error instanceof ZodError)) throw error;
-    ctx.status = 400;
-    ctx.body = {
-      errors: error.issues.map((issue) => ({ code: 'bad_request', title: `${issue.path.join('.') || 'body'}: ${issue.message}` })),
-    };
-    return undefined;
-  }
 }
 
 const cursor = z.string().regex(/^[0-9a-f]{24}$/, 'must be an app id');
@@ -44,26 +28,6 @@ const appListQuery = z
     'filter[serviceAccountId]': z.string().optional(),
   })
   .refine((query) => !(query['page[after]'] && query['page[before]']), 'Only one of page[after] or page[before] can be provided');
-
-const appKeyCreation = z.object({
-  displayName: z.string(),
-  permissions: z.array(z.string()).optional(),
-  expiresAt: z.string().optional(),
-  allowedIps: z.array(z.string()).optional(),
-});
-
-/**
- * A caller can only hand out what it holds: a new app key gets the requested
- * permissions if the caller holds them all (undefined otherwise), and with
- * none requested, the caller's own app-level permissions ([] meaning all of
- * them, when it holds all).
- */
-function permissionsForNewKey(caller: Caller, requested: string[]): string[] | undefined {
-  const appLevel = permissionsOfLevel('app');
-  if (requested.length) return requested.every((name) => caller.permissions.has(name)) ? requested : undefined;
-  const held = appLevel.filter((name) => caller.permissions.has(name));
-  return held.length === appLevel.length ? [] : held;
-}
 
 /**
  * The platform's v2 API for apps and their keys (the Sunshine Conversations
@@ -84,11 +48,10 @@ export function apiRouter(deps: ApiDependencies): Router {
   });
 
   router.get('/apps', access(accountLevel, ['app:read', 'app:manage']), async (ctx) => {
-    const query = parsed(ctx, appListQuery, ctx.query);
-    if (!query) return;
+    const query = appListQuery.parse(ctx.query);
     const caller = callerOf(ctx);
     const serviceAccountId = query['filter[serviceAccountId]'];
-    if (serviceAccountId !== undefined && serviceAccountId !== caller.serviceAccountId) return forbidden(ctx);
+    if (serviceAccountId !== undefined && serviceAccountId !== caller.serviceAccountId) throw new ForbiddenProblem();
     const page = await pageAppsOfAccount(db, caller.accountId, {
       after: query['page[after]'],
       before: query['page[before]'],
@@ -109,10 +72,7 @@ export function apiRouter(deps: ApiDependencies): Router {
   });
 
   router.post('/apps', access(accountLevel, ['app:manage']), async (ctx) => {
-    const body = parsed(ctx, appFields, ctx.request.body);
-    if (!body) return;
-    const { displayName, ...extra } = body;
-    const app = await createApp(db, callerOf(ctx).accountId, displayName, extra);
+    const app = await createApp(db, callerOf(ctx).accountId, ctx.request.body as AppInput);
     ctx.status = 201;
     ctx.body = { app: presentApp(app) };
   });
@@ -122,9 +82,7 @@ export function apiRouter(deps: ApiDependencies): Router {
   });
 
   router.patch('/apps/:appId', access(appOrAccount, ['app:manage']), async (ctx) => {
-    const changes = parsed(ctx, appChanges, ctx.request.body);
-    if (!changes) return;
-    ctx.body = { app: presentApp(await updateApp(db, appOf(ctx), changes)) };
+    ctx.body = { app: presentApp(await updateApp(db, appOf(ctx), ctx.request.body as AppChanges)) };
   });
 
   router.delete('/apps/:appId', access(appOrAccount, ['app:manage']), async (ctx) => {
@@ -137,29 +95,21 @@ export function apiRouter(deps: ApiDependencies): Router {
   });
 
   router.post('/apps/:appId/keys', access(appOrAccount, ['keys:manage']), async (ctx) => {
-    const shape = parsed(ctx, appKeyCreation, ctx.request.body);
-    const input = shape && parsed(ctx, apiKeyInput('app'), shape);
-    if (!input) return;
     const app = appOf(ctx);
-    const permissions = permissionsForNewKey(callerOf(ctx), input.permissions);
-    if (!permissions) return forbidden(ctx);
-    const { key, secret } = await createApiKey(db, box, { type: 'app', appId: app.id, accountId: app.account_id }, {
-      ...input,
-      permissions,
-      expiresAt: input.expiresAt?.toISOString(),
-    });
+    const owner = { type: 'app', appId: app.id, accountId: app.account_id } as const;
+    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, callerOf(ctx).permissions);
     ctx.status = 201;
     ctx.body = { key: presentKey(key, secret) };
   });
 
   router.get('/apps/:appId/keys/:keyId', access(appOrAccount, ['keys:manage']), async (ctx) => {
     const key = await findAppKey(db, appOf(ctx).id, ctx.params.keyId as string);
-    if (!key) return apiError(ctx, 404, 'not_found', 'Resource not found');
+    if (!key) throw new ApiProblem(404, 'not_found', 'Resource not found');
     ctx.body = { key: presentKey(key) };
   });
 
   router.delete('/apps/:appId/keys/:keyId', access(appOrAccount, ['keys:manage']), async (ctx) => {
-    if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id))) return apiError(ctx, 404, 'not_found', 'Resource not found');
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id))) throw new ApiProblem(404, 'not_found', 'Resource not found');
     ctx.body = {};
   });
 
@@ -172,11 +122,11 @@ export function apiRouter(deps: ApiDependencies): Router {
     const caller = callerOf(ctx);
     const appId = typeof ctx.query.appId === 'string' ? ctx.query.appId : undefined;
     const permission = typeof ctx.query.permission === 'string' ? ctx.query.permission : undefined;
-    if (permission !== undefined && !isKnownPermission(permission)) return apiError(ctx, 400, 'bad_request', 'Unknown permission');
-    if (permission !== undefined && !holdsAny(caller, [permission])) return forbidden(ctx);
+    if (permission !== undefined && !isKnownPermission(permission)) throw new ApiProblem(400, 'bad_request', 'Unknown permission');
+    if (permission !== undefined && !holdsAny(caller, [permission])) throw new ForbiddenProblem();
     if (appId !== undefined) {
       const app = caller.level === 'account' || caller.appId === appId ? await findApp(db, appId) : undefined;
-      if (!app || app.account_id !== caller.accountId) return forbidden(ctx);
+      if (!app || app.account_id !== caller.accountId) throw new ForbiddenProblem();
     }
     ctx.body = {
       credential: {

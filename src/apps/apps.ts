@@ -45,11 +45,16 @@ const appMetadata = z
   .nullable()
   .refine((value) => Buffer.byteLength(JSON.stringify(value ?? {})) <= 4096, 'App metadata is limited to 4096 bytes in size.');
 
-export const appFields = z.object({ displayName: appName, settings: appSettings.optional(), metadata: appMetadata.optional() }).strict();
-export const appChanges = appFields.partial().strict();
+const appFields = z.object({ displayName: appName, settings: appSettings.optional(), metadata: appMetadata.optional() }).strict();
+const appChanges = appFields.partial().strict();
 
-export async function createApp(db: Knex, accountId: string, displayName: string, extra: Omit<z.input<typeof appFields>, 'displayName'> = {}): Promise<App> {
-  const fields = appFields.parse({ displayName, ...extra });
+/** What an app is created with, unchecked: createApp validates it. */
+export type AppInput = z.input<typeof appFields>;
+export type AppChanges = z.input<typeof appChanges>;
+
+/** Creates an app from unchecked input, validated here and only here. */
+export async function createApp(db: Knex, accountId: string, input: AppInput): Promise<App> {
+  const fields = appFields.parse(input);
   const [app] = await db('apps')
     .insert({
       id: newId(),
@@ -62,7 +67,8 @@ export async function createApp(db: Knex, accountId: string, displayName: string
   return app as App;
 }
 
-export async function updateApp(db: Knex, app: App, changes: z.input<typeof appChanges>): Promise<App> {
+/** Applies unchecked changes, validated here and only here; settings merge into the app's. */
+export async function updateApp(db: Knex, app: App, changes: AppChanges): Promise<App> {
   const fields = appChanges.parse(changes);
   const [updated] = await db('apps')
     .where({ id: app.id })

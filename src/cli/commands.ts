@@ -14,6 +14,7 @@ import { findApp } from '../apps/apps.ts';
 import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyOwner } from '../credentials/api-keys.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 import { presentKey } from '../api/presenters.ts';
+import { issuesSentence } from '../http/problems.ts';
 
 export interface CommandContext {
   db: Knex;
@@ -65,7 +66,7 @@ const commands: Record<string, Command> = {
     required: ['account', 'name'],
     run: async ({ db }, options) => {
       const account = await accountFrom(db, options);
-      const app = await createApp(db, account.id, text(options, 'name') ?? '');
+      const app = await createApp(db, account.id, { displayName: text(options, 'name') ?? '' });
       return { id: app.id, name: app.display_name, account_id: account.id };
     },
   },
@@ -243,7 +244,7 @@ export async function runCommand(context: CommandContext, argv: string[]): Promi
     return await command.run(context, options);
   } catch (error) {
     if (error instanceof ZodError) {
-      throw new UsageError(error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; '));
+      throw new UsageError(issuesSentence(error, {}, 'input'));
     }
     if (error instanceof DuplicateEmailError) throw new UsageError(error.message);
     throw error;

@@ -6,6 +6,7 @@ import { normalizeRange } from './ip-ranges.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 import type { App } from '../apps/apps.ts';
 import { runStatement, statement } from '../db/statements.ts';
+import { ForbiddenProblem } from '../http/problems.ts';
 
 export type KeyOwner =
   | { type: 'app'; appId: string; accountId: string }
@@ -37,7 +38,7 @@ export function levelOfOwner(type: KeyOwner['type']): 'app' | 'account' {
 }
 
 /** What a key is created with; everything but the name is optional. */
-export function apiKeyInput(level: 'app' | 'account') {
+function apiKeyInput(level: 'app' | 'account') {
   const allowed = permissionsOfLevel(level);
   return z.object({
     displayName: z.string().trim().min(1, 'must not be empty').max(100),
@@ -82,9 +83,36 @@ const publicColumns = [
   'allowed_ips', 'expires_at', 'created_at', 'last_used_at', 'revoked_at',
 ] as const;
 
-/** Creates a key; the returned secret is the only copy that will ever be shown. */
-export async function createApiKey(db: Knex, box: SecretBox, owner: KeyOwner, input: ApiKeyInput): Promise<{ key: PublicApiKey; secret: string }> {
-  const fields = apiKeyInput(levelOfOwner(owner.type)).parse(input);
+/**
+ * A creator can only hand out what it holds: a new key gets the requested
+ * permissions if the creator holds them all (undefined otherwise), and with
+ * none requested, the creator's own permissions of the key's level ([]
+ * meaning all of them, when it holds all).
+ */
+export function permissionsForNewKey(held: ReadonlySet<string>, requested: readonly string[], level: 'app' | 'account'): string[] | undefined {
+  if (requested.length) return requested.every((name) => held.has(name)) ? [...requested] : undefined;
+  const ofLevel = permissionsOfLevel(level);
+  const kept = ofLevel.filter((name) => held.has(name));
+  return kept.length === ofLevel.length ? [] : kept;
+}
+
+/**
+ * Creates a key from unchecked input, validated here and only here; the
+ * returned secret is the only copy that will ever be shown. A creator that is
+ * itself a credential passes the permissions it holds: asking for more is
+ * refused with the 403.
+ */
+export async function createApiKey(
+  db: Knex,
+  box: SecretBox,
+  owner: KeyOwner,
+  input: ApiKeyInput,
+  creatorPermissions?: ReadonlySet<string>,
+): Promise<{ key: PublicApiKey; secret: string }> {
+  const level = levelOfOwner(owner.type);
+  const fields = apiKeyInput(level).parse(input);
+  const permissions = creatorPermissions ? permissionsForNewKey(creatorPermissions, fields.permissions, level) : fields.permissions;
+  if (!permissions) throw new ForbiddenProblem();
   const id = newId(idPrefixes[owner.type]);
   const secret = newSecret();
   const [key] = await db('api_keys')
@@ -95,7 +123,7 @@ export async function createApiKey(db: Knex, box: SecretBox, owner: KeyOwner, in
       app_id: owner.type === 'app' ? owner.appId : null,
       service_account_id: owner.type === 'service_account' ? owner.serviceAccountId : null,
       display_name: fields.displayName,
-      permissions: JSON.stringify(fields.permissions),
+      permissions: JSON.stringify(permissions),
       allowed_ips: JSON.stringify(fields.allowedIps),
       expires_at: fields.expiresAt ?? null,
       secret_ciphertext: box.seal(secret, id),

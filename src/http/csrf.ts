@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { renderPage } from './render.ts';
+import { PageProblem } from './problems.ts';
 
 const cookieName = 'appgrant.csrf';
 
@@ -44,10 +44,11 @@ export class CsrfGuard {
   requireToken() {
     return async (ctx: Context, next: Next): Promise<void> => {
       if (!this.isValid(ctx, (ctx.request.body as Record<string, unknown> | undefined)?._csrf)) {
-        return renderPage(ctx, 403, 'errorPage', {
-          title: 'This form has expired',
-          message: 'The page was open too long or came from another site. Go back, reload the page and try again.',
-        });
+        throw new PageProblem(
+          403,
+          'This form has expired',
+          'The page was open too long or came from another site. Go back, reload the page and try again.',
+        );
       }
       return next();
     };

@@ -1,4 +1,5 @@
-import type { ZodError } from 'zod';
+import { ZodError } from 'zod';
+import { issuesSentence, type FieldLabels } from './problems.ts';
 
 /** A single text field of a parsed form ('' when absent or repeated oddly). */
 export function formText(value: unknown): string {
@@ -16,9 +17,22 @@ export function formLines(value: unknown): string[] {
   return formText(value).split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
 }
 
-/** A validation failure as one sentence for a page. */
-export function issuesText(error: ZodError): string {
-  return error.issues.map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`).join('; ');
+/**
+ * Runs what a form asks for; when its input is invalid, shows the form again
+ * through `showAgain` with one sentence naming each problem by the form's
+ * own field labels. Any other failure goes on to the boundary.
+ */
+export async function submitForm(
+  labels: FieldLabels,
+  action: () => Promise<void> | void,
+  showAgain: (problems: string) => Promise<void> | void,
+): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    if (!(error instanceof ZodError)) throw error;
+    await showAgain(issuesSentence(error, labels));
+  }
 }
 
 /** A datetime-local value (no zone, the form says UTC) as an ISO instant; other text passes through to validation. */

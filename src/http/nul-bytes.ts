@@ -1,6 +1,5 @@
 import type { Context, Next } from 'koa';
-import { apiError, wantsJson } from './errors.ts';
-import { renderPage } from './render.ts';
+import { ApiOrPageProblem, ApiProblem, PageProblem } from './problems.ts';
 
 /** Whether a string, or any string inside an object or array, holds a NUL character. */
 export function containsNul(value: unknown): boolean {
@@ -10,9 +9,11 @@ export function containsNul(value: unknown): boolean {
   return false;
 }
 
-function refuse(ctx: Context): void {
-  if (wantsJson(ctx)) return apiError(ctx, 400, 'bad_request', 'The request contains a NUL character');
-  renderPage(ctx, 400, 'errorPage', { title: 'This request cannot be completed', message: 'The request contains a character that is not allowed.' });
+function refusal(): ApiOrPageProblem {
+  return new ApiOrPageProblem(
+    new ApiProblem(400, 'bad_request', 'The request contains a NUL character'),
+    new PageProblem(400, 'This request cannot be completed', 'The request contains a character that is not allowed.'),
+  );
 }
 
 /**
@@ -26,13 +27,13 @@ export async function refuseNulInUrl(ctx: Context, next: Next): Promise<void> {
   try {
     decoded = decodeURIComponent(ctx.url);
   } catch {
-    return refuse(ctx);
+    throw refusal();
   }
-  if (decoded.includes('\0')) return refuse(ctx);
+  if (decoded.includes('\0')) throw refusal();
   return next();
 }
 
 export async function refuseNulInBody(ctx: Context, next: Next): Promise<void> {
-  if (containsNul(ctx.request.body)) return refuse(ctx);
+  if (containsNul(ctx.request.body)) throw refusal();
   return next();
 }

@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Knex } from 'knex';
 import { containsNul } from '../http/nul-bytes.ts';
+import { OAuthProblem } from '../http/problems.ts';
 import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
 
 /** The engine's own limit on request bodies. */
@@ -81,13 +82,6 @@ async function firstRedirectUri(provider: Provider, clientId: string | undefined
   return client?.redirectUris?.[0];
 }
 
-function answer(ctx: Context, status: number, error: string, description: string): void {
-  ctx.status = status;
-  ctx.set('Cache-Control', 'no-store');
-  if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="appgrant"');
-  ctx.body = { error, error_description: description };
-}
-
 export interface EnginePaths {
   authorization: string;
   token: string;
@@ -141,18 +135,17 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, paths: Eng
   async function postedBody(ctx: Context, next: Next): Promise<void> {
     const credentials = basicCredentials(ctx);
     if (credentials && containsNul([credentials.clientId, credentials.secret])) {
-      return answer(ctx, 401, 'invalid_client', 'client authentication failed');
+      throw new OAuthProblem(401, 'invalid_client', 'client authentication failed', { 'WWW-Authenticate': 'Basic realm="appgrant"' });
     }
     const isJson = ctx.is('application/json');
     if (!isJson && !ctx.is('application/x-www-form-urlencoded')) return next();
     const body = await readBody(ctx);
     if (body === 'too-large') {
-      ctx.set('Connection', 'close');
-      return answer(ctx, 413, 'invalid_request', 'the request body is too large');
+      throw new OAuthProblem(413, 'invalid_request', 'the request body is too large', { Connection: 'close' });
     }
     const params = isJson ? jsonToParams(body) : new URLSearchParams(body.toString('utf8'));
-    if (!params) return answer(ctx, 400, 'invalid_request', 'the body must be a JSON object of string values');
-    if (containsNul([...params.keys(), ...params.values()])) return answer(ctx, 400, 'invalid_request', 'the request contains a NUL character');
+    if (!params) throw new OAuthProblem(400, 'invalid_request', 'the body must be a JSON object of string values');
+    if (containsNul([...params.keys(), ...params.values()])) throw new OAuthProblem(400, 'invalid_request', 'the request contains a NUL character');
     const clientId = credentials?.clientId ?? params.get('client_id') ?? undefined;
     await readAhead(ctx.path, params, clientId);
     if (ctx.path === paths.token && params.get('grant_type') === 'authorization_code' && !params.has('redirect_uri')) {

@@ -8,9 +8,9 @@ import { createAdapterFactory } from './storage/adapter.ts';
 import { accountReads, liveAuthorizationReads } from './storage/read-ahead.ts';
 import { partnerClientProperties, partnerPropertiesOf } from './client-metadata.ts';
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
-import { errorPage } from '../../views/error.ts';
 import { permissionNames } from '../permissions/catalog.ts';
-import { setPageHeaders } from '../http/page-headers.ts';
+import { renderProblem } from '../http/boundary.ts';
+import { PageProblem } from '../http/problems.ts';
 import { addAppIdToTokenResponse, normalizeEngineRequests } from './engine-requests.ts';
 
 export const oauthRoutes = {
@@ -175,16 +175,12 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
       const code = out.error;
       const status = (error as { status?: number }).status ?? 500;
       if (status >= 500) logger.error({ err: error }, 'oauth engine error');
-      ctx.type = 'html';
-      setPageHeaders(ctx);
-      ctx.body = errorPage({
-        title: errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed'),
-        message:
-          status >= 500
-            ? 'The server could not complete the request. Please try again.'
-            : `${out.error_description ?? 'The request was not valid.'} Please return to the site you came from and start again.`,
-        code,
-      }).value;
+      const title = errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
+      const message =
+        status >= 500
+          ? 'The server could not complete the request. Please try again.'
+          : `${out.error_description ?? 'The request was not valid.'} Please return to the site you came from and start again.`;
+      renderProblem(ctx, new PageProblem(ctx.status, title, message, code));
     },
   };
 

@@ -186,7 +186,7 @@ export async function listPartnersOfAccount(db: Knex, accountId: string): Promis
 
 /** Replaces the redirect URLs, keeping their order; the first one is the default. */
 export async function updateRedirectUris(db: Knex, id: string, uris: string[], production: boolean): Promise<PublicPartner> {
-  const redirectUris = partnerInput(production).shape.redirectUris.parse(uris);
+  const { redirectUris } = partnerInput(production).pick({ redirectUris: true }).parse({ redirectUris: uris });
   const [partner] = await db('partners')
     .where({ id })
     .update({ redirect_uris: JSON.stringify(redirectUris), updated_at: db.fn.now() })

@@ -24,13 +24,15 @@ import { apiRouter } from '../api/routes.ts';
 import { CsrfGuard } from '../http/csrf.ts';
 import { pageHeaders } from '../http/page-headers.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
-import { apiError, codeForStatus, errorBoundary, wantsJson } from '../http/errors.ts';
+import { errorBoundary, renderProblems } from '../http/boundary.ts';
+import { isApiPath } from '../http/audience.ts';
+import { explainUnanswered } from '../http/fallbacks.ts';
+import { ApiProblem } from '../http/problems.ts';
 import { apiCors } from '../api/cors.ts';
 import { healthRouter } from './health.ts';
 import { requestLog } from './request-log.ts';
 import { keepRequestReads } from '../oauth/storage/request-reads.ts';
 import { Metrics } from './metrics.ts';
-import { renderPage } from '../http/render.ts';
 import { OwnerSessions } from '../web/owner-sessions.ts';
 import { dashboardRouter } from '../web/dashboard/routes.ts';
 import { portalRouter } from '../web/portal/routes.ts';
@@ -76,8 +78,7 @@ function engine(provider: Provider) {
     const methods = engineMethodsFor(path);
     if (!methods) return next();
     if (!methods.includes(ctx.method) && !(ctx.method === 'HEAD' && methods.includes('GET'))) {
-      ctx.set('Allow', methods.join(', '));
-      return apiError(ctx, 405, 'method_not_allowed', 'Method Not Allowed');
+      throw new ApiProblem(405, 'method_not_allowed', 'Method Not Allowed', { Allow: methods.join(', ') });
     }
     if (path !== ctx.path) ctx.path = path;
     await handle(ctx as never);
@@ -101,21 +102,6 @@ function assetsRouter(): Router {
     ctx.body = asset.body;
   });
   return router;
-}
-
-/** The routers answer a wrong method with 405 and an Allow header; this gives it the usual body. */
-async function explainMethodNotAllowed(ctx: Context, next: Next): Promise<void> {
-  await next();
-  if (ctx.status !== 405 && ctx.status !== 501) return;
-  if (wantsJson(ctx)) return apiError(ctx, ctx.status, codeForStatus(ctx.status), ctx.status === 405 ? 'Method Not Allowed' : 'Not Implemented');
-  renderPage(ctx, ctx.status, 'errorPage', { title: 'This request cannot be completed', message: 'This address does not accept that method.' });
-}
-
-const isApiPath = (path: string) => path === '/v2' || path.startsWith('/v2/');
-
-function notFound(ctx: Context): void {
-  if (wantsJson(ctx)) return apiError(ctx, 404, 'not_found', 'Resource not found');
-  renderPage(ctx, 404, 'errorPage', { title: 'Page not found', message: 'There is nothing at this address.' });
 }
 
 export async function createServices(db: Knex, settings: Settings, logger: Logger): Promise<Services> {
@@ -167,10 +153,10 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     parseBody,
     refuseNulInBody,
     apiCors(settings.CORS_ORIGINS),
-    explainMethodNotAllowed,
+    renderProblems,
+    explainUnanswered,
     api.routes(),
     api.allowedMethods(),
-    notFound,
   ] as Middleware[]);
   const siteStack = compose<Context>([
     pageHeaders,
@@ -178,9 +164,8 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     engine(provider),
     parseBody,
     refuseNulInBody,
-    explainMethodNotAllowed,
+    explainUnanswered,
     ...siteRouters.flatMap((router) => [router.routes(), router.allowedMethods()]),
-    notFound,
   ] as Middleware[]);
 
   app.use(requestLog(logger, metrics));

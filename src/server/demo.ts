@@ -24,7 +24,7 @@ export async function seedDemo(db: Knex, hasher: PasswordHasher): Promise<boolea
   const existing = await db('accounts').select('id').first();
   if (existing) return false;
   const account = await createAccount(db, hasher, { email: demo.email, password: demo.password, name: 'Demo Owner' });
-  for (const name of demo.apps) await createApp(db, account.id, name);
+  for (const name of demo.apps) await createApp(db, account.id, { displayName: name });
   await createPartner(
     db,
     hasher,

@@ -71,7 +71,7 @@ async function json<T>(response: Response, status: number): Promise<T> {
 }
 
 async function newApp(name = 'Shape app'): Promise<App> {
-  return createApp(server.db, owner.account.id, name);
+  return createApp(server.db, owner.account.id, { displayName: name });
 }
 
 async function createAppThroughApi(body: unknown, auth = account): Promise<ApiApp> {

@@ -63,7 +63,7 @@ const current = (auth: string, query = '', headers: Record<string, string> = {})
   call(server.url, 'GET', `/v2/credentials/current${query}`, { auth, headers });
 
 async function newApp(accountId = owner.account.id, name = 'Matrix app'): Promise<App> {
-  return createApp(server.db, accountId, name);
+  return createApp(server.db, accountId, { displayName: name });
 }
 
 // ---------------------------------------------------------------------------
@@ -930,7 +930,7 @@ describe.runIf(testDatabaseKind === 'postgres')('revocation across two instances
     const password = 'correct horse battery';
     const account = await createAccount(db, hasher, { email: `pair-${Date.now()}@example.com`, password, name: 'Pair' });
     pairOwner = { email: account.email, password };
-    pairApp = await createApp(db, account.id, 'Shared');
+    pairApp = await createApp(db, account.id, { displayName: 'Shared' });
     const created = await createPartner(db, hasher, false, { name: 'Pair Partner', redirectUris: ['https://partner.example/callback'], permissions: [] });
     pairPartner = { id: created.partner.id, secret: created.clientSecret };
   });

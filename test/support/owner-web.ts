@@ -45,6 +45,6 @@ export async function seedOwner(
   const email = `seeded${counter}-${Date.now()}@example.com`;
   const account = await createAccount(db, hasher, { email, password, name: 'Owner' });
   const apps: App[] = [];
-  for (const name of appNames) apps.push(await createApp(db, account.id, name));
+  for (const name of appNames) apps.push(await createApp(db, account.id, { displayName: name }));
   return { account, apps, password, email };
 }

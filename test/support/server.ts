@@ -47,7 +47,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       counter += 1;
       const account = await createAccount(db, hasher, { email: `owner${counter}-${Date.now()}@example.com`, password, name: 'Owner' });
       const apps = [];
-      for (const name of appNames) apps.push(await createApp(db, account.id, name));
+      for (const name of appNames) apps.push(await createApp(db, account.id, { displayName: name }));
       return { account, apps, password };
     },
     async createPartner({ redirectUris = ['https://partner.example/callback'], permissions = ['app:read', 'message:send'], approved = true, accountId } = {}) {

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
-import { ZodError } from 'zod';
 import type { Settings } from '../../config/settings.ts';
 import type { PasswordLogin } from '../../accounts/password-login.ts';
 import { showLoginForm } from '../login-form.ts';
@@ -14,7 +13,8 @@ import { permissionCatalog, permissionsOfLevel } from '../../permissions/catalog
 import type { CsrfGuard } from '../../http/csrf.ts';
 import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
 import { renderPage } from '../../http/render.ts';
-import { formLines, formList, formText, issuesText, utcFromDatetimeLocal } from '../../http/forms.ts';
+import { PageProblem } from '../../http/problems.ts';
+import { formLines, formList, formText, submitForm, utcFromDatetimeLocal } from '../../http/forms.ts';
 
 export interface DashboardDependencies {
   db: Knex;
@@ -26,6 +26,9 @@ export interface DashboardDependencies {
 }
 
 const appLevelCatalog = permissionCatalog.filter((permission) => permissionsOfLevel('app').includes(permission.name));
+
+/** The key form's fields as its labels name them. */
+const keyFormLabels = { displayName: 'name', permissions: 'permissions', expiresAt: 'expiry', allowedIps: 'allowed IP ranges' };
 
 /**
  * The owner's dashboard: log in and out, the apps, and per app its connected
@@ -42,14 +45,13 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
   async function ownApp(ctx: Context, next: Next): Promise<void> {
     const app = await findApp(db, ctx.params.appId as string);
     if (!app || app.account_id !== ownerOf(ctx).id) {
-      return renderPage(ctx, 404, 'errorPage', { title: 'App not found', message: 'There is no such app in your account.' });
+      throw new PageProblem(404, 'App not found', 'There is no such app in your account.');
     }
     ctx.state.app = app;
     return next();
   }
 
-  const notConnected = (ctx: Context) =>
-    renderPage(ctx, 404, 'errorPage', { title: 'Not found', message: 'There is no such integration or key on this app; it may have been removed already.' });
+  const notConnected = () => new PageProblem(404, 'Not found', 'There is no such integration or key on this app; it may have been removed already.');
 
   const session = (ctx: Context) => ({ email: ownerOf(ctx).email, csrfToken: csrf.tokenFor(ctx) });
 
@@ -125,15 +127,16 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
   router.get('/dashboard', signedIn, (ctx) => showDashboard(ctx, 200));
 
   router.post('/dashboard/apps', signedIn, requireCsrfToken, async (ctx) => {
-    const name = formText((ctx.request.body as Record<string, unknown>).name);
-    try {
-      const app = await createApp(db, ownerOf(ctx).id, name);
-      ctx.status = 303;
-      ctx.redirect(`/dashboard/apps/${app.id}`);
-    } catch (error) {
-      if (!(error instanceof ZodError)) throw error;
-      await showDashboard(ctx, 400, `The app was not created: name ${issuesText(error)}`);
-    }
+    const displayName = formText((ctx.request.body as Record<string, unknown>).name);
+    await submitForm(
+      { displayName: 'name' },
+      async () => {
+        const app = await createApp(db, ownerOf(ctx).id, { displayName });
+        ctx.status = 303;
+        ctx.redirect(`/dashboard/apps/${app.id}`);
+      },
+      (problems) => showDashboard(ctx, 400, `The app was not created: ${problems}`),
+    );
   });
 
   router.get('/dashboard/apps/:appId', signedIn, ownApp, async (ctx) => {
@@ -144,7 +147,7 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
   router.post('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, requireCsrfToken, ownApp, async (ctx) => {
     const app = ctx.state.app as App;
     const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string, app.id);
-    if (!authorization) return notConnected(ctx);
+    if (!authorization) throw notConnected();
     await revokeGrant(db, authorization.grant_id);
     ctx.status = 303;
     ctx.redirect(`/dashboard/apps/${app.id}?done=removed`);
@@ -154,23 +157,24 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
     const app = ctx.state.app as App;
     const body = ctx.request.body as Record<string, unknown>;
     const expires = formText(body.expiresAt);
-    try {
-      const { key, secret } = await createApiKey(db, deps.box, { type: 'app', appId: app.id, accountId: app.account_id }, {
-        displayName: formText(body.name),
-        permissions: formList(body.permissions),
-        ...(expires ? { expiresAt: utcFromDatetimeLocal(expires) } : {}),
-        allowedIps: formLines(body.allowedIps),
-      });
-      await showApp(ctx, 201, { createdKey: { id: key.id, secret } });
-    } catch (error) {
-      if (!(error instanceof ZodError)) throw error;
-      await showApp(ctx, 400, { error: `The key was not created: ${issuesText(error)}` });
-    }
+    await submitForm(
+      keyFormLabels,
+      async () => {
+        const { key, secret } = await createApiKey(db, deps.box, { type: 'app', appId: app.id, accountId: app.account_id }, {
+          displayName: formText(body.name),
+          permissions: formList(body.permissions),
+          ...(expires ? { expiresAt: utcFromDatetimeLocal(expires) } : {}),
+          allowedIps: formLines(body.allowedIps),
+        });
+        await showApp(ctx, 201, { createdKey: { id: key.id, secret } });
+      },
+      (problems) => showApp(ctx, 400, { error: `The key was not created: ${problems}` }),
+    );
   });
 
   router.post('/dashboard/apps/:appId/keys/:keyId/revoke', signedIn, requireCsrfToken, ownApp, async (ctx) => {
     const app = ctx.state.app as App;
-    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id))) return notConnected(ctx);
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id))) throw notConnected();
     ctx.status = 303;
     ctx.redirect(`/dashboard/apps/${app.id}?done=revoked`);
   });

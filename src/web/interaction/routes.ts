@@ -12,6 +12,7 @@ import { findPartner, type PublicPartner } from '../../partners/partners.ts';
 import { describePermission } from '../../permissions/catalog.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
 import { renderPage } from '../../http/render.ts';
+import { PageProblem } from '../../http/problems.ts';
 import { platformApiResource } from '../../oauth/provider.ts';
 
 export interface InteractionDependencies {
@@ -46,8 +47,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   const { db, provider, csrf } = deps;
   const router = new Router();
 
-  const expired = (ctx: Context) =>
-    renderPage(ctx, 400, 'errorPage', { title: 'This sign-in has expired', message: 'Return to the site you came from and start again.' });
+  const expired = () => new PageProblem(400, 'This sign-in has expired', 'Return to the site you came from and start again.');
 
   /** The engine's interaction for this browser, which must be the one in the path. */
   async function loadInteraction(ctx: Context, next: Next): Promise<void> {
@@ -56,10 +56,10 @@ export function interactionRouter(deps: InteractionDependencies): Router {
       details = await provider.interactionDetails(ctx.req, ctx.res);
     } catch (error) {
       if (!(error instanceof errors.SessionNotFound)) throw error;
-      return expired(ctx);
+      throw expired();
     }
     const partner = details.uid === ctx.params.uid ? await findPartner(db, String(details.params.client_id)) : undefined;
-    if (!partner) return expired(ctx);
+    if (!partner) throw expired();
     ctx.state.interaction = { details, partner } satisfies InteractionState;
     return next();
   }
@@ -69,7 +69,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   function requirePrompt(name: 'login' | 'consent') {
     return async (ctx: Context, next: Next): Promise<void> => {
       if (state(ctx).details.prompt.name !== name) {
-        return renderPage(ctx, 400, 'errorPage', { title: 'This step is already done', message: 'Go back and reload the page.' });
+        throw new PageProblem(400, 'This step is already done', 'Go back and reload the page.');
       }
       return next();
     };
@@ -134,7 +134,7 @@ export function interactionRouter(deps: InteractionDependencies): Router {
     const owner = await sessionOwner(ctx);
     const app = (await eligibleApps(owner, partner)).find((candidate) => candidate.id === body.app);
     if (body.decision !== 'allow' || !app) {
-      return renderPage(ctx, 400, 'errorPage', { title: 'Choose an app', message: 'Go back and choose one of your apps.' });
+      throw new PageProblem(400, 'Choose an app', 'Go back and choose one of your apps.');
     }
     const grantId = await recordApproval(db, provider, {
       partnerId: partner.id,

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
-import { ZodError } from 'zod';
 import type { Settings } from '../../config/settings.ts';
 import type { PasswordHasher } from '../../accounts/password-hasher.ts';
 import {
@@ -16,7 +15,8 @@ import {
 import { permissionCatalog } from '../../permissions/catalog.ts';
 import { escapeHtml } from '../../../views/html.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
-import { formLines, formList, formText, issuesText } from '../../http/forms.ts';
+import { formLines, formList, formText, submitForm } from '../../http/forms.ts';
+import { PageProblem } from '../../http/problems.ts';
 import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
 import { renderPage } from '../../http/render.ts';
 
@@ -29,6 +29,16 @@ export interface PortalDependencies {
 }
 
 const partnerCatalog = permissionCatalog.filter((permission) => appLevelPermissions.includes(permission.name));
+
+/** The registration form's fields as its labels name them. */
+const partnerFormLabels = {
+  name: 'name',
+  redirectUris: 'redirect URL',
+  permissions: 'permissions',
+  logoUrl: 'logo URL',
+  website: 'website',
+  removeUrl: 'removal notice URL',
+};
 
 /** The HTML a partner pastes on its site: a link that starts the flow for its client. */
 function addToAppSnippet(issuer: string, clientId: string): string {
@@ -52,7 +62,7 @@ export function portalRouter(deps: PortalDependencies): Router {
   async function ownPartner(ctx: Context, next: Next): Promise<void> {
     const partner = await findPartner(db, ctx.params.partnerId as string);
     if (!partner || partner.role !== 'partner' || partner.account_id !== ownerOf(ctx).id) {
-      return renderPage(ctx, 404, 'errorPage', { title: 'Integration not found', message: 'There is no such integration in your account.' });
+      throw new PageProblem(404, 'Integration not found', 'There is no such integration in your account.');
     }
     ctx.state.partner = partner;
     return next();
@@ -90,36 +100,38 @@ export function portalRouter(deps: PortalDependencies): Router {
   router.post('/', signedIn, requireCsrfToken, async (ctx) => {
     const body = ctx.request.body as Record<string, unknown>;
     const optional = (value: unknown) => formText(value) || undefined;
-    try {
-      const { partner, clientSecret } = await createPartner(db, deps.hasher, settings.production, {
-        name: formText(body.name),
-        redirectUris: formLines(body.redirectUris),
-        permissions: formList(body.permissions),
-        logoUrl: optional(body.logoUrl),
-        website: optional(body.website),
-        removeUrl: optional(body.removeUrl),
-        accountId: ownerOf(ctx).id,
-        approved: false,
-      });
-      showPartner(ctx, 201, partner, { newSecret: clientSecret, notice: 'Integration registered.' });
-    } catch (error) {
-      if (!(error instanceof ZodError)) throw error;
-      const form = Object.fromEntries(['name', 'redirectUris', 'logoUrl', 'website', 'removeUrl'].map((name) => [name, formText(body[name])]));
-      await showPortal(ctx, 400, { error: `The integration was not registered: ${issuesText(error)}`, form });
-    }
+    await submitForm(
+      partnerFormLabels,
+      async () => {
+        const { partner, clientSecret } = await createPartner(db, deps.hasher, settings.production, {
+          name: formText(body.name),
+          redirectUris: formLines(body.redirectUris),
+          permissions: formList(body.permissions),
+          logoUrl: optional(body.logoUrl),
+          website: optional(body.website),
+          removeUrl: optional(body.removeUrl),
+          accountId: ownerOf(ctx).id,
+          approved: false,
+        });
+        showPartner(ctx, 201, partner, { newSecret: clientSecret, notice: 'Integration registered.' });
+      },
+      (problems) => {
+        const form = Object.fromEntries(['name', 'redirectUris', 'logoUrl', 'website', 'removeUrl'].map((name) => [name, formText(body[name])]));
+        return showPortal(ctx, 400, { error: `The integration was not registered: ${problems}`, form });
+      },
+    );
   });
 
   router.get('/:partnerId', signedIn, ownPartner, (ctx) => showPartner(ctx, 200, ctx.state.partner as PublicPartner));
 
   router.post('/:partnerId/redirect-uris', signedIn, requireCsrfToken, ownPartner, async (ctx) => {
     const partner = ctx.state.partner as PublicPartner;
-    try {
-      const updated = await updateRedirectUris(db, partner.id, formLines((ctx.request.body as Record<string, unknown>).redirectUris), settings.production);
-      showPartner(ctx, 200, updated, { notice: 'Redirect URLs saved.' });
-    } catch (error) {
-      if (!(error instanceof ZodError)) throw error;
-      showPartner(ctx, 400, partner, { error: `Redirect URLs not saved: ${issuesText(error)}` });
-    }
+    const uris = formLines((ctx.request.body as Record<string, unknown>).redirectUris);
+    await submitForm(
+      partnerFormLabels,
+      async () => showPartner(ctx, 200, await updateRedirectUris(db, partner.id, uris, settings.production), { notice: 'Redirect URLs saved.' }),
+      (problems) => showPartner(ctx, 400, partner, { error: `Redirect URLs not saved: ${problems}` }),
+    );
   });
 
   router.post('/:partnerId/rotate-secret', signedIn, requireCsrfToken, ownPartner, async (ctx) => {
