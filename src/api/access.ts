@@ -1,18 +1,23 @@
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { findApp, type App } from '../apps/apps.ts';
-import type { Caller } from '../credentials/caller.ts';
+import type { Caller, Challenge } from '../credentials/caller.ts';
+import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
 import type { Level } from '../permissions/catalog.ts';
 import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
 
-function unauthorized(scheme: 'Basic' | 'Bearer', error?: string): ApiProblem {
-  const challenge = error
-    ? `Bearer realm="appgrant", error="${error}"`
-    : scheme === 'Bearer'
-      ? 'Bearer realm="appgrant"'
-      : 'Basic realm="appgrant", Bearer realm="appgrant"';
-  return new ApiProblem(401, 'unauthorized', 'Authorization is required', { 'WWW-Authenticate': challenge });
+const dpopChallenge = `DPoP realm="appgrant", algs="${dpopSigningAlgorithms.join(' ')}"`;
+
+/** The WWW-Authenticate challenge of a 401 (RFC 6750 §3, RFC 9449 §7.1). */
+function challengeHeader({ scheme, error, description }: Challenge): string {
+  if (!error) return scheme === 'Basic' ? `Basic realm="appgrant", Bearer realm="appgrant", ${dpopChallenge}` : `${scheme} realm="appgrant"`;
+  const base = scheme === 'DPoP' ? dpopChallenge : `${scheme} realm="appgrant"`;
+  return `${base}, error="${error}"${description ? `, error_description="${description}"` : ''}`;
+}
+
+function unauthorized(challenge: Challenge): ApiProblem {
+  return new ApiProblem(401, 'unauthorized', 'Authorization is required', { 'WWW-Authenticate': challengeHeader(challenge) });
 }
 
 /** What one protected operation needs: the levels that may call it and the permissions that allow it (any one). */
@@ -45,8 +50,15 @@ export function holdsAny(caller: Caller, permissions: readonly string[]): boolea
 export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) {
   return async function checkAccess(ctx: Context, next: Next): Promise<void> {
     const appId = ctx.params.appId as string | undefined;
-    const resolution = await resolver.resolve(ctx.get('authorization') || undefined, ctx.ip, appId);
-    if (resolution.outcome === 'unauthenticated') throw unauthorized(resolution.scheme, resolution.error);
+    const presented = {
+      authorization: ctx.get('authorization') || undefined,
+      dpop: ctx.get('dpop') || undefined,
+      method: ctx.method,
+      path: ctx.path,
+      clientIp: ctx.ip,
+    };
+    const resolution = await resolver.resolve(presented, appId);
+    if (resolution.outcome === 'unauthenticated') throw unauthorized(resolution);
     if (resolution.outcome === 'forbidden') throw new ForbiddenProblem();
     const { caller } = resolution;
     ctx.state.caller = caller;

@@ -21,10 +21,24 @@ export interface Caller {
 export type Resolution =
   /** `app`: the app the request named, when the credential lookup could bring it along (null: no such app). */
   | { outcome: 'caller'; caller: Caller; app?: App | null }
-  /** No credentials, or credentials that prove nothing: 401. */
-  | { outcome: 'unauthenticated'; scheme: 'Basic' | 'Bearer'; error?: 'invalid_token' }
+  /** No credentials, or credentials that prove nothing: 401, with a challenge in `scheme`. */
+  | ({ outcome: 'unauthenticated' } & Challenge)
   /** Real credentials that may not be used (expired key, address outside its ranges): 403. */
   | { outcome: 'forbidden' };
 
-export const unauthenticated = (scheme: 'Basic' | 'Bearer', error?: 'invalid_token'): Resolution =>
-  error ? { outcome: 'unauthenticated', scheme, error } : { outcome: 'unauthenticated', scheme };
+/**
+ * What a 401 asks for (RFC 6750 §3, RFC 9449 §7.1): the scheme to use and,
+ * when credentials were presented and refused, why.
+ */
+export interface Challenge {
+  scheme: 'Basic' | 'Bearer' | 'DPoP';
+  error?: 'invalid_token' | 'invalid_dpop_proof';
+  description?: string;
+}
+
+export const unauthenticated = (scheme: Challenge['scheme'], error?: Challenge['error'], description?: string): Resolution => ({
+  outcome: 'unauthenticated',
+  scheme,
+  ...(error ? { error } : {}),
+  ...(description ? { description } : {}),
+});

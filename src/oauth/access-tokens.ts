@@ -14,6 +14,7 @@ export function accessTokenLookup(db: Knex, provider: Provider): AccessTokenLook
     const authorization = await readAheadBearer(db, value);
     const token = await provider.AccessToken.find(value);
     if (!token?.grantId || !authorization) return undefined;
-    return { clientId: token.clientId as string, grantId: token.grantId, scope: String(token.scope ?? ''), authorization };
+    const jkt = typeof token.jkt === 'string' ? { jkt: token.jkt } : {};
+    return { clientId: token.clientId as string, grantId: token.grantId, scope: String(token.scope ?? ''), ...jkt, authorization };
   };
 }

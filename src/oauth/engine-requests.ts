@@ -165,6 +165,29 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, paths: Eng
   };
 }
 
+/**
+ * Every URL the engine builds (metadata, redirects, the htu a DPoP proof must
+ * name) starts from the request's origin. It is made the issuer's, so a
+ * client's Host, absolute-form request line or X-Forwarded-* headers can
+ * neither change what is advertised nor break URL building.
+ */
+export function addressedToIssuer(issuer: string) {
+  const { protocol, host, hostname, origin } = new URL(issuer);
+  const scheme = protocol.slice(0, -1);
+  return function presentIssuerOrigin(ctx: Context, next: Next): Promise<void> {
+    const href = () => `${origin}${ctx.path}${ctx.search}`;
+    Object.defineProperties(ctx.request, {
+      protocol: { value: scheme },
+      secure: { value: scheme === 'https' },
+      host: { value: host },
+      hostname: { value: hostname },
+      href: { get: href },
+      URL: { get: () => new URL(href()) },
+    });
+    return next();
+  };
+}
+
 /** The token response names the app the token acts on, as the platform's partners expect. */
 export async function addAppIdToTokenResponse(ctx: Context, next: Next): Promise<void> {
   await next();

@@ -12,6 +12,7 @@ import { permissionNames } from '../permissions/catalog.ts';
 import { renderProblem } from '../http/boundary.ts';
 import { PageProblem } from '../http/problems.ts';
 import { addAppIdToTokenResponse, normalizeEngineRequests } from './engine-requests.ts';
+import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 
 export const oauthRoutes = {
   authorization: '/oauth/authorize',
@@ -98,6 +99,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     pkce: { required: () => false },
     routes: oauthRoutes,
     jwks: { keys: deps.signingKeys },
+    enabledJWA: { dPoPSigningAlgValues: dpopSigningAlgorithms as never },
     cookies: {
       keys: deps.cookieKeys,
       names: { session: 'appgrant.session', interaction: 'appgrant.interaction', resume: 'appgrant.resume' },
@@ -116,6 +118,9 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      // RFC 9449: a token asked for with a DPoP proof is bound to the proof's
+      // key; the API then accepts it only with a fresh proof of that key.
+      dPoP: { enabled: true },
       rpInitiatedLogout: { enabled: false },
       userinfo: { enabled: false },
       revocation: {

@@ -14,6 +14,7 @@ import { PasswordLogin } from '../accounts/password-login.ts';
 import { SharedCounters } from '../limits/shared-counters.ts';
 import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
+import { addressedToIssuer } from '../oauth/engine-requests.ts';
 import { interactionRouter } from '../web/interaction/routes.ts';
 import { revokeAuthorizationRouter } from '../api/revoke-authorization.ts';
 import { loadCookieKeys, loadKeyEncryptionKeys, loadSigningKeys } from '../keys/server-keys.ts';
@@ -71,8 +72,8 @@ function engineMethodsFor(path: string): string[] | undefined {
  * middleware runs on this request's context, as a mounted app does, rather
  * than through a second application and context per request.
  */
-function engine(provider: Provider) {
-  const handle = compose(provider.middleware);
+function engine(provider: Provider, issuer: string) {
+  const handle = compose([addressedToIssuer(issuer), ...provider.middleware] as Middleware[]);
   return async function dispatchToEngine(ctx: Context, next: Next): Promise<void> {
     const path = ctx.path === '/.well-known/oauth-authorization-server' ? '/.well-known/openid-configuration' : ctx.path;
     const methods = engineMethodsFor(path);
@@ -117,7 +118,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     secretVerifier: new ClientSecretVerifier(hasher),
   });
   const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
-  const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE });
+  const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
   const counters = new SharedCounters(db, settings.REDIS_URL);
   return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters };
 }
@@ -161,7 +162,7 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
   const siteStack = compose<Context>([
     pageHeaders,
     refuseNulInUrl,
-    engine(provider),
+    engine(provider, settings.ISSUER),
     parseBody,
     refuseNulInBody,
     explainUnanswered,

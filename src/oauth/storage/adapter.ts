@@ -7,6 +7,7 @@ import { revokeGrant } from './grant-revocation.ts';
 import { forgetRequestReads, type ReadKind } from './request-reads.ts';
 import { liveRecord, partnerReads, recordReadsOf } from './read-ahead.ts';
 import { runStatement, statement } from '../../db/statements.ts';
+import { isFirstUse, sweepUsedProofs } from '../../credentials/used-proofs.ts';
 
 /** An engine record as stored: its payload and, for codes and refresh tokens, when it was used. */
 export interface StoredRecord {
@@ -42,7 +43,11 @@ const consumeRecord = statement(
  * what another began. Clients are not stored here: they are the partners.
  */
 export function createAdapterFactory(db: Knex, settings: Settings) {
-  return (kind: string): Adapter => (kind === 'Client' ? new PartnerClientAdapter(db, settings) : new RecordAdapter(db, kind));
+  return (kind: string): Adapter => {
+    if (kind === 'Client') return new PartnerClientAdapter(db, settings);
+    if (kind === 'ReplayDetection') return new UsedProofAdapter(db);
+    return new RecordAdapter(db, kind);
+  };
 }
 
 class RecordAdapter implements Adapter {
@@ -120,23 +125,10 @@ class RecordAdapter implements Adapter {
   }
 }
 
-class PartnerClientAdapter implements Adapter {
-  readonly #db: Knex;
-  readonly #settings: Settings;
-
-  constructor(db: Knex, settings: Settings) {
-    this.#db = db;
-    this.#settings = settings;
-  }
-
-  async find(id: string): Promise<AdapterPayload | undefined> {
-    const partner = await partnerReads.once(id, () => findPartnerRow(this.#db, id));
-    return partner ? (clientMetadataOf(partner, this.#settings) as AdapterPayload) : undefined;
-  }
-
-  async upsert(): Promise<void> {
-    throw new Error('partners are registered through appgrant, not dynamic registration');
-  }
+/** A model kept outside oauth_records, answering only what its kind needs; the rest does nothing. */
+abstract class SideAdapter implements Adapter {
+  abstract find(id: string): Promise<AdapterPayload | undefined>;
+  abstract upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void>;
 
   async findByUid(): Promise<undefined> {
     return undefined;
@@ -153,8 +145,54 @@ class PartnerClientAdapter implements Adapter {
   async revokeByGrantId(): Promise<void> {}
 }
 
-/** Deletes records and dashboard sessions past their expiry; every instance may run it, the work is idempotent. */
+class PartnerClientAdapter extends SideAdapter {
+  readonly #db: Knex;
+  readonly #settings: Settings;
+
+  constructor(db: Knex, settings: Settings) {
+    super();
+    this.#db = db;
+    this.#settings = settings;
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const partner = await partnerReads.once(id, () => findPartnerRow(this.#db, id));
+    return partner ? (clientMetadataOf(partner, this.#settings) as AdapterPayload) : undefined;
+  }
+
+  async upsert(): Promise<void> {
+    throw new Error('partners are registered through appgrant, not dynamic registration');
+  }
+}
+
+/**
+ * The engine's one-time proofs (DPoP proof jti at the token endpoint): its
+ * check is "find, then save"; here the save itself is the atomic check, in
+ * the store the API's DPoP proofs use, so two instances racing with one
+ * proof cannot both pass.
+ */
+class UsedProofAdapter extends SideAdapter {
+  readonly #db: Knex;
+
+  constructor(db: Knex) {
+    super();
+    this.#db = db;
+  }
+
+  async upsert(id: string, _payload: AdapterPayload, expiresIn: number): Promise<void> {
+    if (!(await isFirstUse(this.#db, 'engine', id, new Date(Date.now() + expiresIn * 1000)))) {
+      throw new errors.InvalidGrant('DPoP proof JWT Replay detected');
+    }
+  }
+
+  async find(): Promise<undefined> {
+    return undefined;
+  }
+}
+
+/** Deletes records, dashboard sessions and used proofs past their expiry; every instance may run it, the work is idempotent. */
 export async function sweepExpiredRecords(db: Knex): Promise<void> {
   await db('oauth_records').where('expires_at', '<', new Date()).delete();
   await db('web_sessions').where('expires_at', '<', new Date()).delete();
+  await sweepUsedProofs(db);
 }
