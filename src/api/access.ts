@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { Knex } from 'knex';
 import { findApp, type App } from '../apps/apps.ts';
 import type { Caller, Challenge } from '../credentials/caller.ts';
@@ -72,3 +72,13 @@ export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) 
     return next();
   };
 }
+
+/** The access step of one route: the levels that may call it and the permissions that allow it (any one). */
+export type Guard = (levels: readonly Level[], permissions: readonly string[]) => Middleware;
+
+export function guardFor(resolver: CallerResolver, db: Knex): Guard {
+  return (levels, permissions) => authorize(resolver, db, { levels, permissions });
+}
+
+export const accountLevel: readonly Level[] = ['account'];
+export const appOrAccount: readonly Level[] = ['app', 'account'];

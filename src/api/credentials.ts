@@ -1,0 +1,46 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { findApp } from '../apps/apps.ts';
+import type { Caller } from '../credentials/caller.ts';
+import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
+import { isKnownPermission } from '../permissions/catalog.ts';
+import { callerOf, holdsAny, type Guard } from './access.ts';
+import type { ApiDependencies } from './dependencies.ts';
+
+/**
+ * GET /v2/credentials/current: who the credentials belong to and, with
+ * ?appId=…&permission=…, whether they may use that permission on that app
+ * (403 when not). The platform API and browser SDKs use it to check a
+ * credential before acting.
+ */
+export function credentialRoutes(router: Router, deps: ApiDependencies, guard: Guard): void {
+  router.get('/credentials/current', guard(['app', 'account', 'appUser'], []), currentCredential(deps));
+}
+
+function currentCredential({ db }: ApiDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const caller = callerOf(ctx);
+    const appId = typeof ctx.query.appId === 'string' ? ctx.query.appId : undefined;
+    const permission = typeof ctx.query.permission === 'string' ? ctx.query.permission : undefined;
+    if (permission !== undefined && !isKnownPermission(permission)) throw new ApiProblem(400, 'bad_request', 'Unknown permission');
+    if (permission !== undefined && !holdsAny(caller, [permission])) throw new ForbiddenProblem();
+    if (appId !== undefined) {
+      const app = caller.level === 'account' || caller.appId === appId ? await findApp(db, appId) : undefined;
+      if (!app || app.account_id !== caller.accountId) throw new ForbiddenProblem();
+    }
+    ctx.body = { credential: presentCredential(caller) };
+  };
+}
+
+function presentCredential(caller: Caller) {
+  return {
+    type: caller.credential,
+    level: caller.level,
+    accountId: caller.accountId,
+    ...(caller.appId ? { appId: caller.appId } : {}),
+    ...(caller.user ?? {}),
+    ...(caller.keyId ? { keyId: caller.keyId } : {}),
+    ...(caller.clientId ? { clientId: caller.clientId } : {}),
+    permissions: [...caller.permissions],
+  };
+}

@@ -1,0 +1,11 @@
+import type { Knex } from 'knex';
+import type { CallerResolver } from '../credentials/resolve.ts';
+import type { SecretBox } from '../keys/secret-box.ts';
+
+/** What the API's routes are built from. */
+export interface ApiDependencies {
+  db: Knex;
+  box: SecretBox;
+  resolver: CallerResolver;
+  issuer: string;
+}

@@ -1,0 +1,51 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { createApiKey, findAppKey, listAppKeys, revokeApiKey, type ApiKeyInput } from '../credentials/api-keys.ts';
+import { ApiProblem } from '../http/problems.ts';
+import { appOf, appOrAccount, callerOf, type Guard } from './access.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import { presentKey } from './presenters.ts';
+
+const keysManage = ['keys:manage'];
+
+/** /v2/apps/{appId}/keys: an app's keys; the secret is shown once, on create. */
+export function keyRoutes(router: Router, deps: ApiDependencies, guard: Guard): void {
+  router.get('/apps/:appId/keys', guard(appOrAccount, keysManage), listKeys(deps));
+  router.post('/apps/:appId/keys', guard(appOrAccount, keysManage), addKey(deps));
+  router.get('/apps/:appId/keys/:keyId', guard(appOrAccount, keysManage), showKey(deps));
+  router.delete('/apps/:appId/keys/:keyId', guard(appOrAccount, keysManage), deleteKey(deps));
+}
+
+const noSuchKey = () => new ApiProblem(404, 'not_found', 'Resource not found');
+
+function listKeys({ db }: ApiDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    ctx.body = { keys: (await listAppKeys(db, appOf(ctx).id)).map((key) => presentKey(key)) };
+  };
+}
+
+/** A caller hands out at most what it holds (createApiKey refuses more with the 403). */
+function addKey({ db, box }: ApiDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const app = appOf(ctx);
+    const owner = { type: 'app', appId: app.id, accountId: app.account_id } as const;
+    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, callerOf(ctx).permissions);
+    ctx.status = 201;
+    ctx.body = { key: presentKey(key, secret) };
+  };
+}
+
+function showKey({ db }: ApiDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const key = await findAppKey(db, appOf(ctx).id, ctx.params.keyId as string);
+    if (!key) throw noSuchKey();
+    ctx.body = { key: presentKey(key) };
+  };
+}
+
+function deleteKey({ db }: ApiDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id))) throw noSuchKey();
+    ctx.body = {};
+  };
+}
