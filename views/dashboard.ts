@@ -1,5 +1,6 @@
 import { html, type Html } from './html.ts';
 import { copyField, csrfField, formatDate, layout } from './layout.ts';
+import { permissionChoices, type PermissionChoice } from './permission-choices.ts';
 
 type Session = { email: string; csrfToken: string };
 
@@ -61,7 +62,7 @@ export interface AppView {
   app: { id: string; name: string };
   integrations: IntegrationRow[];
   keys: KeyRow[];
-  permissions: ReadonlyArray<{ name: string; description: string }>;
+  permissions: readonly PermissionChoice[];
   createdKey?: { id: string; secret: string } | undefined;
   notice?: string | undefined;
   error?: string | undefined;
@@ -132,9 +133,7 @@ ${csrfField(session.csrfToken)}
 <fieldset>
 <legend>Permissions</legend>
 <p class="hint">Leave all unchecked for every app-level permission.</p>
-<div class="permission-options">${view.permissions.map(
-      (permission) => html`<div class="choice"><input type="checkbox" id="perm-${permission.name}" name="permissions" value="${permission.name}"><label for="perm-${permission.name}"><code>${permission.name}</code> ${permission.description}</label></div>`,
-    )}</div>
+${permissionChoices(view.permissions)}
 </fieldset>
 <label for="key-expires">Expires (UTC, optional)</label>
 <input id="key-expires" name="expiresAt" type="datetime-local">

@@ -1,12 +1,14 @@
 import { html, type Html } from './html.ts';
 import { copyField, csrfField, formatDate, layout } from './layout.ts';
+import { permissionChoices, type PermissionChoice } from './permission-choices.ts';
+import { addToAppButton } from './add-to-app-button.ts';
 
 type Session = { email: string; csrfToken: string };
 
 export interface PortalView {
   session: Session;
   partners: ReadonlyArray<{ id: string; name: string; approved: boolean; redirectUris: string[] }>;
-  permissions: ReadonlyArray<{ name: string; description: string }>;
+  permissions: readonly PermissionChoice[];
   error?: string | undefined;
   form?: Record<string, string> | undefined;
 }
@@ -49,9 +51,7 @@ ${csrfField(view.session.csrfToken)}
 <p class="hint">appgrant POSTs a signed notice here when an owner removes your integration from an app.</p>
 <fieldset>
 <legend>Permissions your integration asks for</legend>
-<div class="permission-options">${view.permissions.map(
-      (permission) => html`<div class="choice"><input type="checkbox" id="perm-${permission.name}" name="permissions" value="${permission.name}"><label for="perm-${permission.name}"><code>${permission.name}</code> ${permission.description}</label></div>`,
-    )}</div>
+${permissionChoices(view.permissions)}
 </fieldset>
 <button type="submit" class="primary">Register integration</button>
 </form>
@@ -70,7 +70,8 @@ export interface PartnerView {
     removeUrl: string | null;
     previousSecretValidUntil: Date | null;
   };
-  snippet: string;
+  /** Where the partner's "Add to app" button sends owners. */
+  authorizeUrl: string;
   newSecret?: string | undefined;
   notice?: string | undefined;
   error?: string | undefined;
@@ -104,7 +105,7 @@ ${csrfField(session.csrfToken)}
 </section>
 <section aria-labelledby="button">
 <h2 id="button">"Add to app" button</h2>
-${copyField('snippet', 'HTML for your site', view.snippet, true)}
+${copyField('snippet', 'HTML for your site', addToAppButton(view.authorizeUrl).value, true)}
 </section>
 <section aria-labelledby="redirects">
 <h2 id="redirects">Redirect URLs</h2>

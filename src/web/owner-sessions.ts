@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import { findAccount, type Account } from '../accounts/accounts.ts';
+import type { CsrfGuard } from '../http/csrf.ts';
+import { seeOther } from '../http/see-other.ts';
 
 const cookieName = 'appgrant.owner';
 
@@ -51,11 +53,7 @@ export class OwnerSessions {
   requireOwner() {
     return async (ctx: Context, next: Next): Promise<void> => {
       const owner = await this.owner(ctx);
-      if (!owner) {
-        ctx.status = 303;
-        ctx.redirect('/login');
-        return;
-      }
+      if (!owner) return seeOther(ctx, '/login');
       ctx.state.owner = owner;
       return next();
     };
@@ -64,4 +62,9 @@ export class OwnerSessions {
 
 export function ownerOf(ctx: Context): Account {
   return ctx.state.owner as Account;
+}
+
+/** What the layout of a signed-in page shows: who is signed in, and the token its logout form carries. */
+export function pageSession(ctx: Context, csrf: CsrfGuard): { email: string; csrfToken: string } {
+  return { email: ownerOf(ctx).email, csrfToken: csrf.tokenFor(ctx) };
 }

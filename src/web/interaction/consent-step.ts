@@ -1,0 +1,36 @@
+import type { Context } from 'koa';
+import { recordApproval } from '../../oauth/approvals.ts';
+import { platformApiResource } from '../../oauth/provider.ts';
+import { PageProblem } from '../../http/problems.ts';
+import { eligibleApps, finishStep, interactionOf, requestedPermissions, sessionOwner, type InteractionDependencies } from './interaction.ts';
+
+/** POST …/consent: Deny sends access_denied back; Allow records the approval on the chosen app. */
+export function decide(deps: InteractionDependencies) {
+  const { db, provider } = deps;
+  return async (ctx: Context): Promise<void> => {
+    const body = ctx.request.body as Record<string, unknown>;
+    if (body.decision === 'deny') {
+      return finishStep(provider, ctx, { error: 'access_denied', error_description: 'the app owner denied the request' });
+    }
+    const { details, partner } = interactionOf(ctx);
+    const owner = await sessionOwner(db, ctx);
+    const app = (await eligibleApps(db, owner, partner)).find((candidate) => candidate.id === body.app);
+    if (body.decision !== 'allow' || !app) {
+      throw new PageProblem(400, 'Choose an app', 'Go back and choose one of your apps.');
+    }
+    const grantId = await recordApproval(db, provider, {
+      partnerId: partner.id,
+      appId: app.id,
+      accountId: owner.id,
+      permissions: requestedPermissions(details),
+      resource: platformApiResource(deps.settings),
+    });
+    return finishStep(provider, ctx, { consent: { grantId } });
+  };
+}
+
+/** POST …/abort: the owner cancels (or has no app); the partner gets access_denied. */
+export function abort({ provider }: InteractionDependencies) {
+  return (ctx: Context): Promise<void> =>
+    finishStep(provider, ctx, { error: 'access_denied', error_description: 'the app owner cancelled the request' });
+}

@@ -1,0 +1,95 @@
+import type { Context, Next } from 'koa';
+import type { Knex } from 'knex';
+import { errors, type InteractionResults, type Provider } from 'oidc-provider';
+import type { Settings } from '../../config/settings.ts';
+import { findAccount, type Account } from '../../accounts/accounts.ts';
+import type { PasswordLogin } from '../../accounts/password-login.ts';
+import { listAppsOfAccount, type App } from '../../apps/apps.ts';
+import { findPartner, type PublicPartner } from '../../partners/partners.ts';
+import type { CsrfGuard } from '../../http/csrf.ts';
+import { PageProblem } from '../../http/problems.ts';
+import { seeOther } from '../../http/see-other.ts';
+
+export interface InteractionDependencies {
+  db: Knex;
+  settings: Settings;
+  provider: Provider;
+  login: PasswordLogin;
+  csrf: CsrfGuard;
+}
+
+export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** What every step finds in ctx.state.interaction once the interaction is loaded. */
+interface InteractionState {
+  details: InteractionDetails;
+  partner: PublicPartner;
+}
+
+export const interactionPaths = {
+  page: (uid: string) => `/interaction/${uid}`,
+  login: (uid: string) => `/interaction/${uid}/login`,
+  consent: (uid: string) => `/interaction/${uid}/consent`,
+  abort: (uid: string) => `/interaction/${uid}/abort`,
+};
+
+const expired = () => new PageProblem(400, 'This sign-in has expired', 'Return to the site you came from and start again.');
+
+/** The engine's interaction for this browser, which must be the one in the path, and the partner asking. */
+export function loadInteraction({ db, provider }: InteractionDependencies) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    let details: InteractionDetails;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (error) {
+      if (!(error instanceof errors.SessionNotFound)) throw error;
+      throw expired();
+    }
+    const partner = details.uid === ctx.params.uid ? await findPartner(db, String(details.params.client_id)) : undefined;
+    if (!partner) throw expired();
+    ctx.state.interaction = { details, partner } satisfies InteractionState;
+    return next();
+  };
+}
+
+export function interactionOf(ctx: Context): InteractionState {
+  return ctx.state.interaction as InteractionState;
+}
+
+/** A form posted for a step the engine is no longer at (a second tab, the back button) changes nothing. */
+export function requirePrompt(name: 'login' | 'consent') {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    if (interactionOf(ctx).details.prompt.name !== name) {
+      throw new PageProblem(400, 'This step is already done', 'Go back and reload the page.');
+    }
+    return next();
+  };
+}
+
+/** Hands a step's result to the engine, which answers with where the browser goes next. */
+export async function finishStep(provider: Provider, ctx: Context, result: InteractionResults): Promise<void> {
+  const target = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  seeOther(ctx, target);
+}
+
+export function requestedPermissions(details: InteractionDetails): string[] {
+  return String(details.params.scope ?? '').split(' ').filter(Boolean);
+}
+
+/** The owner signed in to the engine's session (the login step is done). */
+export async function sessionOwner(db: Knex, ctx: Context): Promise<Account> {
+  const accountId = interactionOf(ctx).details.session?.accountId;
+  const account = accountId ? await findAccount(db, accountId) : undefined;
+  if (!account) throw new errors.SessionNotFound('the session has no account');
+  return account;
+}
+
+/** An integration not yet approved by an operator can only be tried on its own account's apps. */
+export function usableBy(owner: Account, partner: PublicPartner): boolean {
+  return partner.approved || partner.account_id === owner.id;
+}
+
+/** The apps an owner may add this partner to. */
+export async function eligibleApps(db: Knex, owner: Account, partner: PublicPartner): Promise<App[]> {
+  return usableBy(owner, partner) ? listAppsOfAccount(db, owner.id) : [];
+}
