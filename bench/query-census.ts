@@ -3,14 +3,14 @@ import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
 import type { Settings } from '../src/config/settings.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { createApp, createServices } from '../src/server/app.ts';
+import { createKoaApplication, createServices } from '../src/server/app.ts';
 import type { CodeMinter } from './codes.ts';
 import { addToApp, basicAuthorization, codeExchangeBody, type Owner, type Partner } from './flow-client.ts';
 
 /**
  * Which database statements each kind of request runs. The server process
  * cannot be instrumented from outside, so the same application is built
- * in this process (createServices + createApp from src/server/app.ts, the
+ * in this process (createServices + createKoaApplication from src/server/app.ts, the
  * same settings, the same database), served on a spare port, and each kind
  * of request is sent to it one at a time while knex's 'query' event counts
  * the statements. Nothing here is timed.
@@ -56,7 +56,7 @@ async function send(base: string, path: string, init: RequestInit, expected: num
 export async function queryCensus(input: CensusInput, samples = 20): Promise<CensusEntry[]> {
   const { db } = input;
   const services = await createServices(db, input.settings, createLogger('silent'));
-  const http = createServer(createApp(services).callback());
+  const http = createServer(createKoaApplication(services).callback());
   await new Promise<void>((done) => http.listen(0, '127.0.0.1', done));
   const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   let current: Map<string, number> | undefined;

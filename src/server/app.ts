@@ -123,9 +123,9 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters };
 }
 
-export function createApp(services: Services, isShuttingDown: () => boolean = () => false): Koa {
+export function createKoaApplication(services: Services, isShuttingDown: () => boolean = () => false): Koa {
   const { db, settings, logger, provider } = services;
-  const app = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
+  const application = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
   const throttle = new LoginThrottle(services.counters, {
     maxAttemptsPerAccount: settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
@@ -169,10 +169,10 @@ export function createApp(services: Services, isShuttingDown: () => boolean = ()
     ...siteRouters.flatMap((router) => [router.routes(), router.allowedMethods()]),
   ] as Middleware[]);
 
-  app.use(requestLog(logger, metrics));
-  app.use(errorBoundary(logger));
-  app.use(keepRequestReads);
-  app.use((ctx, next) => (isApiPath(ctx.path) ? apiStack(ctx, next) : siteStack(ctx, next)));
-  app.silent = true;
-  return app;
+  application.use(requestLog(logger, metrics));
+  application.use(errorBoundary(logger));
+  application.use(keepRequestReads);
+  application.use((ctx, next) => (isApiPath(ctx.path) ? apiStack(ctx, next) : siteStack(ctx, next)));
+  application.silent = true;
+  return application;
 }

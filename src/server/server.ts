@@ -8,7 +8,7 @@ import { announceControlSocket, whileDataDirBusy } from '../db/data-dir-lock.ts'
 import { migrateToLatest, openDatabase, type Database } from '../db/database.ts';
 import { sweepExpiredRecords } from '../oauth/storage/adapter.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
-import { createApp, createServices } from './app.ts';
+import { createKoaApplication, createServices } from './app.ts';
 import { demoBanner, seedDemo } from './demo.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
 
@@ -60,8 +60,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if (seedsDemo && (await seedDemo(db, services.hasher))) options.announce?.(demoBanner(settings.ISSUER));
 
   let shuttingDown = false;
-  const app = createApp(services, () => shuttingDown);
-  http.on('request', app.callback());
+  const application = createKoaApplication(services, () => shuttingDown);
+  http.on('request', application.callback());
 
   let control: NetServer | undefined;
   if (database.mode === 'pglite' && !options.database) {
