@@ -1,6 +1,7 @@
 import type { ClientMetadata } from 'oidc-provider';
 import type { PartnerRow } from '../partners/partners.ts';
 import type { Settings } from '../config/settings.ts';
+import { extraClientProperties } from './engine-internals.ts';
 
 /** Extra client properties the engine carries for us (declared in extraClientMetadata). */
 export const partnerClientProperties = ['role', 'permissions', 'previous_secret'];
@@ -10,19 +11,15 @@ export interface PreviousSecret {
   expires_at: number;
 }
 
-/**
- * Those properties as the engine keeps them on a client instance (under
- * their own names: only standard metadata is camelCased). Read there directly: client.metadata() rebuilds and renames every property
- * on each call, which showed up in every token request's profile.
- */
+/** Those properties as the engine carries them on a client instance (see engine-internals.ts). */
 interface PartnerClientProperties {
-  role?: string;
-  permissions?: string[];
-  previous_secret?: PreviousSecret;
+  role: string;
+  permissions: string[];
+  previous_secret: PreviousSecret;
 }
 
-export function partnerPropertiesOf(client: object): PartnerClientProperties {
-  return client as PartnerClientProperties;
+export function partnerPropertiesOf(client: object): Partial<PartnerClientProperties> {
+  return extraClientProperties<PartnerClientProperties>(client);
 }
 
 /**

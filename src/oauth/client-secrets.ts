@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Provider } from 'oidc-provider';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { partnerPropertiesOf, type PreviousSecret } from './client-metadata.ts';
+import { replaceClientSecretComparison } from './engine-internals.ts';
 
 /**
  * Partner secrets are stored as argon2id hashes, which cost tens of
@@ -44,10 +45,7 @@ export class ClientSecretVerifier {
  * about client authentication (methods, errors, parsing) stays the engine's.
  */
 export function useHashedClientSecrets(provider: Provider, verifier: ClientSecretVerifier): void {
-  const prototype = provider.Client.prototype as unknown as {
-    compareClientSecret(this: { clientSecret: string }, presented: string): Promise<boolean>;
-  };
-  prototype.compareClientSecret = async function compareHashedClientSecret(presented) {
-    return verifier.matchesClient(this.clientSecret, partnerPropertiesOf(this).previous_secret, presented);
-  };
+  replaceClientSecretComparison(provider, (client, presented) =>
+    verifier.matchesClient(client.clientSecret, partnerPropertiesOf(client).previous_secret, presented),
+  );
 }

@@ -1,10 +1,9 @@
-import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Knex } from 'knex';
 import { containsNul } from '../http/nul-bytes.ts';
 import { OAuthProblem } from '../http/problems.ts';
+import { replayRequestBody } from './engine-internals.ts';
 import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
 
 /** The engine's own limit on request bodies. */
@@ -39,27 +38,6 @@ function jsonToParams(body: Buffer): URLSearchParams | undefined {
     params.append(key, String(value));
   }
   return params;
-}
-
-/**
- * A stand-in for the original request whose body is `body`, for the engine
- * to read as usual. It is a plain stream carrying the request's fields, not a
- * second IncomingMessage, which would take over (and close) the socket.
- */
-function replayWithBody(original: IncomingMessage, body: Buffer, contentType: string): IncomingMessage {
-  const stream = new Readable({ read() {} });
-  stream.push(body);
-  stream.push(null);
-  return Object.assign(stream, {
-    method: original.method,
-    url: original.url,
-    httpVersion: original.httpVersion,
-    httpVersionMajor: original.httpVersionMajor,
-    httpVersionMinor: original.httpVersionMinor,
-    socket: original.socket,
-    connection: original.socket,
-    headers: { ...original.headers, 'content-type': contentType, 'content-length': String(body.length) },
-  }) as unknown as IncomingMessage;
 }
 
 /** The client_secret_basic credentials of a request, if it carries them. */
@@ -152,9 +130,7 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, paths: Eng
       const fallback = await firstRedirectUri(provider, clientId);
       if (fallback) params.set('redirect_uri', fallback);
     }
-    const replay = replayWithBody(ctx.req, Buffer.from(params.toString()), 'application/x-www-form-urlencoded');
-    ctx.req = replay;
-    ctx.request.req = replay;
+    replayRequestBody(ctx, Buffer.from(params.toString()), 'application/x-www-form-urlencoded');
     return next();
   }
 

@@ -15,6 +15,7 @@ import { SharedCounters } from '../limits/shared-counters.ts';
 import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
 import { addressedToIssuer } from '../oauth/engine-requests.ts';
+import { engineMiddleware } from '../oauth/engine-internals.ts';
 import { interactionRouter } from '../web/interaction/routes.ts';
 import { revokeAuthorizationRouter } from '../api/revoke-authorization.ts';
 import { loadCookieKeys, loadKeyEncryptionKeys, loadSigningKeys } from '../keys/server-keys.ts';
@@ -67,13 +68,11 @@ function engineMethodsFor(path: string): string[] | undefined {
 }
 
 /**
- * Hands engine paths to oidc-provider; RFC 8414 metadata is the engine's
- * discovery document. The provider is itself a Koa application: its
- * middleware runs on this request's context, as a mounted app does, rather
- * than through a second application and context per request.
+ * Hands engine paths to oidc-provider, on this request's own context (see
+ * engine-internals.ts); RFC 8414 metadata is the engine's discovery document.
  */
 function engine(provider: Provider, issuer: string) {
-  const handle = compose([addressedToIssuer(issuer), ...provider.middleware] as Middleware[]);
+  const handle = engineMiddleware(provider, [addressedToIssuer(issuer)]);
   return async function dispatchToEngine(ctx: Context, next: Next): Promise<void> {
     const path = ctx.path === '/.well-known/oauth-authorization-server' ? '/.well-known/openid-configuration' : ctx.path;
     const methods = engineMethodsFor(path);
@@ -82,7 +81,7 @@ function engine(provider: Provider, issuer: string) {
       throw new ApiProblem(405, 'method_not_allowed', 'Method Not Allowed', { Allow: methods.join(', ') });
     }
     if (path !== ctx.path) ctx.path = path;
-    await handle(ctx as never);
+    await handle(ctx);
   };
 }
 
