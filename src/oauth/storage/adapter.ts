@@ -5,15 +5,9 @@ import { clientMetadataOf } from '../client-metadata.ts';
 import type { Settings } from '../../config/settings.ts';
 import { revokeGrant } from './grant-revocation.ts';
 import { forgetRequestReads, type ReadKind } from './request-reads.ts';
-import { liveRecord, partnerReads, recordReadsOf } from './read-ahead.ts';
+import { liveRecord, partnerReads, recordReadsOf, type StoredRecord } from './read-ahead.ts';
 import { runStatement, statement } from '../../db/statements.ts';
 import { isFirstUse, sweepUsedProofs } from '../../credentials/used-proofs.ts';
-
-/** An engine record as stored: its payload and, for codes and refresh tokens, when it was used. */
-export interface StoredRecord {
-  payload: AdapterPayload;
-  consumed_at: Date | null;
-}
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
 function payloadOf(record: StoredRecord): AdapterPayload {

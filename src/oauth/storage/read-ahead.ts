@@ -3,7 +3,7 @@ import { ReadKind } from './request-reads.ts';
 import { runStatement, statement, type Row, type Statement } from '../../db/statements.ts';
 import { partnerRowColumns, type PartnerRow } from '../../partners/partners.ts';
 import type { App } from '../../apps/apps.ts';
-import type { StoredRecord } from './adapter.ts';
+import type { AdapterPayload } from 'oidc-provider';
 
 /**
  * The engine reads what a token request needs one row at a time: the
@@ -14,6 +14,12 @@ import type { StoredRecord } from './adapter.ts';
  * in the request's reads, where the engine's own lookups find them. The
  * engine still does every check it does; it only no longer waits for each row.
  */
+
+/** An engine record as stored: its payload and, for codes and refresh tokens, when it was used. */
+export interface StoredRecord {
+  payload: AdapterPayload;
+  consumed_at: Date | null;
+}
 
 const recordReads = new Map<string, ReadKind<StoredRecord | undefined>>();
 
