@@ -4,7 +4,9 @@ import type { Settings } from '../src/config/settings.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { ClientSecretVerifier } from '../src/oauth/client-secrets.ts';
 import { createOAuthProvider, platformApiResource } from '../src/oauth/provider.ts';
-import { loadCookieKeys, loadSigningKeys } from '../src/keys/server-keys.ts';
+import { loadCookieKeys, loadKeyEncryptionKeys } from '../src/keys/server-keys.ts';
+import { SecretBox } from '../src/keys/secret-box.ts';
+import { SigningKeySet } from '../src/keys/signing-keys.ts';
 import { passwordHasherFor } from '../src/accounts/password-hasher.ts';
 
 /**
@@ -67,12 +69,16 @@ async function inParallel(count: number, parallelism: number, task: () => Promis
  * server-keys.ts), used only to create codes with the engine's own model.
  */
 export async function appgrantProvider(db: Knex, settings: Settings): Promise<Provider> {
+  const logger = createLogger('warn');
+  const signingKeys = new SigningKeySet(db, new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS)), settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
+  await signingKeys.start();
+  signingKeys.stop();
   return createOAuthProvider({
     db,
     settings,
-    logger: createLogger('warn'),
+    logger,
     cookieKeys: await loadCookieKeys(db, settings.COOKIE_KEYS),
-    signingKeys: await loadSigningKeys(db),
+    signingKey: signingKeys.signingKey()!.jwk,
     secretVerifier: new ClientSecretVerifier(passwordHasherFor(settings)),
   });
 }

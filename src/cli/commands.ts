@@ -9,7 +9,7 @@ import { approvePartner, createPartner, createResourceServer, describePartner, l
 import { findLiveAuthorization, listLiveAuthorizations } from '../authorizations/authorizations.ts';
 import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 import { migrateToLatest } from '../db/database.ts';
-import { rotateSigningKeys } from '../keys/server-keys.ts';
+import { ensureSigningKeys, listSigningKeys, retireSigningKey, rotateSigningKey, SigningKeyRefusal, type SigningKeyRules } from '../keys/signing-keys.ts';
 import { findApp } from '../apps/apps.ts';
 import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyOwner } from '../credentials/api-keys.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
@@ -184,9 +184,28 @@ const commands: Record<string, Command> = {
   'signing-keys rotate': {
     usage: 'signing-keys rotate',
     options: {},
-    run: async ({ db }) => rotateSigningKeys(db),
+    run: async ({ db, box, settings }) => {
+      // Before any server has run, the set is still empty: its first key signs at once, the new one after the delay.
+      await ensureSigningKeys(db, await box());
+      return rotateSigningKey(db, await box(), signingKeyRules(settings));
+    },
+  },
+  'signing-keys list': {
+    usage: 'signing-keys list',
+    options: {},
+    run: async ({ db }) => ({ keys: await listSigningKeys(db) }),
+  },
+  'signing-keys retire': {
+    usage: 'signing-keys retire KID',
+    options: {},
+    positional: 'kid',
+    run: async ({ db, settings }, options) => retireSigningKey(db, text(options, 'kid') ?? '', signingKeyRules(settings)),
   },
 };
+
+function signingKeyRules(settings: Settings): SigningKeyRules {
+  return { activationDelaySeconds: settings.SIGNING_KEY_ACTIVATION_DELAY, retiredRetentionSeconds: settings.SIGNING_KEY_RETIRED_RETENTION };
+}
 
 /** The account named by --account, by id or email. */
 async function accountFrom(db: Knex, options: Options) {
@@ -246,7 +265,7 @@ export async function runCommand(context: CommandContext, argv: string[]): Promi
     if (error instanceof ZodError) {
       throw new UsageError(issuesSentence(error, {}, 'input'));
     }
-    if (error instanceof DuplicateEmailError) throw new UsageError(error.message);
+    if (error instanceof DuplicateEmailError || error instanceof SigningKeyRefusal) throw new UsageError(error.message);
     throw error;
   }
 }

@@ -42,6 +42,18 @@ const originList = z
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
   .pipe(z.array(z.union([z.literal('*'), z.url().transform((origin) => new URL(origin).origin)])));
 
+/** The wait before a removal notice's next attempt, after `attempts` failed ones: exponential backoff. */
+export function noticeBackoffMs(retryBaseMs: number, attempts: number): number {
+  return retryBaseMs * 2 ** Math.min(attempts - 1, 16);
+}
+
+/** How long after its first attempt a removal notice may still be sent (and signed): every backoff and every timeout. */
+export function noticeRetryWindowMs(retryBaseMs: number, maxAttempts: number, timeoutMs: number): number {
+  let window = maxAttempts * timeoutMs;
+  for (let attempts = 1; attempts < maxAttempts; attempts += 1) window += noticeBackoffMs(retryBaseMs, attempts);
+  return window;
+}
+
 const settingsSchema = z
   .object({
     NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
@@ -78,8 +90,26 @@ const settingsSchema = z
     NOTICE_RETRY_BASE_MS: z.coerce.number().int().min(10).default(5000),
     NOTICE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
     NOTICE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+    SIGNING_KEYS_REFRESH_INTERVAL_MS: z.coerce.number().int().min(50).default(5000),
+    SIGNING_KEY_ACTIVATION_DELAY: seconds(60),
+    SIGNING_KEY_RETIRED_RETENTION: seconds(24 * 3600),
   })
   .superRefine((value, ctx) => {
+    if (value.SIGNING_KEY_ACTIVATION_DELAY * 1000 < 2 * value.SIGNING_KEYS_REFRESH_INTERVAL_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SIGNING_KEY_ACTIVATION_DELAY'],
+        message: 'must be at least twice SIGNING_KEYS_REFRESH_INTERVAL_MS, so every instance publishes a key before any signs with it',
+      });
+    }
+    const retryWindowSeconds = Math.ceil(noticeRetryWindowMs(value.NOTICE_RETRY_BASE_MS, value.NOTICE_MAX_ATTEMPTS, value.NOTICE_TIMEOUT_MS) / 1000);
+    if (value.SIGNING_KEY_RETIRED_RETENTION < retryWindowSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SIGNING_KEY_RETIRED_RETENTION'],
+        message: `must cover the removal notice retry window (${retryWindowSeconds} s with these NOTICE_ settings)`,
+      });
+    }
     if (value.NODE_ENV === 'production' && value.ISSUER && !value.ISSUER.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must be an https:// URL in production' });
     }

@@ -1,7 +1,6 @@
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { EncryptionKey } from './secret-box.ts';
 import type { Knex } from 'knex';
-import type { JWK } from 'oidc-provider';
 
 /**
  * Reads a shared key set, creating it first if no instance has yet. Insert
@@ -17,25 +16,6 @@ async function sharedMaterial<T>(db: Knex, purpose: string, create: () => T): Pr
 /** Keys that sign session and interaction cookies: configured, or shared through the database. */
 export async function loadCookieKeys(db: Knex, configured: string[] | undefined): Promise<string[]> {
   return configured ?? sharedMaterial(db, 'cookie-keys', () => [randomBytes(32).toString('base64url')]);
-}
-
-function newSigningKey(): JWK {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: randomUUID(), alg: 'ES256', use: 'sig' };
-}
-
-/** The engine's signing keys, newest first; shared by every instance through the database. */
-export async function loadSigningKeys(db: Knex): Promise<JWK[]> {
-  return sharedMaterial(db, 'signing-keys', () => [newSigningKey()]);
-}
-
-/** Puts a new signing key first; the old ones stay published so what they signed still verifies. */
-export async function rotateSigningKeys(db: Knex): Promise<{ kid: string; keys: number }> {
-  const current = await loadSigningKeys(db);
-  const fresh = newSigningKey();
-  const keys = [fresh, ...current].slice(0, 3);
-  await db('server_keys').where({ purpose: 'signing-keys' }).update({ material: JSON.stringify(keys) });
-  return { kid: fresh.kid as string, keys: keys.length };
 }
 
 /**

@@ -1,8 +1,9 @@
-import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { sign } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { JWK } from 'oidc-provider';
+import type { SigningKeySet } from '../keys/signing-keys.ts';
 import { newId } from '../db/ids.ts';
 import type { Logger } from '../log/logger.ts';
+import { noticeBackoffMs } from '../config/settings.ts';
 
 interface RevokedAuthorization {
   id: string;
@@ -42,22 +43,23 @@ export async function enqueueRemovalNotices(trx: Knex.Transaction, revoked: Revo
 }
 
 /**
- * Signs a notice body with the server's current signing key (ES256, published
- * at /oauth/jwks), so a partner can check it came from appgrant without any
- * shared secret: verify the signature of "<t>.<body>" with the key named by kid.
+ * Signs a notice body with the key the shared set says signs now (ES256,
+ * published at /oauth/jwks before it ever signs; see src/keys/signing-keys.ts),
+ * so a partner can check it came from appgrant without any shared secret:
+ * verify the signature of "<t>.<body>" with the key named by kid.
  */
 export class NoticeSigner {
-  readonly #key: KeyObject;
-  readonly #kid: string;
+  readonly #keys: SigningKeySet;
 
-  constructor(signingKey: JWK) {
-    this.#key = createPrivateKey({ key: signingKey as never, format: 'jwk' });
-    this.#kid = String(signingKey.kid);
+  constructor(keys: SigningKeySet) {
+    this.#keys = keys;
   }
 
   header(body: string, timestamp = Math.floor(Date.now() / 1000)): string {
-    const signature = sign('sha256', Buffer.from(`${timestamp}.${body}`), { key: this.#key, dsaEncoding: 'ieee-p1363' });
-    return `t=${timestamp},kid=${this.#kid},es256=${signature.toString('base64url')}`;
+    const signing = this.#keys.signingKey();
+    if (!signing) throw new Error('no signing key is in force');
+    const signature = sign('sha256', Buffer.from(`${timestamp}.${body}`), { key: signing.key, dsaEncoding: 'ieee-p1363' });
+    return `t=${timestamp},kid=${signing.kid},es256=${signature.toString('base64url')}`;
   }
 }
 
@@ -174,7 +176,7 @@ export class RemovalNoticeWorker {
       return;
     }
     const gaveUp = attempts >= this.#options.maxAttempts;
-    const backoff = this.#options.retryBaseMs * 2 ** Math.min(attempts - 1, 16);
+    const backoff = noticeBackoffMs(this.#options.retryBaseMs, attempts);
     await this.#db('removal_notices')
       .where({ id: notice.id })
       .update({

@@ -27,7 +27,13 @@ export interface OAuthDependencies {
   settings: Settings;
   logger: Logger;
   cookieKeys: string[];
-  signingKeys: JWK[];
+  /**
+   * The key the engine would sign its own JWTs with. In this configuration
+   * it signs none (no ID tokens: `openid` is not a permission a partner can
+   * ask for; access tokens are opaque), and /oauth/jwks is served from the
+   * shared, live key set (src/keys/signing-keys.ts) rather than from this.
+   */
+  signingKey: JWK;
   secretVerifier: ClientSecretVerifier;
 }
 
@@ -98,7 +104,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     claims: { openid: ['sub'] },
     pkce: { required: () => false },
     routes: oauthRoutes,
-    jwks: { keys: deps.signingKeys },
+    jwks: { keys: [deps.signingKey] },
     enabledJWA: { dPoPSigningAlgValues: dpopSigningAlgorithms as never },
     cookies: {
       keys: deps.cookieKeys,

@@ -5,7 +5,7 @@ import compose from 'koa-compose';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Knex } from 'knex';
-import type { JWK, Provider } from 'oidc-provider';
+import type { Provider } from 'oidc-provider';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { LoginThrottle } from '../accounts/login-throttle.ts';
@@ -18,7 +18,9 @@ import { addressedToIssuer } from '../oauth/engine-requests.ts';
 import { engineMiddleware } from '../oauth/engine-internals.ts';
 import { interactionRouter } from '../web/interaction/routes.ts';
 import { revokeAuthorizationRouter } from '../api/revoke-authorization.ts';
-import { loadCookieKeys, loadKeyEncryptionKeys, loadSigningKeys } from '../keys/server-keys.ts';
+import { loadCookieKeys, loadKeyEncryptionKeys } from '../keys/server-keys.ts';
+import { SigningKeySet } from '../keys/signing-keys.ts';
+import { jwksRouter } from '../oauth/jwks.ts';
 import { CallerResolver } from '../credentials/resolve.ts';
 import { accessTokenLookup } from '../oauth/access-tokens.ts';
 import { SecretBox } from '../keys/secret-box.ts';
@@ -50,7 +52,8 @@ export interface Services {
   /** Throttling counts shared by every instance. */
   counters: SharedCounters;
   cookieKeys: string[];
-  signingKeys: JWK[];
+  /** The live signing key set; started here, stopped by whoever stops the server. */
+  signingKeys: SigningKeySet;
 }
 
 /** The engine's paths and the methods it answers on them; oidc-provider itself handles these. */
@@ -59,7 +62,6 @@ const engineMethods = new Map<string, string[]>([
   [oauthRoutes.token, ['POST']],
   [oauthRoutes.revocation, ['POST']],
   [oauthRoutes.introspection, ['POST']],
-  [oauthRoutes.jwks, ['GET']],
   ['/.well-known/openid-configuration', ['GET']],
 ]);
 
@@ -107,16 +109,17 @@ function assetsRouter(): Router {
 export async function createServices(db: Knex, settings: Settings, logger: Logger): Promise<Services> {
   const hasher = passwordHasherFor(settings);
   const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS);
-  const signingKeys = await loadSigningKeys(db);
+  const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
+  const signingKeys = new SigningKeySet(db, box, settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
+  await signingKeys.start();
   const provider = createOAuthProvider({
     db,
     settings,
     logger,
     cookieKeys,
-    signingKeys,
+    signingKey: signingKeys.signingKey()!.jwk,
     secretVerifier: new ClientSecretVerifier(hasher),
   });
-  const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
   const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
   const counters = new SharedCounters(db, settings.REDIS_URL);
   return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters };
@@ -138,6 +141,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
   const siteRouters = [
     metrics.router(settings.METRICS_TOKEN),
     healthRouter(db, isShuttingDown),
+    jwksRouter(services.signingKeys, settings),
     assetsRouter(),
     interactionRouter({ db, settings, provider, login, csrf }),
     revokeAuthorizationRouter(db, services.resolver),

@@ -72,7 +72,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const notices = new RemovalNoticeWorker(
     db,
-    new NoticeSigner(services.signingKeys[0]!),
+    new NoticeSigner(services.signingKeys),
     {
       pollIntervalMs: settings.NOTICE_POLL_INTERVAL_MS,
       retryBaseMs: settings.NOTICE_RETRY_BASE_MS,
@@ -112,6 +112,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       clearTimeout(grace);
       await notices.stop();
       await services.counters.close();
+      services.signingKeys.stop();
       await database.close();
     },
   };

@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
+import { cleanEnv, repositoryRoot, runCli, type CliResult } from '../support/cli.ts';
 
 /**
  * The operator CLI as an operator runs it: real `node bin/appgrant.js`
@@ -13,8 +14,7 @@ import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts
  * data folder (PGlite) or a fresh PostgreSQL database.
  */
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cliPath = join(root, 'bin', 'appgrant.js');
+const root = repositoryRoot;
 const serverPath = join(root, 'src', 'server', 'main.ts');
 const onPglite = testDatabaseKind === 'pglite';
 
@@ -37,46 +37,12 @@ async function newStore(): Promise<Store> {
   };
 }
 
-/** A clean environment: nothing of the test runner's own configuration leaks into the children. */
 function childEnv(store: Store, extra: Record<string, string>): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? tmpdir(),
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    SEED_DEMO: 'false',
-    ...store.env,
-    ...extra,
-  };
-}
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+  return cleanEnv({ ...store.env, ...extra });
 }
 
 function cli(store: Store, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd: root,
-      env: childEnv(store, extraEnv),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', (error) => {
-      clearTimeout(killer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, { ...store.env, ...extraEnv });
 }
 
 /** Runs a command that must succeed and returns its JSON output. */
