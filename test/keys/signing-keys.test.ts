@@ -23,7 +23,7 @@ import { startTestServer, testSettings, type TestServer } from '../support/serve
 
 const keyEnv = {
   SIGNING_KEYS_REFRESH_INTERVAL_MS: '200',
-  SIGNING_KEY_ACTIVATION_DELAY: '3',
+  SIGNING_KEY_ACTIVATION_DELAY: '5',
   SIGNING_KEY_RETIRED_RETENTION: '2',
   NOTICE_POLL_INTERVAL_MS: '100',
   NOTICE_RETRY_BASE_MS: '100',
@@ -114,7 +114,7 @@ describe('signing keys on one instance', () => {
     second = rotated.kid;
     expect(rotated.state).toBe('pending');
     const activation = new Date(rotated.signs_from).getTime();
-    expect(activation - new Date(rotated.published_at).getTime()).toBe(3000);
+    expect(activation - new Date(rotated.published_at).getTime()).toBe(5000);
 
     await eventually(async () => (await publishedKids(server.url)).includes(second), 1000, 'the new key in /oauth/jwks');
     expect(await publishedKids(server.url)).toEqual([first, second]);
