@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadSettings, SettingsError, type Settings } from '../config/settings.ts';
 import { DataDirBusyError, readLockOwner, whileDataDirBusy } from '../db/data-dir-lock.ts';
-import { migrateToLatest, openDatabase } from '../db/database.ts';
+import { databaseOptionsFrom, migrateToLatest, openDatabase } from '../db/database.ts';
 import { passwordHasherFor } from '../accounts/password-hasher.ts';
 import { parseCommand, runCommand, UsageError } from './commands.ts';
 import { sendCommand, type ControlReply } from './control-socket.ts';
@@ -13,7 +13,7 @@ import { loadKeyEncryptionKeys } from '../keys/server-keys.ts';
  * 1 failed, 2 the command line or its input was wrong.
  */
 async function runLocally(settings: Settings, argv: string[]): Promise<unknown> {
-  const db = await openDatabase({ databaseUrl: settings.DATABASE_URL, dataDir: settings.DATA_DIR, poolMax: 2 });
+  const db = await openDatabase({ ...databaseOptionsFrom(settings), poolMax: 2 });
   try {
     const [, pending] = (await db.knex.migrate.list()) as [unknown[], unknown[]];
     if (pending.length && argv[0] !== 'migrate') {

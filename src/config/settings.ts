@@ -12,6 +12,9 @@ const booleanFlag = z
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** How long to wait for the database, in milliseconds: long enough for a busy moment, short enough to answer 503 before a client gives up. */
+const databaseDeadline = (fallback: number) => z.coerce.number().int().min(100).max(600_000).default(fallback);
+
 /** A comma-separated list of secrets, each long enough to be a key rather than a password. */
 const secretList = z
   .string()
@@ -63,6 +66,10 @@ const settingsSchema = z
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
     DATA_DIR: z.string().min(1).default('data'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    DATABASE_CONNECT_TIMEOUT_MS: databaseDeadline(3000),
+    DATABASE_STATEMENT_TIMEOUT_MS: databaseDeadline(5000),
+    DATABASE_ACQUIRE_TIMEOUT_MS: databaseDeadline(3000),
+    DATABASE_NAMED_STATEMENTS: booleanFlag.default(true),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COOKIE_KEYS: secretList.optional(),
     TRUST_PROXY: booleanFlag.default(false),
@@ -82,6 +89,7 @@ const settingsSchema = z
     LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
     LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive().default(30),
     LOGIN_FAILURE_WINDOW: seconds(15 * 60),
+    SHUTDOWN_DRAIN: z.coerce.number().int().min(0).max(300).optional(),
     SHUTDOWN_GRACE: seconds(10),
     SECRET_ROTATION_GRACE: seconds(24 * 3600),
     METRICS_TOKEN: z.string().min(16).optional(),
@@ -123,9 +131,11 @@ type RawSettings = z.infer<typeof settingsSchema>;
 /** Every environment variable appgrant reads. */
 export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
 
-export interface Settings extends Omit<RawSettings, 'ISSUER'> {
+export interface Settings extends Omit<RawSettings, 'ISSUER' | 'SHUTDOWN_DRAIN'> {
   /** Public base URL without a trailing slash; defaults to http://localhost:PORT outside production. */
   ISSUER: string;
+  /** Seconds /readyz answers 503 after SIGTERM while requests are still served: 5 in production, else 0 (Ctrl-C stops at once). */
+  SHUTDOWN_DRAIN: number;
   production: boolean;
 }
 
@@ -148,5 +158,5 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     throw new SettingsError('invalid configuration: ISSUER: required in production (the public https:// base URL)');
   }
   const issuer = (raw.ISSUER ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
-  return { ...raw, ISSUER: issuer, production };
+  return { ...raw, ISSUER: issuer, SHUTDOWN_DRAIN: raw.SHUTDOWN_DRAIN ?? (production ? 5 : 0), production };
 }
