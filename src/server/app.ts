@@ -125,6 +125,17 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters };
 }
 
+/** Answers every request while the server starts: 503, try again in a second. */
+export function startingApp(logger: Logger): Koa {
+  const app = new Koa();
+  app.use(errorBoundary(logger));
+  app.use(() => {
+    throw Object.assign(new Error('temporarily_unavailable'), { status: 503, expose: true, headers: { 'Retry-After': '1' } });
+  });
+  app.silent = true;
+  return app;
+}
+
 export function createKoaApplication(services: Services, isShuttingDown: () => boolean = () => false): Koa {
   const { db, settings, logger, provider } = services;
   const application = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });

@@ -1,9 +1,15 @@
 import { loadSettings, SettingsError } from '../config/settings.ts';
 import { DataDirBusyError } from '../db/data-dir-lock.ts';
-import { createLogger } from '../log/logger.ts';
+import { createLogger, StandardOutput } from '../log/logger.ts';
 import { startServer } from './server.ts';
 
-/** `npm start`: configuration, then migrate and serve until SIGTERM or SIGINT. */
+/**
+ * `npm start`: configuration, then migrate and serve until SIGTERM or
+ * SIGINT. Stopping drains (SHUTDOWN_DRAIN), lets in-flight requests finish
+ * (SHUTDOWN_GRACE) and exits; whatever still holds it up then (a database
+ * that does not answer its goodbye) does not keep the process: it exits at
+ * the latest one second after drain and grace.
+ */
 async function main(): Promise<void> {
   let settings;
   try {
@@ -13,7 +19,12 @@ async function main(): Promise<void> {
     process.stderr.write(`appgrant: ${error.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger(settings.LOG_LEVEL);
+  const output = new StandardOutput();
+  const logger = createLogger(settings.LOG_LEVEL, output.stream);
+  const exit: (code: number) => never = (code) => {
+    output.flushBeforeExit();
+    process.exit(code);
+  };
   let server;
   try {
     server = await startServer({ settings, logger, announce: (text) => process.stdout.write(`${text}\n`) });
@@ -23,21 +34,26 @@ async function main(): Promise<void> {
     } else {
       logger.fatal({ err: error }, 'appgrant failed to start');
     }
-    process.exit(1);
+    exit(1);
   }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    server.close().then(
+    const { SHUTDOWN_DRAIN: drainSeconds, SHUTDOWN_GRACE: graceSeconds } = settings;
+    logger.info({ signal, drainSeconds, graceSeconds }, 'shutting down');
+    setTimeout(() => {
+      logger.error('shutdown took longer than drain and grace: exiting now');
+      exit(1);
+    }, (drainSeconds + graceSeconds + 1) * 1000);
+    server.close({ drainSeconds }).then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        exit(0);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };

@@ -1,14 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server as NetServer } from 'node:net';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { announceControlSocket, whileDataDirBusy } from '../db/data-dir-lock.ts';
-import { migrateToLatest, openDatabase, type Database } from '../db/database.ts';
+import { databaseOptionsFrom, migrateToLatest, openDatabase, type Database } from '../db/database.ts';
 import { sweepExpiredRecords } from '../oauth/storage/adapter.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
-import { createKoaApplication, createServices } from './app.ts';
+import { createKoaApplication, createServices, startingApp } from './app.ts';
 import { demoBanner, seedDemo } from './demo.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
 
@@ -16,8 +17,13 @@ export interface RunningServer {
   url: string;
   issuer: string;
   database: Database;
-  /** Stops taking connections, lets in-flight requests finish, then closes the database. */
-  close(): Promise<void>;
+  /**
+   * Stops: /readyz answers 503 for `drainSeconds` while requests are still
+   * served (so that a load balancer stops sending new ones), then no new
+   * connection is taken, in-flight requests get SHUTDOWN_GRACE to finish,
+   * and the database is closed.
+   */
+  close(options?: { drainSeconds?: number }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -38,30 +44,43 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-/** Migrates, seeds the demo outside production, and serves until close(). */
+type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/**
+ * Migrates, seeds the demo outside production, and serves until close().
+ *
+ * The port is taken first (PORT=0 picks a free one, and the issuer names
+ * it) and every connection is answered from then on: 503 with Retry-After
+ * until the service is ready, so that no request sent during start-up waits
+ * unanswered or is dropped.
+ */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { logger } = options;
-  // An operator's CLI run may hold the embedded database for a moment.
-  const database =
-    options.database ??
-    (await whileDataDirBusy(() => openDatabase({ databaseUrl: options.settings.DATABASE_URL, dataDir: options.settings.DATA_DIR })));
-  const db = database.knex;
-  const applied = await migrateToLatest(db);
-  if (applied.length) logger.info({ applied }, 'migrations applied');
-
   const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
+  let handle: RequestHandler = startingApp(logger).callback();
+  let shuttingDown = false;
+  http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    // While stopping, every answer closes its connection: the client's next request opens one elsewhere.
+    if (shuttingDown) response.setHeader('Connection', 'close');
+    handle(request, response);
+  });
   const address = await listen(http, options.settings.PORT, options.settings.HOST);
   const port = address.port;
   // The issuer is known once the port is: PORT=0 (tests) picks a free one.
   const settings = { ...options.settings, ISSUER: options.settings.ISSUER.replace(/:0$/, `:${port}`) };
+  logger.info({ port, issuer: settings.ISSUER }, 'appgrant starting');
 
-  const services = await createServices(db, settings, logger);
-  const seedsDemo = options.settings.SEED_DEMO ?? !settings.production;
-  if (seedsDemo && (await seedDemo(db, services.hasher))) options.announce?.(demoBanner(settings.ISSUER));
-
-  let shuttingDown = false;
-  const application = createKoaApplication(services, () => shuttingDown);
-  http.on('request', application.callback());
+  let prepared;
+  try {
+    prepared = await openAndPrepare(settings, options);
+  } catch (error) {
+    http.close();
+    http.closeAllConnections();
+    throw error;
+  }
+  const { database, services } = prepared;
+  const db = database.knex;
+  handle = createKoaApplication(services, () => shuttingDown).callback();
 
   let control: NetServer | undefined;
   if (database.mode === 'pglite' && !options.database) {
@@ -100,8 +119,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     url,
     issuer: settings.ISSUER,
     database,
-    close: async () => {
+    close: async ({ drainSeconds = 0 } = {}) => {
       shuttingDown = true;
+      if (drainSeconds > 0) {
+        logger.info({ seconds: drainSeconds }, 'draining: /readyz answers 503, requests are still served');
+        await sleep(drainSeconds * 1000);
+      }
       clearInterval(sweeper);
       clearInterval(counterSweeper);
       control?.close();
@@ -116,4 +139,22 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await database.close();
     },
   };
+}
+
+/** Everything between taking the port and serving: the database and its schema, services, demo data. */
+async function openAndPrepare(settings: Settings, options: StartOptions) {
+  const { logger } = options;
+  // An operator's CLI run may hold the embedded database for a moment.
+  const database = options.database ?? (await whileDataDirBusy(() => openDatabase(databaseOptionsFrom(settings))));
+  try {
+    const applied = await migrateToLatest(database.knex);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+    const services = await createServices(database.knex, settings, logger);
+    const seedsDemo = settings.SEED_DEMO ?? !settings.production;
+    if (seedsDemo && (await seedDemo(database.knex, services.hasher))) options.announce?.(demoBanner(settings.ISSUER));
+    return { database, services };
+  } catch (error) {
+    if (!options.database) await database.close();
+    throw error;
+  }
 }
