@@ -25,6 +25,9 @@ function lockFilePath(dataDir: string): string {
   return join(dataDir, 'appgrant.lock');
 }
 
+/** The lock files this process holds. */
+const heldHere = new Set<string>();
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -72,12 +75,27 @@ function clearStaleLock(path: string, dead: LockOwner): void {
   rmSync(aside, { force: true });
 }
 
+/**
+ * Whether the process a lock names still holds it. A lock naming this
+ * process that this process did not take, or naming its parent, was left by
+ * an earlier process with the same PID: in a container the server is PID 1
+ * (or the child of PID 1) in every incarnation, so after a kill -9 the dead
+ * holder's PID is alive again, as ours or our parent's. PostgreSQL reads its
+ * postmaster.pid the same way. appgrant never starts another appgrant on
+ * its own data folder, so a parent never holds the lock its child asks for.
+ */
+function isHeld(path: string, owner: LockOwner): boolean {
+  if (owner.pid === process.pid) return heldHere.has(path);
+  if (owner.pid === process.ppid) return false;
+  return isAlive(owner.pid);
+}
+
 /** The live process holding the data folder, if any; a lock left by a dead process is cleared. */
 export function readLockOwner(dataDir: string): LockOwner | undefined {
   const path = lockFilePath(dataDir);
   const owner = readOwner(path);
   if (!owner) return undefined;
-  if (owner.pid === process.pid || isAlive(owner.pid)) return owner;
+  if (isHeld(path, owner)) return owner;
   clearStaleLock(path, owner);
   return undefined;
 }
@@ -106,8 +124,10 @@ export function acquireDataDirLock(dataDir: string, owner: LockOwner): DataDirLo
   } finally {
     rmSync(staged, { force: true });
   }
+  heldHere.add(path);
   return {
     release: () => {
+      heldHere.delete(path);
       if (readOwner(path)?.pid === process.pid) rmSync(path, { force: true });
     },
   };
