@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
@@ -163,7 +164,34 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   };
 }
 
-export async function migrateToLatest(knex: Knex): Promise<string[]> {
+async function latest(knex: Knex): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest()) as [number, string[]];
   return applied;
+}
+
+/** How long a starting instance waits for another one's migrations. */
+const migrationWaitMs = 120_000;
+
+/**
+ * Brings the schema up to date. Several instances starting at once on one
+ * PostgreSQL would race to create knex's own tables; instead one migrates
+ * and the others wait for it, then find nothing left to do. The lock is a
+ * transaction-level advisory lock held by a transaction left open while the
+ * migrations run on another connection: an open transaction keeps its
+ * server session even behind a transaction pooler, so this holds through
+ * PgBouncer too (whose pool must then have room for two sessions). PGlite
+ * has one in-process connection and no one to race with.
+ */
+export async function migrateToLatest(knex: Knex): Promise<string[]> {
+  if ((knex.client as { pglite?: unknown }).pglite) return latest(knex);
+  const deadline = Date.now() + migrationWaitMs;
+  for (;;) {
+    const applied = await knex.transaction(async (trx) => {
+      const { rows } = (await trx.raw('select pg_try_advisory_xact_lock(hashtext(?)) as locked', ['appgrant migrations'])) as { rows: Array<{ locked: boolean }> };
+      return rows[0]?.locked ? latest(knex) : undefined;
+    });
+    if (applied) return applied;
+    if (Date.now() > deadline) throw new Error(`another process has been migrating the database for ${migrationWaitMs / 1000} s`);
+    await sleep(250);
+  }
 }

@@ -64,6 +64,23 @@ export function checkBrowser(env: NodeJS.ProcessEnv = process.env): string {
   return `browser tests skipped: no Chromium at ${chromiumPath} (install chromium or set CHROMIUM_PATH)`;
 }
 
+/**
+ * The fault suite (test/faults) makes its own PostgreSQL cluster with
+ * postgresql-common's pg_createcluster and runs Debian's PgBouncer, which
+ * needs root (CI runs as root; .ci/run installs pgbouncer). Elsewhere it is
+ * skipped and the run says why; CI requires it. TEST_FAULTS=0 leaves it out.
+ */
+export function checkFaultSuite(env: NodeJS.ProcessEnv = process.env): { runs: boolean; summary: string } {
+  if (env.TEST_FAULTS === '0') return { runs: false, summary: 'fault suite left out (TEST_FAULTS=0)' };
+  const missing = [
+    ...(process.getuid?.() === 0 ? [] : ['root']),
+    ...['/usr/bin/pg_createcluster', '/usr/sbin/pgbouncer'].filter((path) => !existsSync(path)),
+  ];
+  if (!missing.length) return { runs: true, summary: 'fault suite: own cluster and pgbouncer' };
+  if (isCi(env)) throw new Error(`fault suite: missing ${missing.join(', ')} and CI runs the fault suite`);
+  return { runs: false, summary: `fault suite skipped: missing ${missing.join(', ')}` };
+}
+
 export async function chooseTestDatabases(env: NodeJS.ProcessEnv = process.env): Promise<DatabaseChoice> {
   const asked = env.TEST_DATABASES?.split(',').map((name) => name.trim()).filter(Boolean);
   for (const name of asked ?? []) {
