@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
  * running by then counts as unreachable. Load balancers usually give a
  * readiness check one or two seconds.
  */
-const readinessDeadlineMs = 800;
+const readinessDeadlineMs = 500;
 
 /**
  * Whether the database answers `select 1`, asked once however many probes
