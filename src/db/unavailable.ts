@@ -11,7 +11,7 @@
  * 4.1.2.1) in their own error shape without knowing about databases.
  */
 /** What a client is told to wait: long enough for a restarting database or a failover, short enough not to lose the user. */
-const databaseRetryAfterSeconds = 5;
+export const databaseRetryAfterSeconds = 5;
 
 export class DatabaseUnavailableError extends Error {
   readonly status = 503;

@@ -60,8 +60,8 @@ export class PageProblem extends Problem {
   /** The OAuth error code, shown small for whoever debugs an integration. */
   readonly code: string | undefined;
 
-  constructor(status: number, title: string, message: string, code?: string) {
-    super(status, message);
+  constructor(status: number, title: string, message: string, code?: string, headers: Record<string, string> = {}) {
+    super(status, message, headers);
     this.title = title;
     this.code = code;
   }
@@ -92,6 +92,27 @@ export class ApiOrPageProblem extends Problem {
     this.page = page;
   }
 }
+
+/**
+ * "Not now, try again in a moment" (503 with Retry-After): while the server
+ * starts, or while its database cannot answer. Each audience gets it in its
+ * own shape: the API's error list, the OAuth error of RFC 6749 section
+ * 4.1.2.1 (`temporarily_unavailable`), or a page.
+ */
+export const unavailable = {
+  description: 'The service is temporarily unavailable. Please try again shortly.',
+  headers: (retryAfterSeconds: number) => ({ 'Retry-After': String(retryAfterSeconds) }),
+  page(retryAfterSeconds: number, code?: string): PageProblem {
+    return new PageProblem(503, 'Temporarily unavailable', unavailable.description, code, unavailable.headers(retryAfterSeconds));
+  },
+  apiOrPage(retryAfterSeconds: number): ApiOrPageProblem {
+    const api = new ApiProblem(503, 'service_unavailable', 'Service temporarily unavailable', unavailable.headers(retryAfterSeconds));
+    return new ApiOrPageProblem(api, unavailable.page(retryAfterSeconds));
+  },
+  oauth(retryAfterSeconds: number): OAuthProblem {
+    return new OAuthProblem(503, 'temporarily_unavailable', unavailable.description, unavailable.headers(retryAfterSeconds));
+  },
+};
 
 /** bad_request, not_found, method_not_allowed, …: the status's own words as an error code. */
 export function codeForStatus(status: number): string {

@@ -10,7 +10,8 @@ import { partnerClientProperties, partnerPropertiesOf } from './client-metadata.
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
 import { permissionNames } from '../permissions/catalog.ts';
 import { renderProblem } from '../http/boundary.ts';
-import { PageProblem } from '../http/problems.ts';
+import { PageProblem, unavailable } from '../http/problems.ts';
+import { databaseRetryAfterSeconds } from '../db/unavailable.ts';
 import { addAppIdToTokenResponse, normalizeEngineRequests } from './engine-requests.ts';
 import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 
@@ -185,7 +186,9 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     renderError: async (ctx, out, error) => {
       const code = out.error;
       const status = (error as { status?: number }).status ?? 500;
-      if (status >= 500) logger.error({ err: error }, 'oauth engine error');
+      if (status >= 500 && code !== 'temporarily_unavailable') logger.error({ err: error }, 'oauth engine error');
+      // The database could not answer (src/db/unavailable.ts): the page says to try again, and when.
+      if (code === 'temporarily_unavailable') return renderProblem(ctx, unavailable.page(databaseRetryAfterSeconds, code));
       const title = errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
       const message =
         status >= 500

@@ -34,6 +34,7 @@ import { explainUnanswered } from '../http/fallbacks.ts';
 import { ApiProblem } from '../http/problems.ts';
 import { apiCors } from '../api/cors.ts';
 import { healthRouter } from './health.ts';
+import { answerDatabaseUnavailable, retryAfterEngineOutage, unavailableFor } from './unavailable.ts';
 import { requestLog } from './request-log.ts';
 import { keepRequestReads } from '../oauth/storage/request-reads.ts';
 import { Metrics } from './metrics.ts';
@@ -84,6 +85,7 @@ function engine(provider: Provider, issuer: string) {
     }
     if (path !== ctx.path) ctx.path = path;
     await handle(ctx);
+    retryAfterEngineOutage(ctx);
   };
 }
 
@@ -129,8 +131,8 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
 export function startingApp(logger: Logger): Koa {
   const app = new Koa();
   app.use(errorBoundary(logger));
-  app.use(() => {
-    throw Object.assign(new Error('temporarily_unavailable'), { status: 503, expose: true, headers: { 'Retry-After': '1' } });
+  app.use((ctx) => {
+    throw unavailableFor(ctx.path, 1);
   });
   app.silent = true;
   return app;
@@ -185,6 +187,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
 
   application.use(requestLog(logger, metrics));
   application.use(errorBoundary(logger));
+  application.use(answerDatabaseUnavailable);
   application.use(keepRequestReads);
   application.use((ctx, next) => (isApiPath(ctx.path) ? apiStack(ctx, next) : siteStack(ctx, next)));
   application.silent = true;

@@ -63,7 +63,7 @@ describe('three instances behind PgBouncer in transaction mode', () => {
     const account = await createAccount(db!, hasher, { email: `owner-${Date.now()}@example.com`, password, name: 'Owner' });
     // One app per flow: each flow ends in an authorization of its own.
     const apps = [];
-    for (const name of ['Support', 'Sales', 'Billing', 'Returns']) apps.push(await createApp(db!, account.id, name));
+    for (const name of ['Support', 'Sales', 'Billing', 'Returns']) apps.push(await createApp(db!, account.id, { displayName: name }));
     const app = apps[0]!;
     const { partner, clientSecret } = await createPartner(db!, hasher, false, {
       name: 'Acme Integration',

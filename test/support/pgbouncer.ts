@@ -75,7 +75,7 @@ export async function startPgBouncer(cluster: Cluster, poolSize = 4): Promise<Bo
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${(error as Error).message}\n${output}`);
+    throw new Error(`${(error as Error).message}\n${output}`, { cause: error });
   }
   return {
     port,
