@@ -42,13 +42,17 @@ function isTransientSqlState(code: string): boolean {
   return code.startsWith('08') || code.startsWith('53') || ['57P01', '57P02', '57P03', '57014'].includes(code);
 }
 
-/** Errors the pg driver and knex raise without a code: a connection that ended, a deadline that passed. */
+/**
+ * Errors the pg driver and knex raise without a code: a connection that
+ * ended, a deadline that passed. knex puts the failed SQL in front of a
+ * query's message, so only the end is matched.
+ */
 const unavailableMessages = [
-  /^Connection terminated/,
-  /^timeout expired$/,
-  /^Query read timeout$/,
-  /not queryable/,
-  /^Knex: Timeout acquiring a connection/,
+  /Connection terminated( unexpectedly| due to connection timeout)?$/,
+  /timeout expired$/,
+  /Query read timeout$/,
+  /is not queryable$/,
+  /Knex: Timeout acquiring a connection/,
 ];
 
 export function isDatabaseUnavailable(error: unknown): boolean {

@@ -6,9 +6,15 @@ import { oauthRoutes } from '../oauth/provider.ts';
 /** The engine's endpoints whose clients parse the OAuth error shape. */
 const oauthJsonEndpoints = new Set<string>([oauthRoutes.token, oauthRoutes.introspection, oauthRoutes.revocation]);
 
-/** 503 for `path`, in the shape its clients parse: the OAuth error, else the API's or a page (the boundary decides). */
+/**
+ * 503 for `path`, in the shape its clients parse: the OAuth error on the
+ * engine's JSON endpoints, a page on the authorization endpoint (a person's
+ * browser is there), else the API's error or a page as the client accepts.
+ */
 export function unavailableFor(path: string, retryAfterSeconds: number): Problem {
-  return oauthJsonEndpoints.has(path) ? unavailable.oauth(retryAfterSeconds) : unavailable.apiOrPage(retryAfterSeconds);
+  if (oauthJsonEndpoints.has(path)) return unavailable.oauth(retryAfterSeconds);
+  if (path === oauthRoutes.authorization || path.startsWith(`${oauthRoutes.authorization}/`)) return unavailable.page(retryAfterSeconds);
+  return unavailable.apiOrPage(retryAfterSeconds);
 }
 
 /**

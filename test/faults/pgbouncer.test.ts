@@ -1,11 +1,7 @@
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../src/config/settings.ts';
-import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
-import { createAccount } from '../../src/accounts/accounts.ts';
-import { createApp } from '../../src/apps/apps.ts';
-import { createPartner } from '../../src/partners/partners.ts';
-import { appKey, basic, call, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
+import { basic, call, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
+import { createClusterDatabase, directConnection, seedWorld } from '../support/fault-world.ts';
 import { introspect } from '../support/flow.ts';
 import { createCluster, type Cluster } from '../support/postgres-cluster.ts';
 import { startPgBouncer, type Bouncer } from '../support/pgbouncer.ts';
@@ -24,13 +20,10 @@ describe('three instances behind PgBouncer in transaction mode', () => {
   let bouncer: Bouncer | undefined;
   let balancer: RoundRobin | undefined;
   let db: Knex | undefined;
-  const hasher = passwordHasherFor(loadSettings({ NODE_ENV: 'test' }));
 
   beforeAll(async () => {
     cluster = await createCluster();
-    const admin = knexFactory({ client: 'pg', connection: cluster.url(), pool: { min: 0, max: 1 } });
-    await admin.raw('create database appgrant');
-    await admin.destroy();
+    await createClusterDatabase(cluster, 'appgrant');
     // Fewer server sessions than the instances' pools: connections are shared, as under load.
     bouncer = await startPgBouncer(cluster, 3);
     balancer = await startRoundRobin();
@@ -38,7 +31,7 @@ describe('three instances behind PgBouncer in transaction mode', () => {
     // All three at once on an empty database: one migrates, the others wait for it.
     const instances = [spawnServer(env), spawnServer(env), spawnServer(env)];
     balancer.targets.push(...(await Promise.all(instances.map((instance) => instance.ready))));
-    db = knexFactory({ client: 'pg', connection: cluster.url('appgrant'), pool: { min: 0, max: 2 } });
+    db = directConnection(cluster.url('appgrant'));
   }, 150_000);
 
   afterAll(async () => {
@@ -59,23 +52,12 @@ describe('three instances behind PgBouncer in transaction mode', () => {
   });
 
   it('concurrent full flows, introspections and API calls across the instances all succeed', { timeout: 120_000 }, async () => {
-    const password = 'correct horse battery';
-    const account = await createAccount(db!, hasher, { email: `owner-${Date.now()}@example.com`, password, name: 'Owner' });
     // One app per flow: each flow ends in an authorization of its own.
-    const apps = [];
-    for (const name of ['Support', 'Sales', 'Billing', 'Returns']) apps.push(await createApp(db!, account.id, { displayName: name }));
+    const { owner, apps, partner: client, key } = await seedWorld(db!, ['Support', 'Sales', 'Billing', 'Returns']);
     const app = apps[0]!;
-    const { partner, clientSecret } = await createPartner(db!, hasher, false, {
-      name: 'Acme Integration',
-      redirectUris: ['https://partner.example/callback'],
-      permissions: ['app:read', 'message:send'],
-      approved: true,
-    });
-    const client = { id: partner.id, secret: clientSecret };
-    const key = await appKey(db!, app);
     const base = balancer!.url;
 
-    const flows = await Promise.all(apps.map((each) => oauthToken(base, client, { email: account.email, password }, each.id)));
+    const flows = await Promise.all(apps.map((each) => oauthToken(base, client, owner, each.id)));
     const failures: string[] = [];
     const expectOk = async (what: string, response: Promise<Response>) => {
       const answer = await response;
