@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import type { Provider } from 'oidc-provider';
 import type { Settings } from '../src/config/settings.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { ClientSecretVerifier } from '../src/oauth/client-secrets.ts';
+import { ClientSecretVerifier, clientAuthGuesses } from '../src/oauth/client-secrets.ts';
+import { SharedCounters } from '../src/limits/shared-counters.ts';
 import { createOAuthProvider, platformApiResource } from '../src/oauth/provider.ts';
 import { loadCookieKeys, loadKeyEncryptionKeys } from '../src/keys/server-keys.ts';
 import { SecretBox } from '../src/keys/secret-box.ts';
@@ -80,6 +81,7 @@ export async function appgrantProvider(db: Knex, settings: Settings): Promise<Pr
     cookieKeys: await loadCookieKeys(db, settings.COOKIE_KEYS),
     signingKey: signingKeys.signingKey()!.jwk,
     secretVerifier: new ClientSecretVerifier(passwordHasherFor(settings)),
+    clientAuthGuesses: clientAuthGuesses(new SharedCounters(db, settings.REDIS_URL), settings),
   });
 }
 

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { GuessLimits } from '../limits/guess-limits.ts';
 import { authenticateAccount, type Account } from './accounts.ts';
-import type { LoginThrottle } from './login-throttle.ts';
-import type { PasswordHasher } from './password-hasher.ts';
+import { HashingBudgetSpent, type PasswordHasher } from './password-hasher.ts';
 
 export type LoginAttempt =
   | { outcome: 'signed-in'; email: string; account: Account }
@@ -12,29 +13,46 @@ export type LoginAttempt =
 export const wrongCredentialsMessage = 'The email or password is incorrect.';
 
 /**
- * One password login, for every login form: reserve the attempt with the
- * throttle, verify the password (argon2id), and tell the throttle when it
- * was right.
+ * What login guesses are counted under: the email (whether or not an
+ * account has it, so the throttle itself reveals nothing), as a digest, so
+ * the counts hold no address book.
+ */
+function accountSubject(email: string): string {
+  return createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
+}
+
+/**
+ * One password login, for every login form: reserve the attempt (per email
+ * and per client address), verify the password (argon2id), and give the
+ * attempt back when it was right or could not be checked.
  */
 export class PasswordLogin {
   readonly #db: Knex;
   readonly #hasher: PasswordHasher;
-  readonly #throttle: LoginThrottle;
+  readonly #limits: GuessLimits;
 
-  constructor(db: Knex, hasher: PasswordHasher, throttle: LoginThrottle) {
+  constructor(db: Knex, hasher: PasswordHasher, limits: GuessLimits) {
     this.#db = db;
     this.#hasher = hasher;
-    this.#throttle = throttle;
+    this.#limits = limits;
   }
 
   async attempt(form: Record<string, unknown>, ip: string): Promise<LoginAttempt> {
     const email = typeof form.email === 'string' ? form.email.trim().slice(0, 320) : '';
     const password = typeof form.password === 'string' ? form.password.slice(0, 1024) : '';
-    const retryAfter = await this.#throttle.reserve(email, ip);
+    const subject = accountSubject(email);
+    const retryAfter = await this.#limits.reserve(subject, ip);
     if (retryAfter > 0) return { outcome: 'throttled', email, retryAfter };
-    const account = email && password ? await authenticateAccount(this.#db, this.#hasher, email, password) : undefined;
+    let account: Account | undefined;
+    try {
+      account = email && password ? await authenticateAccount(this.#db, this.#hasher, email, password) : undefined;
+    } catch (error) {
+      if (!(error instanceof HashingBudgetSpent)) throw error;
+      await this.#limits.giveBack(subject, ip);
+      return { outcome: 'throttled', email, retryAfter: error.retryAfter };
+    }
     if (!account) return { outcome: 'wrong-credentials', email };
-    await this.#throttle.succeeded(email, ip);
+    await this.#limits.giveBack(subject, ip);
     return { outcome: 'signed-in', email, account };
   }
 }

@@ -66,11 +66,6 @@ export class WindowLimit {
   async giveBack(subject: string): Promise<void> {
     await this.#limiter.reward(subject, 1);
   }
-
-  /** Forgets the subject's count for this window. */
-  async clear(subject: string): Promise<void> {
-    await this.#limiter.delete(subject);
-  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { createAdapterFactory } from './storage/adapter.ts';
 import { accountReads, liveAuthorizationReads } from './storage/read-ahead.ts';
 import { partnerClientProperties, partnerPropertiesOf } from './client-metadata.ts';
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
+import type { GuessLimits } from '../limits/guess-limits.ts';
 import { permissionNames } from '../permissions/catalog.ts';
 import { renderProblem } from '../http/boundary.ts';
 import { PageProblem, unavailable } from '../http/problems.ts';
@@ -36,6 +37,8 @@ export interface OAuthDependencies {
    */
   signingKey: JWK;
   secretVerifier: ClientSecretVerifier;
+  /** Limits on failed client authentication, per client and per address. */
+  clientAuthGuesses: GuessLimits;
 }
 
 /** The audience of every access token: the platform API. */
@@ -200,7 +203,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
 
   const provider = new Provider(settings.ISSUER, configuration);
   provider.proxy = settings.TRUST_PROXY;
-  useHashedClientSecrets(provider, deps.secretVerifier);
+  useHashedClientSecrets(provider, deps.secretVerifier, deps.clientAuthGuesses);
   provider.use(normalizeEngineRequests(provider, db, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
   provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oauth engine error'));

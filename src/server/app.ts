@@ -8,11 +8,11 @@ import type { Knex } from 'knex';
 import type { Provider } from 'oidc-provider';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
-import { LoginThrottle } from '../accounts/login-throttle.ts';
 import { passwordHasherFor, type PasswordHasher } from '../accounts/password-hasher.ts';
 import { PasswordLogin } from '../accounts/password-login.ts';
 import { SharedCounters } from '../limits/shared-counters.ts';
-import { ClientSecretVerifier } from '../oauth/client-secrets.ts';
+import { GuessLimits } from '../limits/guess-limits.ts';
+import { ClientSecretVerifier, clientAuthGuesses } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
 import { addressedToIssuer } from '../oauth/engine-requests.ts';
 import { engineMiddleware } from '../oauth/engine-internals.ts';
@@ -114,6 +114,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
   const signingKeys = new SigningKeySet(db, box, settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
   await signingKeys.start();
+  const counters = new SharedCounters(db, settings.REDIS_URL);
   const provider = createOAuthProvider({
     db,
     settings,
@@ -121,9 +122,9 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     cookieKeys,
     signingKey: signingKeys.signingKey()!.jwk,
     secretVerifier: new ClientSecretVerifier(hasher),
+    clientAuthGuesses: clientAuthGuesses(counters, settings),
   });
   const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
-  const counters = new SharedCounters(db, settings.REDIS_URL);
   return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters };
 }
 
@@ -142,14 +143,16 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
   const { db, settings, logger, provider } = services;
   const application = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
-  const throttle = new LoginThrottle(services.counters, {
-    maxAttemptsPerAccount: settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-    maxAttemptsPerAddress: settings.LOGIN_MAX_FAILURES_PER_IP,
+  const loginGuesses = new GuessLimits(services.counters, {
+    name: 'login',
+    perSubject: settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    perAddress: settings.LOGIN_MAX_FAILURES_PER_IP,
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
-  const login = new PasswordLogin(db, services.hasher, throttle);
+  const login = new PasswordLogin(db, services.hasher, loginGuesses);
   const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
   const metrics = new Metrics();
+  metrics.countFrom('appgrant_password_hash_verifications_total', 'argon2id verifications run (logins and partner secrets)', () => services.hasher.verifications);
   const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER });
   const siteRouters = [
     metrics.router(settings.METRICS_TOKEN),

@@ -109,7 +109,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // Throttling counts are swept as their windows end: at least once per window, at most once a second.
   const counterSweeper = setInterval(() => {
     services.counters.sweepExpired().catch((error: unknown) => logger.warn({ err: error }, 'throttle count sweep failed'));
-  }, Math.min(60, settings.LOGIN_FAILURE_WINDOW) * 1000);
+  }, Math.min(60, settings.LOGIN_FAILURE_WINDOW, settings.CLIENT_AUTH_FAILURE_WINDOW) * 1000);
   counterSweeper.unref();
 
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${port}`;
