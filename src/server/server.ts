@@ -9,7 +9,7 @@ import { announceControlSocket, whileDataDirBusy } from '../db/data-dir-lock.ts'
 import { databaseOptionsFrom, migrateToLatest, openDatabase, type Database } from '../db/database.ts';
 import { sweepExpiredRecords } from '../oauth/storage/adapter.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
-import { createKoaApplication, createServices, startingApp } from './app.ts';
+import { createKoaApplication, createServices, startingApp, type Services } from './app.ts';
 import { demoBanner, seedDemo } from './demo.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
 
@@ -45,6 +45,26 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
 }
 
 type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/**
+ * Deletes what has expired: engine records every few minutes, throttling
+ * counts as their windows end (at least once per window, at most once a
+ * second). Returns what stops it.
+ */
+function startSweeping(services: Services, settings: Settings, logger: Logger): () => void {
+  const records = setInterval(() => {
+    sweepExpiredRecords(services.db).catch((error: unknown) => logger.warn({ err: error }, 'expired record sweep failed'));
+  }, sweepIntervalMs);
+  const counts = setInterval(() => {
+    services.counters.sweepExpired().catch((error: unknown) => logger.warn({ err: error }, 'throttle count sweep failed'));
+  }, Math.min(60, settings.LOGIN_FAILURE_WINDOW, settings.CLIENT_AUTH_FAILURE_WINDOW) * 1000);
+  records.unref();
+  counts.unref();
+  return () => {
+    clearInterval(records);
+    clearInterval(counts);
+  };
+}
 
 /**
  * Migrates, seeds the demo outside production, and serves until close().
@@ -102,15 +122,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   );
   notices.start();
 
-  const sweeper = setInterval(() => {
-    sweepExpiredRecords(db).catch((error: unknown) => logger.warn({ err: error }, 'expired record sweep failed'));
-  }, sweepIntervalMs);
-  sweeper.unref();
-  // Throttling counts are swept as their windows end: at least once per window, at most once a second.
-  const counterSweeper = setInterval(() => {
-    services.counters.sweepExpired().catch((error: unknown) => logger.warn({ err: error }, 'throttle count sweep failed'));
-  }, Math.min(60, settings.LOGIN_FAILURE_WINDOW, settings.CLIENT_AUTH_FAILURE_WINDOW) * 1000);
-  counterSweeper.unref();
+  const stopSweeping = startSweeping(services, settings, logger);
 
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${port}`;
   logger.info({ url, issuer: settings.ISSUER, database: database.mode }, 'appgrant listening');
@@ -125,8 +137,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         logger.info({ seconds: drainSeconds }, 'draining: /readyz answers 503, requests are still served');
         await sleep(drainSeconds * 1000);
       }
-      clearInterval(sweeper);
-      clearInterval(counterSweeper);
+      stopSweeping();
       control?.close();
       const closed = new Promise<void>((done) => http.close(() => done()));
       http.closeIdleConnections();
