@@ -10,6 +10,7 @@ import { databaseOptionsFrom, migrateToLatest, openDatabase, type Database } fro
 import { sweepExpiredRecords } from '../oauth/storage/adapter.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
 import { createKoaApplication, createServices, startingApp, type Services } from './app.ts';
+import { passwordHasherFor } from '../accounts/password-hasher.ts';
 import { demoBanner, seedDemo } from './demo.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
 
@@ -47,6 +48,30 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
 type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
 /**
+ * The HTTP listener, answering 503 with Retry-After (startingApp) until
+ * serve() hands it the application. While stopping, every answer closes
+ * its connection: the client's next request opens one elsewhere.
+ */
+async function startListener(settings: Settings, logger: Logger) {
+  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
+  let handle: RequestHandler = startingApp(logger).callback();
+  const state = { stopping: false };
+  http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (state.stopping) response.setHeader('Connection', 'close');
+    handle(request, response);
+  });
+  const address = await listen(http, settings.PORT, settings.HOST);
+  return {
+    http,
+    address,
+    state,
+    serve: (handler: RequestHandler) => {
+      handle = handler;
+    },
+  };
+}
+
+/**
  * Deletes what has expired: engine records every few minutes, throttling
  * counts as their windows end (at least once per window, at most once a
  * second). Returns what stops it.
@@ -66,49 +91,9 @@ function startSweeping(services: Services, settings: Settings, logger: Logger): 
   };
 }
 
-/**
- * Migrates, seeds the demo outside production, and serves until close().
- *
- * The port is taken first (PORT=0 picks a free one, and the issuer names
- * it) and every connection is answered from then on: 503 with Retry-After
- * until the service is ready, so that no request sent during start-up waits
- * unanswered or is dropped.
- */
-export async function startServer(options: StartOptions): Promise<RunningServer> {
-  const { logger } = options;
-  const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
-  let handle: RequestHandler = startingApp(logger).callback();
-  let shuttingDown = false;
-  http.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    // While stopping, every answer closes its connection: the client's next request opens one elsewhere.
-    if (shuttingDown) response.setHeader('Connection', 'close');
-    handle(request, response);
-  });
-  const address = await listen(http, options.settings.PORT, options.settings.HOST);
-  const port = address.port;
-  // The issuer is known once the port is: PORT=0 (tests) picks a free one.
-  const settings = { ...options.settings, ISSUER: options.settings.ISSUER.replace(/:0$/, `:${port}`) };
-  logger.info({ port, issuer: settings.ISSUER }, 'appgrant starting');
-
-  let prepared;
-  try {
-    prepared = await openAndPrepare(settings, options);
-  } catch (error) {
-    http.close();
-    http.closeAllConnections();
-    throw error;
-  }
-  const { database, services } = prepared;
-  const db = database.knex;
-  handle = createKoaApplication(services, () => shuttingDown).callback();
-
-  let control: NetServer | undefined;
-  if (database.mode === 'pglite' && !options.database) {
-    const socketPath = controlSocketPath(resolve(settings.DATA_DIR));
-    control = await listenForCommands(socketPath, { db, settings, hasher: services.hasher, box: async () => services.box }, logger);
-    announceControlSocket(resolve(settings.DATA_DIR), socketPath);
-  }
-
+/** The removal-notice worker and the periodic sweeps; stop() ends them. */
+function startBackgroundWork(services: Services, logger: Logger) {
+  const { db, settings } = services;
   const notices = new RemovalNoticeWorker(
     db,
     new NoticeSigner(services.signingKeys),
@@ -121,10 +106,56 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     logger,
   );
   notices.start();
-
   const stopSweeping = startSweeping(services, settings, logger);
+  return {
+    stop: async () => {
+      stopSweeping();
+      await notices.stop();
+    },
+  };
+}
 
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${port}`;
+/**
+ * Opens the database, migrates it and seeds the demo outside production,
+ * then takes the port, builds the services and serves until close().
+ *
+ * Nothing listens while the database opens: the embedded one runs on this
+ * thread and blocks it for seconds at a time, so a connection accepted then
+ * would wait unanswered; refused, the client knows at once. From the moment
+ * the port is taken (PORT=0 picks a free one, and the issuer names it)
+ * every connection is answered: 503 with Retry-After until the service is
+ * ready.
+ */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { logger } = options;
+  const { database, demoSeeded } = await openMigrated(options);
+  let listener;
+  let services;
+  let settings = options.settings;
+  try {
+    listener = await startListener(options.settings, logger);
+    // The issuer is known once the port is: PORT=0 (tests) picks a free one.
+    settings = { ...settings, ISSUER: settings.ISSUER.replace(/:0$/, `:${listener.address.port}`) };
+    services = await createServices(database.knex, settings, logger);
+  } catch (error) {
+    listener?.http.close();
+    listener?.http.closeAllConnections();
+    if (!options.database) await database.close();
+    throw error;
+  }
+  const { http, address, state } = listener;
+  listener.serve(createKoaApplication(services, () => state.stopping).callback());
+  if (demoSeeded) options.announce?.(demoBanner(settings.ISSUER));
+
+  let control: NetServer | undefined;
+  if (database.mode === 'pglite' && !options.database) {
+    const socketPath = controlSocketPath(resolve(settings.DATA_DIR));
+    control = await listenForCommands(socketPath, { db: database.knex, settings, hasher: services.hasher, box: async () => services.box }, logger);
+    announceControlSocket(resolve(settings.DATA_DIR), socketPath);
+  }
+  const background = startBackgroundWork(services, logger);
+
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${address.port}`;
   logger.info({ url, issuer: settings.ISSUER, database: database.mode }, 'appgrant listening');
 
   return {
@@ -132,19 +163,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     issuer: settings.ISSUER,
     database,
     close: async ({ drainSeconds = 0 } = {}) => {
-      shuttingDown = true;
+      state.stopping = true;
       if (drainSeconds > 0) {
         logger.info({ seconds: drainSeconds }, 'draining: /readyz answers 503, requests are still served');
         await sleep(drainSeconds * 1000);
       }
-      stopSweeping();
       control?.close();
       const closed = new Promise<void>((done) => http.close(() => done()));
       http.closeIdleConnections();
       const grace = setTimeout(() => http.closeAllConnections(), settings.SHUTDOWN_GRACE * 1000);
       await closed;
       clearTimeout(grace);
-      await notices.stop();
+      await background.stop();
       await services.counters.close();
       services.signingKeys.stop();
       await database.close();
@@ -152,18 +182,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   };
 }
 
-/** Everything between taking the port and serving: the database and its schema, services, demo data. */
-async function openAndPrepare(settings: Settings, options: StartOptions) {
-  const { logger } = options;
+/** The database, opened from the settings unless given, migrated, with the demo seeded outside production. */
+async function openMigrated(options: StartOptions): Promise<{ database: Database; demoSeeded: boolean }> {
+  const { settings, logger } = options;
   // An operator's CLI run may hold the embedded database for a moment.
   const database = options.database ?? (await whileDataDirBusy(() => openDatabase(databaseOptionsFrom(settings))));
   try {
     const applied = await migrateToLatest(database.knex);
     if (applied.length) logger.info({ applied }, 'migrations applied');
-    const services = await createServices(database.knex, settings, logger);
     const seedsDemo = settings.SEED_DEMO ?? !settings.production;
-    if (seedsDemo && (await seedDemo(database.knex, services.hasher))) options.announce?.(demoBanner(settings.ISSUER));
-    return { database, services };
+    const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings)));
+    return { database, demoSeeded };
   } catch (error) {
     if (!options.database) await database.close();
     throw error;
