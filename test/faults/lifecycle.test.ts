@@ -79,9 +79,8 @@ describe('start-up and shutdown of a server process (embedded database)', () => 
   it('SIGTERM: /readyz says 503 while requests are still served, then new connections are refused, the request in flight is answered, and the process exits', { timeout: 60_000 }, async () => {
     // A request in flight: its body arrives slowly, across the whole drain.
     const body = 'grant_type=client_credentials&client_id=nobody&padding=' + 'x'.repeat(64);
-    let answer: Promise<number> | undefined;
     const inFlight = request(`${base}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } });
-    answer = new Promise<number>((resolve, reject) => {
+    const answer = new Promise<number>((resolve, reject) => {
       inFlight.on('response', (response) => {
         response.resume();
         resolve(response.statusCode ?? 0);
@@ -93,7 +92,7 @@ describe('start-up and shutdown of a server process (embedded database)', () => 
 
     const stopped = server.stop('SIGTERM', 20_000);
     await sleep(500);
-    expect((await attempt(`${base}/readyz`)).valueOf()).toMatchObject({ kind: 'answered', status: 503 });
+    expect(await attempt(`${base}/readyz`)).toMatchObject({ kind: 'answered', status: 503 });
     expect(await attempt(`${base}/healthz`)).toMatchObject({ kind: 'answered', status: 200 });
     expect(await attempt(`${base}/v2/apps`)).toMatchObject({ kind: 'answered', status: 401 });
 
@@ -101,7 +100,6 @@ describe('start-up and shutdown of a server process (embedded database)', () => 
     expect(await attempt(`${base}/healthz`), 'after the drain nothing new is taken').toEqual({ kind: 'refused' });
     inFlight.end(body.slice(20));
     expect(await answer, 'the request in flight is answered').toBeLessThan(500);
-    answer = undefined;
 
     const exit = await stopped;
     expect(exit.code, server.output()).toBe(0);
