@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { childrenOf } from './server-process.ts';
 
 /**
  * A PostgreSQL cluster of a test's own, made with the machine's
@@ -56,22 +57,6 @@ async function dropAbandonedClusters(version: string): Promise<void> {
     const pid = Number(name.slice(namePrefix.length).split('_')[0]);
     if (!isAlive(pid)) await run('pg_dropcluster', ['--stop', version, name]).catch(() => undefined);
   }
-}
-
-/** The children of a process, from /proc. */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent === pid) children.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return children;
 }
 
 export async function createCluster(): Promise<Cluster> {
