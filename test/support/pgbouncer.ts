@@ -1,16 +1,18 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, type Cluster } from './postgres-cluster.ts';
+import { root } from './server-process.ts';
 
 /**
  * Debian's PgBouncer (/usr/sbin/pgbouncer, installed by .ci/run) in front of
- * a test cluster, in pool_mode=transaction: each transaction of a client
- * connection may run on a different server session, as in production.
- * PgBouncer refuses to run as root; it runs as the cluster's owner.
+ * a test cluster, with production's pooling policy (deploy/pgbouncer/
+ * pool.ini: pool_mode=transaction, so each transaction of a client
+ * connection may run on a different server session) and fewer server
+ * sessions. PgBouncer refuses to run as root; it runs as the cluster's owner.
  */
 export interface Bouncer {
   port: number;
@@ -54,18 +56,14 @@ export async function startPgBouncer(cluster: Cluster, poolSize = 4): Promise<Bo
       'unix_socket_dir =',
       'auth_type = trust',
       `auth_file = ${join(dir, 'users.txt')}`,
-      'pool_mode = transaction',
+      `%include ${join(dir, 'pool.ini')}`,
       `default_pool_size = ${poolSize}`,
-      'max_client_conn = 500',
-      // A pool it cannot serve answers within seconds instead of PgBouncer's default two minutes.
-      'query_wait_timeout = 10',
-      'server_connect_timeout = 3',
-      'server_login_retry = 1',
       '',
     ].join('\n'),
   );
+  copyFileSync(join(root, 'deploy', 'pgbouncer', 'pool.ini'), join(dir, 'pool.ini'));
   chownSync(dir, uid, gid);
-  for (const file of ['users.txt', 'pgbouncer.ini']) chownSync(join(dir, file), uid, gid);
+  for (const file of ['users.txt', 'pgbouncer.ini', 'pool.ini']) chownSync(join(dir, file), uid, gid);
   const child = spawn(pgbouncerPath, [join(dir, 'pgbouncer.ini')], { uid, gid, stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-4000)));
