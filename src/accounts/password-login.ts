@@ -30,14 +30,23 @@ export class PasswordLogin {
   readonly #db: Knex;
   readonly #hasher: PasswordHasher;
   readonly #limits: GuessLimits;
+  readonly #observe: (outcome: LoginAttempt['outcome']) => void;
 
-  constructor(db: Knex, hasher: PasswordHasher, limits: GuessLimits) {
+  /** `observe` hears each attempt's outcome (the server counts them for its metrics). */
+  constructor(db: Knex, hasher: PasswordHasher, limits: GuessLimits, observe: (outcome: LoginAttempt['outcome']) => void = () => {}) {
     this.#db = db;
     this.#hasher = hasher;
     this.#limits = limits;
+    this.#observe = observe;
   }
 
   async attempt(form: Record<string, unknown>, ip: string): Promise<LoginAttempt> {
+    const attempt = await this.#check(form, ip);
+    this.#observe(attempt.outcome);
+    return attempt;
+  }
+
+  async #check(form: Record<string, unknown>, ip: string): Promise<LoginAttempt> {
     const email = typeof form.email === 'string' ? form.email.trim().slice(0, 320) : '';
     const password = typeof form.password === 'string' ? form.password.slice(0, 1024) : '';
     const subject = accountSubject(email);

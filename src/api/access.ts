@@ -5,7 +5,30 @@ import type { Caller, Challenge } from '../credentials/caller.ts';
 import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
 import type { Level } from '../permissions/catalog.ts';
-import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
+import { ApiProblem, ForbiddenProblem, type ForbiddenReason } from '../http/problems.ts';
+import { looksLikeJwt } from '../credentials/jwt.ts';
+
+/**
+ * The authorization decision of one request, left on ctx.state.access for
+ * the server's metrics: which kind of credential, allowed or not, and why.
+ */
+export interface AccessOutcome {
+  credential: 'none' | 'basic' | 'jwt' | 'bearer' | 'dpop';
+  outcome: 'allowed' | 'unauthorized' | 'forbidden';
+  reason: ForbiddenReason | 'missing' | 'invalid' | 'none';
+}
+
+function credentialKind(authorization: string): AccessOutcome['credential'] {
+  const [scheme = '', value = ''] = authorization.trim().split(/ +/);
+  if (/^basic$/i.test(scheme)) return 'basic';
+  if (/^bearer$/i.test(scheme)) return looksLikeJwt(value) ? 'jwt' : 'bearer';
+  if (/^dpop$/i.test(scheme)) return 'dpop';
+  return 'none';
+}
+
+function decided(ctx: Context, outcome: AccessOutcome['outcome'], reason: AccessOutcome['reason']): void {
+  ctx.state.access = { credential: credentialKind(ctx.get('authorization')), outcome, reason } satisfies AccessOutcome;
+}
 
 const dpopChallenge = `DPoP realm="appgrant", algs="${dpopSigningAlgorithms.join(' ')}"`;
 
@@ -46,9 +69,11 @@ export function holdsAny(caller: Caller, permissions: readonly string[]): boolea
  * for routes under /v2/apps/{appId}, is that app theirs. An account-level
  * caller asking for an app outside its account gets 404, so app ids of other
  * accounts cannot be probed; an app-level caller asking for another app, 403.
+ * The decision is left on the request (AccessOutcome), including a 403 that
+ * a later step of the route refuses with.
  */
 export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) {
-  return async function checkAccess(ctx: Context, next: Next): Promise<void> {
+  async function decide(ctx: Context): Promise<void> {
     const appId = ctx.params.appId as string | undefined;
     const presented = {
       authorization: ctx.get('authorization') || undefined,
@@ -58,18 +83,32 @@ export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) 
       clientIp: ctx.ip,
     };
     const resolution = await resolver.resolve(presented, appId);
-    if (resolution.outcome === 'unauthenticated') throw unauthorized(resolution);
-    if (resolution.outcome === 'forbidden') throw new ForbiddenProblem();
+    if (resolution.outcome === 'unauthenticated') {
+      decided(ctx, 'unauthorized', presented.authorization ? 'invalid' : 'missing');
+      throw unauthorized(resolution);
+    }
+    if (resolution.outcome === 'forbidden') throw new ForbiddenProblem(resolution.reason);
     const { caller } = resolution;
     ctx.state.caller = caller;
-    if (!rule.levels.includes(caller.level) || !holdsAny(caller, rule.permissions)) throw new ForbiddenProblem();
+    if (!rule.levels.includes(caller.level)) throw new ForbiddenProblem('level');
+    if (!holdsAny(caller, rule.permissions)) throw new ForbiddenProblem('permission');
     if (appId !== undefined) {
-      if (caller.level !== 'account' && caller.appId !== appId) throw new ForbiddenProblem();
+      if (caller.level !== 'account' && caller.appId !== appId) throw new ForbiddenProblem('other_app');
       const app = resolution.app !== undefined ? resolution.app : await findApp(db, appId);
       if (!app || app.account_id !== caller.accountId) throw new ApiProblem(404, 'app_not_found', 'App not found');
       ctx.state.app = app;
     }
-    return next();
+    decided(ctx, 'allowed', 'none');
+  }
+
+  return async function checkAccess(ctx: Context, next: Next): Promise<void> {
+    try {
+      await decide(ctx);
+      await next();
+    } catch (error) {
+      if (error instanceof ForbiddenProblem) decided(ctx, 'forbidden', error.reason);
+      throw error;
+    }
   };
 }
 

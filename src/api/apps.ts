@@ -22,7 +22,7 @@ function listApps({ db, issuer }: ApiDependencies) {
     const query = appListQuery.parse(ctx.query);
     const caller = callerOf(ctx);
     const serviceAccountId = query['filter[serviceAccountId]'];
-    if (serviceAccountId !== undefined && serviceAccountId !== caller.serviceAccountId) throw new ForbiddenProblem();
+    if (serviceAccountId !== undefined && serviceAccountId !== caller.serviceAccountId) throw new ForbiddenProblem('other_service_account');
     const page = await pageAppsOfAccount(db, caller.accountId, {
       after: query['page[after]'],
       before: query['page[before]'],

@@ -23,10 +23,10 @@ function currentCredential({ db }: ApiDependencies) {
     const appId = typeof ctx.query.appId === 'string' ? ctx.query.appId : undefined;
     const permission = typeof ctx.query.permission === 'string' ? ctx.query.permission : undefined;
     if (permission !== undefined && !isKnownPermission(permission)) throw new ApiProblem(400, 'bad_request', 'Unknown permission');
-    if (permission !== undefined && !holdsAny(caller, [permission])) throw new ForbiddenProblem();
+    if (permission !== undefined && !holdsAny(caller, [permission])) throw new ForbiddenProblem('permission');
     if (appId !== undefined) {
       const app = caller.level === 'account' || caller.appId === appId ? await findApp(db, appId) : undefined;
-      if (!app || app.account_id !== caller.accountId) throw new ForbiddenProblem();
+      if (!app || app.account_id !== caller.accountId) throw new ForbiddenProblem('other_app');
     }
     ctx.body = { credential: presentCredential(caller) };
   };

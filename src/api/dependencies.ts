@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { KeyEvents } from '../credentials/api-keys.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 
@@ -8,4 +9,6 @@ export interface ApiDependencies {
   box: SecretBox;
   resolver: CallerResolver;
   issuer: string;
+  /** Told of keys created and revoked (the server's metrics). */
+  keyEvents: KeyEvents;
 }

@@ -25,11 +25,14 @@ function listKeys({ db }: ApiDependencies) {
 }
 
 /** A caller hands out at most what it holds (createApiKey refuses more with the 403). */
-function addKey({ db, box }: ApiDependencies) {
+function addKey({ db, box, keyEvents }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = appOf(ctx);
     const owner = { type: 'app', appId: app.id, accountId: app.account_id } as const;
-    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, callerOf(ctx).permissions);
+    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, {
+      creatorPermissions: callerOf(ctx).permissions,
+      events: keyEvents,
+    });
     ctx.status = 201;
     ctx.body = { key: presentKey(key, secret) };
   };
@@ -43,9 +46,9 @@ function showKey({ db }: ApiDependencies) {
   };
 }
 
-function deleteKey({ db }: ApiDependencies) {
+function deleteKey({ db, keyEvents }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
-    if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id))) throw noSuchKey();
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id, keyEvents))) throw noSuchKey();
     ctx.body = {};
   };
 }

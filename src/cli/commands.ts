@@ -11,7 +11,7 @@ import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 import { migrateToLatest } from '../db/database.ts';
 import { ensureSigningKeys, listSigningKeys, retireSigningKey, rotateSigningKey, SigningKeyRefusal, type SigningKeyRules } from '../keys/signing-keys.ts';
 import { findApp } from '../apps/apps.ts';
-import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyOwner } from '../credentials/api-keys.ts';
+import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyEvents, type KeyOwner } from '../credentials/api-keys.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 import { presentKey } from '../api/presenters.ts';
 import { issuesSentence } from '../http/problems.ts';
@@ -22,6 +22,8 @@ export interface CommandContext {
   hasher: PasswordHasher;
   /** Opened on demand: `migrate` runs before the table its keys may live in exists. */
   box: () => Promise<SecretBox>;
+  /** Where a running server counts keys created and revoked through its control socket. */
+  keyEvents?: KeyEvents;
 }
 
 /** A mistake in what the operator typed: reported as is, with exit code 2. */
@@ -160,14 +162,14 @@ const commands: Record<string, Command> = {
       expires: { type: 'string' },
       'allow-ip': { type: 'string', multiple: true },
     },
-    run: async ({ db, box }, options) => {
+    run: async ({ db, box, keyEvents }, options) => {
       const owner = await keyOwnerFrom(db, options);
       const { key, secret } = await createApiKey(db, await box(), owner, {
         displayName: text(options, 'name') ?? 'Operator key',
         permissions: list(options, 'permission'),
         expiresAt: text(options, 'expires'),
         allowedIps: list(options, 'allow-ip'),
-      });
+      }, { events: keyEvents });
       return { ...presentKey(key, secret), level: owner.type === 'app' ? 'app' : 'account', owner: owner.type };
     },
   },
@@ -175,9 +177,9 @@ const commands: Record<string, Command> = {
     usage: 'key revoke ID',
     options: {},
     positional: 'id',
-    run: async ({ db }, options) => {
+    run: async ({ db, keyEvents }, options) => {
       const id = text(options, 'id') ?? '';
-      if (!(await revokeApiKey(db, id))) throw new UsageError(`no live key ${id}`);
+      if (!(await revokeApiKey(db, id, undefined, keyEvents))) throw new UsageError(`no live key ${id}`);
       return { id, revoked: true };
     },
   },

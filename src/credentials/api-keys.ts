@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
-import { normalizePermissions, permissionsOfLevel, UnknownPermissionError } from '../permissions/catalog.ts';
+import { normalizePermissions, permissionsOfLevel, UnknownPermissionError, type Level } from '../permissions/catalog.ts';
 import { normalizeRange } from './ip-ranges.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 import type { App } from '../apps/apps.ts';
@@ -96,6 +96,14 @@ export function permissionsForNewKey(held: ReadonlySet<string>, requested: reado
   return kept.length === ofLevel.length ? [] : kept;
 }
 
+/** Told of each key created or revoked (the server counts them for its metrics). */
+export interface KeyEvents {
+  created(level: Level): void;
+  revoked(): void;
+}
+
+const unobserved: KeyEvents = { created: () => {}, revoked: () => {} };
+
 /**
  * Creates a key from unchecked input, validated here and only here; the
  * returned secret is the only copy that will ever be shown. A creator that is
@@ -107,12 +115,12 @@ export async function createApiKey(
   box: SecretBox,
   owner: KeyOwner,
   input: ApiKeyInput,
-  creatorPermissions?: ReadonlySet<string>,
+  { creatorPermissions, events = unobserved }: { creatorPermissions?: ReadonlySet<string>; events?: KeyEvents | undefined } = {},
 ): Promise<{ key: PublicApiKey; secret: string }> {
   const level = levelOfOwner(owner.type);
   const fields = apiKeyInput(level).parse(input);
   const permissions = creatorPermissions ? permissionsForNewKey(creatorPermissions, fields.permissions, level) : fields.permissions;
-  if (!permissions) throw new ForbiddenProblem();
+  if (!permissions) throw new ForbiddenProblem('permission');
   const id = newId(idPrefixes[owner.type]);
   const secret = newSecret();
   const [key] = await db('api_keys')
@@ -129,6 +137,7 @@ export async function createApiKey(
       secret_ciphertext: box.seal(secret, id),
     })
     .returning(publicColumns);
+  events.created(level);
   return { key: key as PublicApiKey, secret };
 }
 
@@ -175,10 +184,12 @@ export async function countLiveKeysByApp(db: Knex, appIds: string[]): Promise<Ma
 }
 
 /** Revokes a key; true when a live key was revoked. Every instance refuses it from the next request on. */
-export async function revokeApiKey(db: Knex, id: string, appId?: string): Promise<boolean> {
+export async function revokeApiKey(db: Knex, id: string, appId?: string, events: KeyEvents = unobserved): Promise<boolean> {
   const query = db('api_keys').where({ id }).whereNull('revoked_at');
   if (appId) query.andWhere({ app_id: appId });
-  return (await query.update({ revoked_at: db.fn.now() })) > 0;
+  const revoked = (await query.update({ revoked_at: db.fn.now() })) > 0;
+  if (revoked) events.revoked();
+  return revoked;
 }
 
 export async function createServiceAccount(db: Knex, accountId: string, name: string): Promise<{ id: string; account_id: string; name: string }> {

@@ -24,7 +24,7 @@ export type Resolution =
   /** No credentials, or credentials that prove nothing: 401, with a challenge in `scheme`. */
   | ({ outcome: 'unauthenticated' } & Challenge)
   /** Real credentials that may not be used (expired key, address outside its ranges): 403. */
-  | { outcome: 'forbidden' };
+  | { outcome: 'forbidden'; reason: 'expired' | 'ip_not_allowed' };
 
 /**
  * What a 401 asks for (RFC 6750 §3, RFC 9449 §7.1): the scheme to use and,

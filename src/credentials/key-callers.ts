@@ -18,8 +18,8 @@ export function keyCaller(
   usage: UsageRecorder,
   extra: Partial<Caller> = {},
 ): Resolution {
-  if (key.expires_at && new Date(key.expires_at).getTime() <= Date.now()) return { outcome: 'forbidden' };
-  if (key.allowed_ips.length && !addressInRanges(clientIp, key.allowed_ips)) return { outcome: 'forbidden' };
+  if (key.expires_at && new Date(key.expires_at).getTime() <= Date.now()) return { outcome: 'forbidden', reason: 'expired' };
+  if (key.allowed_ips.length && !addressInRanges(clientIp, key.allowed_ips)) return { outcome: 'forbidden', reason: 'ip_not_allowed' };
   usage.keyUsed(key.id);
   const ofLevel = permissionsOfLevel(level);
   // A key granted no explicit permissions holds every permission of its level.

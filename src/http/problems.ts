@@ -48,9 +48,15 @@ export class ApiProblem extends Problem {
  */
 export const forbiddenBody = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
 
+/** Why valid credentials may not do what they asked: never shown, only counted (the server's metrics). */
+export type ForbiddenReason = 'level' | 'permission' | 'other_app' | 'other_service_account' | 'expired' | 'ip_not_allowed';
+
 export class ForbiddenProblem extends Problem {
-  constructor() {
+  readonly reason: ForbiddenReason;
+
+  constructor(reason: ForbiddenReason) {
     super(403, 'Forbidden');
+    this.reason = reason;
   }
 }
 

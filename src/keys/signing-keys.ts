@@ -247,6 +247,13 @@ export class SigningKeySet {
     return loaded && { kid: loaded.kid, ...this.#opened(loaded) };
   }
 
+  /** Seconds the key that signs now has been signing (0 before start()), for the server's metrics. */
+  signingKeyAgeSeconds(now = Date.now()): number {
+    const kid = signingKid(this.#keys, now);
+    const signing = this.#keys.find((key) => key.kid === kid);
+    return signing ? Math.max(0, (now - signing.signsFrom) / 1000) : 0;
+  }
+
   #opened(loaded: LoadedKey): { jwk: JWK; key: KeyObject } {
     let opened = this.#privateKeys.get(loaded.kid);
     if (!opened) {

@@ -70,6 +70,9 @@ export interface NoticeDeliveryOptions {
   timeoutMs: number;
 }
 
+/** How one delivery attempt ended: delivered, failed (to be retried), or the last attempt failed. */
+export type NoticeDeliveryResult = 'delivered' | 'failed' | 'gave_up';
+
 interface DueNotice {
   id: string;
   url: string;
@@ -89,15 +92,18 @@ export class RemovalNoticeWorker {
   readonly #signer: NoticeSigner;
   readonly #options: NoticeDeliveryOptions;
   readonly #logger: Logger;
+  readonly #observe: (result: NoticeDeliveryResult) => void;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
 
-  constructor(db: Knex, signer: NoticeSigner, options: NoticeDeliveryOptions, logger: Logger) {
+  /** `observe` hears how each attempt ended (the server counts them for its metrics). */
+  constructor(db: Knex, signer: NoticeSigner, options: NoticeDeliveryOptions, logger: Logger, observe: (result: NoticeDeliveryResult) => void = () => {}) {
     this.#db = db;
     this.#signer = signer;
     this.#options = options;
     this.#logger = logger;
+    this.#observe = observe;
   }
 
   start(): void {
@@ -173,6 +179,7 @@ export class RemovalNoticeWorker {
     if (!failure) {
       await this.#db('removal_notices').where({ id: notice.id }).update({ delivered_at: new Date(), attempts, last_error: null });
       this.#logger.info({ notice: notice.id, attempts }, 'removal notice delivered');
+      this.#observe('delivered');
       return;
     }
     const gaveUp = attempts >= this.#options.maxAttempts;
@@ -186,5 +193,15 @@ export class RemovalNoticeWorker {
         ...(gaveUp ? { failed_at: new Date() } : {}),
       });
     this.#logger.warn({ notice: notice.id, attempts, error: failure, gaveUp }, 'removal notice not delivered');
+    this.#observe(gaveUp ? 'gave_up' : 'failed');
   }
+}
+
+/** Notices still to be delivered, and how long the oldest of them has waited. */
+export async function noticeBacklog(db: Knex): Promise<{ pending: number; oldestSeconds: number }> {
+  const row = await db('removal_notices')
+    .whereNull('delivered_at')
+    .whereNull('failed_at')
+    .first(db.raw('count(*)::int as pending'), db.raw('coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as oldest_seconds'));
+  return { pending: Number(row?.pending ?? 0), oldestSeconds: Number(row?.oldest_seconds ?? 0) };
 }

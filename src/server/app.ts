@@ -21,6 +21,8 @@ import { revokeAuthorizationRouter } from '../api/revoke-authorization.ts';
 import { loadCookieKeys, loadKeyEncryptionKeys } from '../keys/server-keys.ts';
 import { SigningKeySet } from '../keys/signing-keys.ts';
 import { jwksRouter } from '../oauth/jwks.ts';
+import { noticeBacklog } from '../notices/removal-notices.ts';
+import { poolStats } from '../db/pool-stats.ts';
 import { CallerResolver } from '../credentials/resolve.ts';
 import { accessTokenLookup } from '../oauth/access-tokens.ts';
 import { SecretBox } from '../keys/secret-box.ts';
@@ -55,6 +57,7 @@ export interface Services {
   cookieKeys: string[];
   /** The live signing key set; started here, stopped by whoever stops the server. */
   signingKeys: SigningKeySet;
+  metrics: Metrics;
 }
 
 /** The engine's paths and the methods it answers on them; oidc-provider itself handles these. */
@@ -108,7 +111,8 @@ function assetsRouter(): Router {
   return router;
 }
 
-export async function createServices(db: Knex, settings: Settings, logger: Logger): Promise<Services> {
+/** `metrics`: where the server counts, its own registry unless one is given. */
+export async function createServices(db: Knex, settings: Settings, logger: Logger, metrics = new Metrics()): Promise<Services> {
   const hasher = passwordHasherFor(settings);
   const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS);
   const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
@@ -124,8 +128,15 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     secretVerifier: new ClientSecretVerifier(hasher),
     clientAuthGuesses: clientAuthGuesses(counters, settings),
   });
+  metrics.observeEngine(provider, oauthRoutes.introspection);
+  metrics.watch({
+    noticeBacklog: () => noticeBacklog(db),
+    signingKeyAgeSeconds: async () => signingKeys.signingKeyAgeSeconds(),
+    databasePool: () => poolStats(db),
+  });
+  metrics.countFrom('appgrant_password_hash_verifications_total', 'argon2id verifications run (logins and partner secrets)', () => hasher.verifications);
   const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
-  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters };
+  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters, metrics };
 }
 
 /** Answers every request while the server starts: 503, try again in a second. */
@@ -140,7 +151,7 @@ export function startingApp(logger: Logger): Koa {
 }
 
 export function createKoaApplication(services: Services, isShuttingDown: () => boolean = () => false): Koa {
-  const { db, settings, logger, provider } = services;
+  const { db, settings, logger, provider, metrics } = services;
   const application = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
   const loginGuesses = new GuessLimits(services.counters, {
@@ -149,11 +160,9 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     perAddress: settings.LOGIN_MAX_FAILURES_PER_IP,
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
-  const login = new PasswordLogin(db, services.hasher, loginGuesses);
+  const login = new PasswordLogin(db, services.hasher, loginGuesses, metrics.login);
   const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
-  const metrics = new Metrics();
-  metrics.countFrom('appgrant_password_hash_verifications_total', 'argon2id verifications run (logins and partner secrets)', () => services.hasher.verifications);
-  const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER });
+  const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents });
   const siteRouters = [
     metrics.router(settings.METRICS_TOKEN),
     healthRouter(db, isShuttingDown),
@@ -161,7 +170,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     assetsRouter(),
     interactionRouter({ db, settings, provider, login, csrf }),
     revokeAuthorizationRouter(db, services.resolver),
-    dashboardRouter({ db, settings, login, csrf, sessions, box: services.box }),
+    dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
   const parseBody = bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' });

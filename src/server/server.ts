@@ -104,6 +104,7 @@ function startBackgroundWork(services: Services, logger: Logger) {
       timeoutMs: settings.NOTICE_TIMEOUT_MS,
     },
     logger,
+    services.metrics.noticeDelivery,
   );
   notices.start();
   const stopSweeping = startSweeping(services, settings, logger);
@@ -150,7 +151,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   let control: NetServer | undefined;
   if (database.mode === 'pglite' && !options.database) {
     const socketPath = controlSocketPath(resolve(settings.DATA_DIR));
-    control = await listenForCommands(socketPath, { db: database.knex, settings, hasher: services.hasher, box: async () => services.box }, logger);
+    const { hasher, box, metrics } = services;
+    control = await listenForCommands(socketPath, { db: database.knex, settings, hasher, box: async () => box, keyEvents: metrics.keyEvents }, logger);
     announceControlSocket(resolve(settings.DATA_DIR), socketPath);
   }
   const background = startBackgroundWork(services, logger);

@@ -78,7 +78,7 @@ export function addKey(deps: DashboardDependencies) {
           permissions: formList(body.permissions),
           ...(expires ? { expiresAt: utcFromDatetimeLocal(expires) } : {}),
           allowedIps: formLines(body.allowedIps),
-        });
+        }, { events: deps.keyEvents });
         await showAgain(ctx, 201, { createdKey: { id: key.id, secret } });
       },
       (problems) => showAgain(ctx, 400, { error: `The key was not created: ${problems}` }),
@@ -86,10 +86,10 @@ export function addKey(deps: DashboardDependencies) {
   };
 }
 
-export function revokeKey({ db }: DashboardDependencies) {
+export function revokeKey({ db, keyEvents }: DashboardDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = pageApp(ctx);
-    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id))) throw notConnected();
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id, keyEvents))) throw notConnected();
     seeOther(ctx, `/dashboard/apps/${app.id}?done=revoked`);
   };
 }

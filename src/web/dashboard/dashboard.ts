@@ -4,6 +4,7 @@ import type { Settings } from '../../config/settings.ts';
 import type { PasswordLogin } from '../../accounts/password-login.ts';
 import { findApp, type App } from '../../apps/apps.ts';
 import type { SecretBox } from '../../keys/secret-box.ts';
+import type { KeyEvents } from '../../credentials/api-keys.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
 import { PageProblem } from '../../http/problems.ts';
 import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
@@ -15,6 +16,8 @@ export interface DashboardDependencies {
   csrf: CsrfGuard;
   sessions: OwnerSessions;
   box: SecretBox;
+  /** Told of keys created and revoked (the server's metrics). */
+  keyEvents: KeyEvents;
 }
 
 /** Loads the owner's app named in the path; another owner's app is simply not found. */
