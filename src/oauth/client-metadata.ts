@@ -2,6 +2,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { PartnerRow } from '../partners/partners.ts';
 import type { Settings } from '../config/settings.ts';
 import { extraClientProperties } from './engine-internals.ts';
+import { responseModes } from './metadata.ts';
 
 /** Extra client properties the engine carries for us (declared in extraClientMetadata). */
 export const partnerClientProperties = ['role', 'permissions', 'previous_secret'];
@@ -20,6 +21,11 @@ interface PartnerClientProperties {
 
 export function partnerPropertiesOf(client: object): Partial<PartnerClientProperties> {
   return extraClientProperties<PartnerClientProperties>(client);
+}
+
+/** The grants every partner may use: refresh tokens unless they are switched off. */
+export function partnerGrantTypes(settings: Settings): string[] {
+  return settings.REFRESH_TOKENS ? ['authorization_code', 'refresh_token'] : ['authorization_code'];
 }
 
 /**
@@ -47,8 +53,9 @@ export function clientMetadataOf(partner: PartnerRow, settings: Settings): Clien
   return {
     ...common,
     redirect_uris: partner.redirect_uris,
-    grant_types: settings.REFRESH_TOKENS ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    grant_types: partnerGrantTypes(settings),
     response_types: ['code'],
+    response_modes: responseModes,
     permissions: partner.permissions,
     ...(partner.logo_url ? { logo_uri: partner.logo_url } : {}),
     ...(partner.website ? { client_uri: partner.website } : {}),

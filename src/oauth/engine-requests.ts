@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Knex } from 'knex';
+import { responseModes } from './metadata.ts';
 import { containsNul } from '../http/nul-bytes.ts';
 import { OAuthProblem } from '../http/problems.ts';
 import { replayRequestBody } from './engine-internals.ts';
@@ -65,23 +66,26 @@ export interface EnginePaths {
   token: string;
   introspection: string;
   revocation: string;
+  pushed_authorization_request: string;
 }
 
 /**
  * What the platform's partners rely on that the engine does not do by
  * itself, applied before it sees the request:
- * - a partner that omits redirect_uri at /oauth/authorize is sent to its first
- *   registered URL, and omits it at /oauth/token too: the same default is
- *   filled in, so the engine's exact comparison still applies;
- * - response types other than code are refused in the query, as RFC 6749
- *   §4.1.2.1 says, rather than in the fragment an implicit flow would use;
+ * - a partner that omits redirect_uri at /oauth/authorize (or when pushing
+ *   the request, RFC 9126) is sent to its first registered URL, and omits it
+ *   at /oauth/token too: the same default is filled in, so the engine's exact
+ *   comparison still applies;
+ * - response types other than code, and response modes other than query and
+ *   form_post, are refused in the query, as RFC 6749 §4.1.2.1 says, rather
+ *   than in the fragment;
  * - the SDKs post JSON to the token endpoint: a JSON body becomes the
  *   equivalent form;
  * - bodies over the limit get 413 and a closed connection; values with NUL,
  *   which PostgreSQL cannot store, are refused before any lookup.
  */
 export function normalizeEngineRequests(provider: Provider, db: Knex, paths: EnginePaths) {
-  const bodyEndpoints = new Set([paths.token, paths.introspection, paths.revocation]);
+  const bodyEndpoints = new Set([paths.token, paths.introspection, paths.revocation, paths.pushed_authorization_request]);
 
   async function authorize(ctx: Context, next: Next): Promise<void> {
     const query = new URLSearchParams(ctx.querystring);
@@ -90,6 +94,12 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, paths: Eng
       // An unsupported type the engine would answer in the fragment; "none" is
       // unsupported too and answered in the query, with the same error.
       query.set('response_type', 'none');
+    }
+    const responseMode = query.get('response_mode');
+    if (responseMode !== null && !responseModes.includes(responseMode)) {
+      // The engine knows the fragment mode and would answer there; an unknown
+      // mode is refused with unsupported_response_mode, in the query.
+      query.set('response_mode', 'unsupported');
     }
     if (!query.has('redirect_uri') && !query.has('request') && !query.has('request_uri')) {
       const fallback = await firstRedirectUri(provider, query.get('client_id') ?? undefined);
@@ -126,7 +136,8 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, paths: Eng
     if (containsNul([...params.keys(), ...params.values()])) throw new OAuthProblem(400, 'invalid_request', 'the request contains a NUL character');
     const clientId = credentials?.clientId ?? params.get('client_id') ?? undefined;
     await readAhead(ctx.path, params, clientId);
-    if (ctx.path === paths.token && params.get('grant_type') === 'authorization_code' && !params.has('redirect_uri')) {
+    const grantsByCode = ctx.path === paths.token && params.get('grant_type') === 'authorization_code';
+    if ((grantsByCode || ctx.path === paths.pushed_authorization_request) && !params.has('redirect_uri')) {
       const fallback = await firstRedirectUri(provider, clientId);
       if (fallback) params.set('redirect_uri', fallback);
     }

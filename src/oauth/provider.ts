@@ -6,14 +6,15 @@ import { findAccount } from '../accounts/accounts.ts';
 import { findLiveAuthorizationByGrant } from '../authorizations/authorizations.ts';
 import { createAdapterFactory } from './storage/adapter.ts';
 import { accountReads, liveAuthorizationReads } from './storage/read-ahead.ts';
-import { partnerClientProperties, partnerPropertiesOf } from './client-metadata.ts';
+import { partnerClientProperties, partnerGrantTypes, partnerPropertiesOf } from './client-metadata.ts';
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
 import type { GuessLimits } from '../limits/guess-limits.ts';
-import { permissionNames } from '../permissions/catalog.ts';
+import { permissionsOfLevel } from '../permissions/catalog.ts';
 import { renderProblem } from '../http/boundary.ts';
 import { PageProblem, unavailable } from '../http/problems.ts';
 import { databaseRetryAfterSeconds } from '../db/unavailable.ts';
 import { addAppIdToTokenResponse, normalizeEngineRequests } from './engine-requests.ts';
+import { advertiseWhatWorks } from './metadata.ts';
 import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 
 export const oauthRoutes = {
@@ -22,6 +23,7 @@ export const oauthRoutes = {
   revocation: '/oauth/revoke',
   introspection: '/oauth/introspect',
   jwks: '/oauth/jwks',
+  pushed_authorization_request: '/oauth/par',
 } as const;
 
 export interface OAuthDependencies {
@@ -103,7 +105,6 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     responseTypes: ['code'],
     clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
-    discovery: { scopes_supported: [...permissionNames] },
     scopes: ['openid'],
     claims: { openid: ['sub'] },
     pkce: { required: () => false },
@@ -132,6 +133,9 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
       // key; the API then accepts it only with a fresh proof of that key.
       dPoP: { enabled: true },
       rpInitiatedLogout: { enabled: false },
+      // RFC 9126: the partner's server pushes the request and the browser
+      // carries only its request_uri.
+      pushedAuthorizationRequests: { enabled: true },
       userinfo: { enabled: false },
       revocation: {
         enabled: true,
@@ -206,6 +210,8 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   useHashedClientSecrets(provider, deps.secretVerifier, deps.clientAuthGuesses);
   provider.use(normalizeEngineRequests(provider, db, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
+  // A partner may be granted app-level permissions only (see partners.ts).
+  provider.use(advertiseWhatWorks({ scopes: permissionsOfLevel('app'), grantTypes: partnerGrantTypes(settings) }));
   provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oauth engine error'));
   return provider;
 }

@@ -26,7 +26,7 @@ export const permissionCatalog: readonly Permission[] = [
 
 const byName = new Map(permissionCatalog.map((permission) => [permission.name, permission]));
 
-export const permissionNames: readonly string[] = permissionCatalog.map((permission) => permission.name);
+const permissionNames: readonly string[] = permissionCatalog.map((permission) => permission.name);
 
 export function isKnownPermission(name: string): boolean {
   return byName.has(name);

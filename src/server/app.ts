@@ -66,6 +66,7 @@ const engineMethods = new Map<string, string[]>([
   [oauthRoutes.token, ['POST']],
   [oauthRoutes.revocation, ['POST']],
   [oauthRoutes.introspection, ['POST']],
+  [oauthRoutes.pushed_authorization_request, ['POST']],
   ['/.well-known/openid-configuration', ['GET']],
 ]);
 

@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
 import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
-import { CookieBrowser } from '../support/browser.ts';
-import { authorizeThroughPages, introspect } from '../support/flow.ts';
+import { introspect } from '../support/flow.ts';
+import { authorizedWithPkce, discover, insecure } from '../support/oauth-client.ts';
 import { startTestServer, testSettings, type TestServer } from '../support/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
@@ -23,7 +23,6 @@ let partner: { id: string; secret: string };
 let resourceServer: { id: string; secret: string };
 let as: oauth.AuthorizationServer;
 const redirectUri = 'https://partner.example/callback';
-const insecure = { [oauth.allowInsecureRequests]: true };
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -35,8 +34,7 @@ beforeAll(async () => {
   partner = { id: created.partner.id, secret: created.clientSecret };
   const platform = await server.createResourceServer();
   resourceServer = { id: platform.partner.id, secret: platform.clientSecret };
-  const issuer = new URL(server.issuer);
-  as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
+  as = await discover(server.issuer);
 });
 
 afterAll(async () => {
@@ -47,24 +45,8 @@ afterAll(async () => {
 const client = (): oauth.Client => ({ client_id: partner.id });
 const appUrl = () => new URL(`${server.issuer}/v2/apps/${owner.apps[0]!.id}`);
 
-/** Walks the consent pages with PKCE and state, and checks the answer as the client library does. */
-async function authorizationResponse(): Promise<{ params: URLSearchParams; verifier: string }> {
-  const verifier = oauth.generateRandomCodeVerifier();
-  const state = oauth.generateRandomState();
-  const callback = await authorizeThroughPages(
-    new CookieBrowser(server.url),
-    {
-      client_id: partner.id,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      state,
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    },
-    { email: owner.account.email, password: owner.password },
-  );
-  return { params: oauth.validateAuthResponse(as, client(), callback, state), verifier };
-}
+const authorizationResponse = () =>
+  authorizedWithPkce({ base: server.url, as, clientId: partner.id, redirectUri, owner: { email: owner.account.email, password: owner.password } });
 
 /** A code exchanged with a DPoP proof of `keys`: a token bound to them. */
 async function boundTokens(keys: oauth.CryptoKeyPair): Promise<oauth.TokenEndpointResponse> {
@@ -140,6 +122,13 @@ describe('a DPoP-bound token', () => {
     const introspection = await introspect(server.url, resourceServer, tokens.access_token);
     const thumbprint = await calculateJwkThumbprint(await exportJWK(keys.publicKey));
     expect(introspection).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: thumbprint } });
+  });
+
+  it.each(['ES256', 'Ed25519', 'EdDSA'])('is bound to and used with a %s key (dpop_signing_alg_values_supported)', async (alg) => {
+    const keys = await oauth.generateKeyPair(alg);
+    const tokens = await boundTokens(keys);
+    expect(tokens.token_type).toBe('dpop');
+    expect((await getApp(tokens.access_token, keys)).status).toBe(200);
   });
 
   it('is refreshed with a proof of the same key, and the new token is bound to it too', async () => {
