@@ -133,6 +133,31 @@ describeInBrowser('the "Add to app" flow in a browser', () => {
     expect(live).toEqual([]);
   });
 
+  it('delivers the response by form_post: the auto-submit script runs under the page’s CSP', async () => {
+    const page = await freshPage();
+    const blocked: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+    });
+    await page.goto(authorizeUrl(server.url, { client_id: partner.id, state: 'browser-form-post', response_mode: 'form_post' }));
+    await logInOnPage(page, { email: owner.account.email, password: owner.password });
+    await page.getByRole('heading', { name: 'Choose an app' }).waitFor();
+    await page.getByLabel('Support').check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Allow', exact: true }).click();
+
+    const landed = await landOnPartner(page);
+    expect(blocked).toEqual([]);
+    expect(landed.pathname).toBe('/callback');
+    expect(landed.search).toBe('');
+    const posted = site.posts.find((post) => post.body.get('state') === 'browser-form-post');
+    expect(posted?.path).toBe('/callback');
+    expect(posted?.body.get('iss')).toBe(server.issuer);
+    const response = await exchangeCode(server.url, partner, { code: posted!.body.get('code')! });
+    expect(response.status).toBe(200);
+    expect(await tokenBody(response)).toMatchObject({ app_id: owner.apps[0]!.id });
+  });
+
   it('shows wrong credentials on the login page without leaving it', async () => {
     const page = await freshPage();
     await page.goto(authorizeUrl(server.url, { client_id: partner.id }));
