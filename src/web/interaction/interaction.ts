@@ -66,9 +66,13 @@ export function requirePrompt(name: 'login' | 'consent') {
   };
 }
 
-/** Hands a step's result to the engine, which answers with where the browser goes next. */
+/**
+ * Hands a step's result to the engine, which answers with where the browser
+ * goes next. Consent carries the login of the same authorization along: with
+ * prompt=login the engine asks again for any result that lacks it.
+ */
 export async function finishStep(provider: Provider, ctx: Context, result: InteractionResults): Promise<void> {
-  const target = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  const target = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: 'consent' in result });
   seeOther(ctx, target);
 }
 

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
+import type { Provider } from 'oidc-provider';
 import type { LoginAttempt } from '../../accounts/password-login.ts';
 import { showLoginForm } from '../login-form.ts';
-import { finishStep, interactionOf, interactionPaths, type InteractionDependencies } from './interaction.ts';
+import { finishStep, interactionOf, interactionPaths, type InteractionDependencies, type InteractionDetails } from './interaction.ts';
 
 type FailedLogin = Exclude<LoginAttempt, { outcome: 'signed-in' }>;
 
@@ -19,6 +20,22 @@ export function logIn(deps: InteractionDependencies) {
   return async (ctx: Context): Promise<void> => {
     const attempt = await deps.login.attempt(ctx.request.body as Record<string, unknown>, ctx.ip);
     if (attempt.outcome !== 'signed-in') return showForm(ctx, attempt);
+    await endOtherOwnersSession(deps.provider, interactionOf(ctx).details, attempt.account.id);
     return finishStep(deps.provider, ctx, { login: { accountId: attempt.account.id } });
   };
+}
+
+/**
+ * Another owner signing in mid-flow (prompt=login, or a different person at
+ * the same browser) ends the previous owner's session, and the flow goes on
+ * as the new owner. Left alone, the engine would instead ask to confirm a
+ * logout at an end-session endpoint this server does not have.
+ */
+async function endOtherOwnersSession(provider: Provider, details: InteractionDetails, accountId: string): Promise<void> {
+  const previous = details.session;
+  if (!previous?.accountId || previous.accountId === accountId) return;
+  const session = previous.cookie ? await provider.Session.find(previous.cookie) : undefined;
+  await session?.destroy();
+  delete details.session;
+  await details.save(details.exp - Math.floor(Date.now() / 1000));
 }
