@@ -97,6 +97,8 @@ const settingsSchema = z
     SHUTDOWN_GRACE: seconds(10),
     SECRET_ROTATION_GRACE: seconds(24 * 3600),
     METRICS_TOKEN: z.string().min(16).optional(),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     DASHBOARD_SESSION_TTL: seconds(8 * 3600),
     NOTICE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(2000),
     NOTICE_RETRY_BASE_MS: z.coerce.number().int().min(10).default(5000),
@@ -157,6 +159,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const production = raw.NODE_ENV === 'production';
   if (production && !raw.KEY_ENCRYPTION_KEYS) {
     throw new SettingsError('invalid configuration: KEY_ENCRYPTION_KEYS: required in production (id:secret pairs that encrypt API key secrets)');
+  }
+  if (production && !raw.METRICS_TOKEN && raw.METRICS_PORT === undefined) {
+    throw new SettingsError(
+      'invalid configuration: METRICS_TOKEN or METRICS_PORT: one is required in production (a token /metrics asks for, or a separate private listener for it)',
+    );
   }
   if (production && !raw.ISSUER) {
     throw new SettingsError('invalid configuration: ISSUER: required in production (the public https:// base URL)');

@@ -165,7 +165,8 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
   const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
   const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents });
   const siteRouters = [
-    metrics.router(settings.METRICS_TOKEN),
+    // With a listener of its own (server.ts), /metrics is not on the public one.
+    ...(settings.METRICS_PORT === undefined ? [metrics.router(settings.METRICS_TOKEN)] : []),
     healthRouter(db, isShuttingDown),
     jwksRouter(services.signingKeys, settings),
     assetsRouter(),

@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import Koa, { type Context, type Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AccessOutcome } from '../api/access.ts';
@@ -8,6 +8,9 @@ import type { LoginAttempt } from '../accounts/password-login.ts';
 import type { KeyEvents } from '../credentials/api-keys.ts';
 import type { NoticeDeliveryResult } from '../notices/removal-notices.ts';
 import type { Level } from '../permissions/catalog.ts';
+import { errorBoundary, type ErrorLog } from '../http/boundary.ts';
+import { explainUnanswered } from '../http/fallbacks.ts';
+import { ApiProblem } from '../http/problems.ts';
 
 /**
  * Prometheus metrics an operator can alert on (ops/prometheus/alerts.yml,
@@ -206,8 +209,8 @@ export class Metrics {
     });
   }
 
-  observe(ctx: Context, path: string, status: number, seconds: number): void {
-    this.#requests.observe({ method: ctx.method, route: routeLabel(ctx, path), status: String(status) }, seconds);
+  observe(ctx: Context, status: number, seconds: number): void {
+    this.#requests.observe({ method: ctx.method, route: routeLabel(ctx), status: String(status) }, seconds);
   }
 
   /** A platform API authorization decision (set on the request by the API's authorize step). */
@@ -263,15 +266,25 @@ export class Metrics {
       if (expected) {
         const presented = createHash('sha256').update(ctx.get('authorization').replace(/^Bearer /i, '')).digest();
         if (!timingSafeEqual(presented, expected)) {
-          ctx.status = 401;
-          ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-          return;
+          throw new ApiProblem(401, 'unauthorized', 'Authorization is required', { 'WWW-Authenticate': 'Bearer realm="metrics"' });
         }
       }
       ctx.type = this.registry.contentType;
       ctx.body = await this.registry.metrics();
     });
     return router;
+  }
+
+  /** /metrics alone, for a listener of its own on a private address (METRICS_PORT). */
+  standaloneApp(token: string | undefined, logger: ErrorLog): Koa {
+    const app = new Koa();
+    const router = this.router(token);
+    app.use(errorBoundary(logger));
+    app.use(explainUnanswered);
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+    app.silent = true;
+    return app;
   }
 }
 
@@ -286,9 +299,11 @@ function oneAtATime<T>(read: () => Promise<T>): () => Promise<T> {
   };
 }
 
-function routeLabel(ctx: Context, path: string): string {
-  if (ctx._matchedRoute) return String(ctx._matchedRoute);
-  if (path.startsWith('/oauth/authorize/')) return '/oauth/authorize/:uid';
-  if (path.startsWith('/oauth/') || path.startsWith('/.well-known/')) return path;
-  return 'unmatched';
+/**
+ * The pattern of the route that answered (ours, or the engine's own router's);
+ * anything else is `unmatched`, so probing made-up paths cannot create new
+ * series.
+ */
+function routeLabel(ctx: Context): string {
+  return ctx._matchedRoute ? String(ctx._matchedRoute) : 'unmatched';
 }

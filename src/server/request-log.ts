@@ -21,7 +21,7 @@ export function requestLog(logger: Logger, metrics: Metrics) {
     } finally {
       const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
       const ms = performance.now() - started;
-      metrics.observe(ctx, path, status, ms / 1000);
+      metrics.observe(ctx, status, ms / 1000);
       if (ctx.state.access) metrics.authorization(ctx.state.access as AccessOutcome);
       logger.info({ requestId, method, path, status, ms: Math.round(ms), ip: ctx.ip }, 'request');
     }

@@ -17,6 +17,8 @@ import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts
 export interface RunningServer {
   url: string;
   issuer: string;
+  /** Where /metrics is served when it has a listener of its own (METRICS_PORT). */
+  metricsUrl?: string;
   database: Database;
   /**
    * Stops: /readyz answers 503 for `drainSeconds` while requests are still
@@ -116,6 +118,27 @@ function startBackgroundWork(services: Services, logger: Logger) {
   };
 }
 
+/** An address to reach a listener at from this machine. */
+function localUrl(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+/** /metrics on a listener of its own (METRICS_PORT, METRICS_HOST), off the public one. */
+async function listenForMetrics(services: Services, port: number, logger: Logger): Promise<{ url: string; close(): void }> {
+  const { settings } = services;
+  const listener = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, services.metrics.standaloneApp(settings.METRICS_TOKEN, logger).callback());
+  const url = localUrl(await listen(listener, port, settings.METRICS_HOST));
+  logger.info({ url }, 'metrics listening');
+  return {
+    url,
+    close: () => {
+      listener.close();
+      listener.closeAllConnections();
+    },
+  };
+}
+
 /**
  * Opens the database, migrates it and seeds the demo outside production,
  * then takes the port, builds the services and serves until close().
@@ -157,12 +180,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const background = startBackgroundWork(services, logger);
 
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address}:${address.port}`;
+  const url = localUrl(address);
   logger.info({ url, issuer: settings.ISSUER, database: database.mode }, 'appgrant listening');
+  const metrics = settings.METRICS_PORT === undefined ? undefined : await listenForMetrics(services, settings.METRICS_PORT, logger);
 
   return {
     url,
     issuer: settings.ISSUER,
+    ...(metrics ? { metricsUrl: metrics.url } : {}),
     database,
     close: async ({ drainSeconds = 0 } = {}) => {
       state.stopping = true;
@@ -170,6 +195,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         logger.info({ seconds: drainSeconds }, 'draining: /readyz answers 503, requests are still served');
         await sleep(drainSeconds * 1000);
       }
+      metrics?.close();
       control?.close();
       const closed = new Promise<void>((done) => http.close(() => done()));
       http.closeIdleConnections();
