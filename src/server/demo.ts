@@ -17,6 +17,8 @@ export const demo = {
     clientSecret: 'demo-partner-secret-not-for-production',
     name: 'Demo Partner',
     redirectUri: 'http://localhost:8080/callback',
+    // Where the example partner (examples/partner, `npm run example:partner`) takes notices.
+    removeUrl: 'http://localhost:8080/notices',
   },
 };
 
@@ -29,7 +31,7 @@ export async function seedDemo(db: Knex, hasher: PasswordHasher): Promise<boolea
     db,
     hasher,
     false,
-    { name: demo.partner.name, redirectUris: [demo.partner.redirectUri], permissions: ['app:read', 'message:send', 'inbound-message:read'] },
+    { name: demo.partner.name, redirectUris: [demo.partner.redirectUri], removeUrl: demo.partner.removeUrl, permissions: ['app:read', 'message:send', 'inbound-message:read'] },
     { id: demo.partner.clientId, clientSecret: demo.partner.clientSecret },
   );
   return true;
