@@ -22,7 +22,7 @@ export interface Fixtures {
   owner: OwnerWithApp;
   partner: Partner;
   resourceServer: Partner;
-  /** An app-level API key of owner.app (no explicit permissions: every app-level one). */
+  /** An app-level API key of owner.app (with every permission, chosen as "all"). */
   appKey: { id: string; secret: string };
   /** One owner per flow worker, each with exactly one app, so concurrent consents never replace each other's. */
   flowOwners: OwnerWithApp[];
@@ -51,7 +51,7 @@ export async function seed(db: Knex, settings: Settings, box: SecretBox, flowWor
     approved: true,
   });
   const resourceServer = await createResourceServer(db, hasher, 'Platform API');
-  const { key, secret } = await createApiKey(db, box, { type: 'app', appId: owner.app.id, accountId: owner.accountId }, { displayName: 'Bench key' });
+  const { key, secret } = await createApiKey(db, box, { type: 'app', appId: owner.app.id, accountId: owner.accountId }, { displayName: 'Bench key', permissions: ['all'] });
   const flowOwners: OwnerWithApp[] = [];
   for (let index = 0; index < flowWorkers; index += 1) flowOwners.push(await ownerWithApp(db, settings, `flow${index}`));
   return {

@@ -115,7 +115,7 @@ ${
         (key) => html`<tr>
 <td>${key.name}</td>
 <td><code>${key.id}</code></td>
-<td>${key.permissions.length ? key.permissions.map((name) => html`<code>${name}</code> `) : 'all (app level)'}</td>
+<td>${key.permissions.length ? key.permissions.map((name) => html`<code>${name}</code> `) : 'none'}</td>
 <td>${key.expiresAt ? formatDate(key.expiresAt) : 'never'}</td>
 <td>${key.allowedIps.length ? key.allowedIps.join(', ') : 'any'}</td>
 <td>${formatDate(key.lastUsedAt)}</td>
@@ -132,7 +132,6 @@ ${csrfField(session.csrfToken)}
 <input id="key-name" name="name" type="text" required maxlength="100">
 <fieldset>
 <legend>Permissions</legend>
-<p class="hint">Leave all unchecked for every app-level permission.</p>
 ${permissionChoices(view.permissions)}
 </fieldset>
 <label for="key-expires">Expires (UTC, optional)</label>

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { createApiKey, findAppKey, listAppKeys, revokeApiKey, type ApiKeyInput } from '../credentials/api-keys.ts';
+import { createApiKey, findAppKey, listAppKeys, revokeApiKey, type ApiKeyInput, type KeyCreator } from '../credentials/api-keys.ts';
+import type { Caller } from '../credentials/caller.ts';
 import { ApiProblem } from '../http/problems.ts';
 import { appOf, appOrAccount, callerOf, type Guard } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
@@ -24,15 +25,22 @@ function listKeys({ db }: ApiDependencies) {
   };
 }
 
-/** A caller hands out at most what it holds (createApiKey refuses more with the 403). */
+/**
+ * What a caller creating a key holds, which bounds the key (createApiKey
+ * refuses more with the 403): an API key, everything it was given; a
+ * partner's token, its approved permissions, and the key is bound to its
+ * authorization.
+ */
+function creatorOf(caller: Caller): KeyCreator {
+  if (caller.key) return { permissions: new Set(caller.key.permissions), expiresAt: caller.key.expiresAt, allowedIps: caller.key.allowedIps };
+  return { permissions: caller.permissions, allowedIps: [], authorizationId: caller.authorizationId };
+}
+
 function addKey({ db, box, keyEvents }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = appOf(ctx);
     const owner = { type: 'app', appId: app.id, accountId: app.account_id } as const;
-    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, {
-      creatorPermissions: callerOf(ctx).permissions,
-      events: keyEvents,
-    });
+    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, { creator: creatorOf(callerOf(ctx)), events: keyEvents });
     ctx.status = 201;
     ctx.body = { key: presentKey(key, secret) };
   };

@@ -1,16 +1,20 @@
 import Router from '@koa/router';
 import type { Knex } from 'knex';
-import { authorize, callerOf } from './access.ts';
+import { authorize, callerOf, holdsAny } from './access.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
-import { ApiProblem } from '../http/problems.ts';
+import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
 import { findLiveAuthorizationOfPartnerOnApp } from '../authorizations/authorizations.ts';
 import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 
+/** What removing another partner from an app takes, like connecting one. */
+const manageIntegrations = ['integrations:manage'];
+
 /**
  * DELETE /oauth/authorization: a partner gives up its access to an app with
- * the token it was given; or the app itself removes a partner, with app
- * credentials and ?client_id=. The authorization and every token issued
- * under it stop working at once.
+ * the token it was given (no permission needed to give up one's own); or
+ * the app itself removes a partner, with app credentials holding
+ * integrations:manage and ?client_id=. The authorization, every token issued
+ * under it and every key created with those tokens stop working at once.
  */
 export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): Router {
   const router = new Router();
@@ -22,6 +26,7 @@ export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): R
       ctx.status = 204;
       return;
     }
+    if (!holdsAny(caller, manageIntegrations)) throw new ForbiddenProblem('permission');
     const clientId = ctx.query.client_id;
     if (typeof clientId !== 'string' || !clientId) throw new ApiProblem(400, 'bad_request', 'client_id is required with app credentials');
     const authorization = await findLiveAuthorizationOfPartnerOnApp(db, clientId, caller.appId as string);

@@ -73,7 +73,7 @@ const commands: Record<string, Command> = {
     },
   },
   'partner create': {
-    usage: 'partner create --name N --redirect-uri U [--redirect-uri U2 …] [--permission P …] [--remove-url U] [--logo-url U] [--website U]',
+    usage: 'partner create --name N --redirect-uri U [--redirect-uri U2 …] --permission P [--permission P2 …] (or --permission all) [--remove-url U] [--logo-url U] [--website U]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -82,7 +82,7 @@ const commands: Record<string, Command> = {
       'logo-url': { type: 'string' },
       website: { type: 'string' },
     },
-    required: ['name', 'redirect-uri'],
+    required: ['name', 'redirect-uri', 'permission'],
     run: async ({ db, hasher, settings }, options) => {
       const { partner, clientSecret } = await createPartner(db, hasher, settings.production, {
         name: text(options, 'name') ?? '',
@@ -152,7 +152,7 @@ const commands: Record<string, Command> = {
     },
   },
   'key create': {
-    usage: 'key create (--app ID | --account <id or email> | --service-account ID) [--name N] [--permission P …] [--expires ISO] [--allow-ip CIDR …]',
+    usage: 'key create (--app ID | --account <id or email> | --service-account ID) --permission P [--permission P2 …] (or --permission all) [--name N] [--expires ISO] [--allow-ip CIDR …]',
     options: {
       app: { type: 'string' },
       account: { type: 'string' },
@@ -162,6 +162,7 @@ const commands: Record<string, Command> = {
       expires: { type: 'string' },
       'allow-ip': { type: 'string', multiple: true },
     },
+    required: ['permission'],
     run: async ({ db, box, keyEvents }, options) => {
       const owner = await keyOwnerFrom(db, options);
       const { key, secret } = await createApiKey(db, await box(), owner, {

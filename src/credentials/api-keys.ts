@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
-import { normalizePermissions, permissionsOfLevel, UnknownPermissionError, type Level } from '../permissions/catalog.ts';
-import { normalizeRange } from './ip-ranges.ts';
+import { permissionChoice, permissionsOfLevels, type Level } from '../permissions/catalog.ts';
+import { normalizeRange, rangeWithin } from './ip-ranges.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 import type { App } from '../apps/apps.ts';
 import { runStatement, statement } from '../db/statements.ts';
@@ -37,26 +37,24 @@ export function levelOfOwner(type: KeyOwner['type']): 'app' | 'account' {
   return type === 'app' ? 'app' : 'account';
 }
 
-/** What a key is created with; everything but the name is optional. */
-function apiKeyInput(level: 'app' | 'account') {
-  const allowed = permissionsOfLevel(level);
+/**
+ * What a key of a level may hold: the permissions of its level and of the
+ * levels below it, since an app key signs appUser JWTs and an account key
+ * creates app keys.
+ */
+export function grantableToKey(level: 'app' | 'account'): string[] {
+  return permissionsOfLevels(level === 'app' ? ['app', 'appUser'] : ['account', 'app', 'appUser']);
+}
+
+/**
+ * What a key is created with. Its permissions are named explicitly (or "all")
+ * where a person or operator creates it; a credential creating one may leave
+ * them out and gets its own (see boundedByCreator).
+ */
+function apiKeyInput(level: 'app' | 'account', { createdByCredential }: { createdByCredential: boolean }) {
   return z.object({
     displayName: z.string().trim().min(1, 'must not be empty').max(100),
-    permissions: z
-      .array(z.string())
-      .default([])
-      .transform((names, ctx) => {
-        try {
-          const normalized = normalizePermissions(names);
-          const outside = normalized.filter((name) => !allowed.includes(name));
-          if (outside.length) ctx.addIssue({ code: 'custom', message: `not available at ${level} level: ${outside.join(', ')}` });
-          return normalized;
-        } catch (error) {
-          if (!(error instanceof UnknownPermissionError)) throw error;
-          ctx.addIssue({ code: 'custom', message: error.message });
-          return z.NEVER;
-        }
-      }),
+    permissions: permissionChoice(grantableToKey(level), { required: !createdByCredential }),
     expiresAt: z.iso
       .datetime({ offset: true })
       .transform((value) => new Date(value))
@@ -83,17 +81,37 @@ const publicColumns = [
   'allowed_ips', 'expires_at', 'created_at', 'last_used_at', 'revoked_at',
 ] as const;
 
+/** A credential creating a key: the new key can never be broader than it. */
+export interface KeyCreator {
+  permissions: ReadonlySet<string>;
+  /** When the creator stops working, if it ever does. */
+  expiresAt?: Date | null | undefined;
+  /** Where the creator may be used from; empty: anywhere. */
+  allowedIps: readonly string[];
+  /** A partner's token: the authorization the new key is bound to, and ends with. */
+  authorizationId?: string | undefined;
+}
+
+type KeyFields = z.output<ReturnType<typeof apiKeyInput>>;
+
 /**
- * A creator can only hand out what it holds: a new key gets the requested
- * permissions if the creator holds them all (undefined otherwise), and with
- * none requested, the creator's own permissions of the key's level ([]
- * meaning all of them, when it holds all).
+ * A key created by a credential is never broader than that credential: its
+ * permissions are a subset of the creator's (none named: the creator's own
+ * of the key's level); it expires no later (none named: when the creator
+ * does); it is confined to ranges inside the creator's (none named: the
+ * creator's). Asking for more is refused with the 403.
  */
-export function permissionsForNewKey(held: ReadonlySet<string>, requested: readonly string[], level: 'app' | 'account'): string[] | undefined {
-  if (requested.length) return requested.every((name) => held.has(name)) ? [...requested] : undefined;
-  const ofLevel = permissionsOfLevel(level);
-  const kept = ofLevel.filter((name) => held.has(name));
-  return kept.length === ofLevel.length ? [] : kept;
+function boundedByCreator(fields: KeyFields, creator: KeyCreator, level: 'app' | 'account'): KeyFields {
+  const held = grantableToKey(level).filter((name) => creator.permissions.has(name));
+  const permissions = fields.permissions.length ? fields.permissions : held;
+  if (!permissions.length || !permissions.every((name) => creator.permissions.has(name))) throw new ForbiddenProblem('permission');
+  const expiresAt = fields.expiresAt ?? creator.expiresAt ?? undefined;
+  if (creator.expiresAt && expiresAt && expiresAt.getTime() > creator.expiresAt.getTime()) throw new ForbiddenProblem('expired');
+  const allowedIps = fields.allowedIps.length ? fields.allowedIps : [...creator.allowedIps];
+  if (creator.allowedIps.length && !allowedIps.every((range) => creator.allowedIps.some((outer) => rangeWithin(range, outer)))) {
+    throw new ForbiddenProblem('ip_not_allowed');
+  }
+  return { ...fields, permissions, expiresAt, allowedIps };
 }
 
 /** Told of each key created or revoked (the server counts them for its metrics). */
@@ -106,21 +124,20 @@ const unobserved: KeyEvents = { created: () => {}, revoked: () => {} };
 
 /**
  * Creates a key from unchecked input, validated here and only here; the
- * returned secret is the only copy that will ever be shown. A creator that is
- * itself a credential passes the permissions it holds: asking for more is
- * refused with the 403.
+ * returned secret is the only copy that will ever be shown. A key created
+ * by a credential is bounded by it (boundedByCreator) and, when that
+ * credential is a partner's token, bound to the partner's authorization.
  */
 export async function createApiKey(
   db: Knex,
   box: SecretBox,
   owner: KeyOwner,
   input: ApiKeyInput,
-  { creatorPermissions, events = unobserved }: { creatorPermissions?: ReadonlySet<string>; events?: KeyEvents | undefined } = {},
+  { creator, events = unobserved }: { creator?: KeyCreator | undefined; events?: KeyEvents | undefined } = {},
 ): Promise<{ key: PublicApiKey; secret: string }> {
   const level = levelOfOwner(owner.type);
-  const fields = apiKeyInput(level).parse(input);
-  const permissions = creatorPermissions ? permissionsForNewKey(creatorPermissions, fields.permissions, level) : fields.permissions;
-  if (!permissions) throw new ForbiddenProblem('permission');
+  const parsed = apiKeyInput(level, { createdByCredential: creator !== undefined }).parse(input);
+  const fields = creator ? boundedByCreator(parsed, creator, level) : parsed;
   const id = newId(idPrefixes[owner.type]);
   const secret = newSecret();
   const [key] = await db('api_keys')
@@ -131,14 +148,21 @@ export async function createApiKey(
       app_id: owner.type === 'app' ? owner.appId : null,
       service_account_id: owner.type === 'service_account' ? owner.serviceAccountId : null,
       display_name: fields.displayName,
-      permissions: JSON.stringify(permissions),
+      permissions: JSON.stringify(fields.permissions),
       allowed_ips: JSON.stringify(fields.allowedIps),
       expires_at: fields.expiresAt ?? null,
       secret_ciphertext: box.seal(secret, id),
+      authorization_id: creator?.authorizationId ?? null,
     })
     .returning(publicColumns);
   events.created(level);
   return { key: key as PublicApiKey, secret };
+}
+
+/** Revokes the live keys created through these authorizations, in the transaction that ends them. */
+export async function revokeKeysOfAuthorizations(trx: Knex.Transaction, authorizationIds: readonly string[]): Promise<void> {
+  if (!authorizationIds.length) return;
+  await trx('api_keys').whereIn('authorization_id', authorizationIds).whereNull('revoked_at').update({ revoked_at: trx.fn.now() });
 }
 
 const appColumns = ['id', 'account_id', 'display_name', 'settings', 'metadata', 'created_at'] as const;

@@ -60,6 +60,7 @@ export class BearerCredentials {
         permissions: new Set(scoped),
         clientId: token.clientId,
         grantId: token.grantId,
+        authorizationId: authorization.id,
       },
     };
   }

@@ -13,9 +13,12 @@ export interface Caller {
   user?: { userId?: string; externalId?: string };
   permissions: ReadonlySet<string>;
   keyId?: string;
-  /** For an OAuth access token: the partner and the grant behind it. */
+  /** For an API key (Basic or JWT): what the key holds, which bounds any key it creates. */
+  key?: { permissions: readonly string[]; expiresAt: Date | null; allowedIps: readonly string[] };
+  /** For an OAuth access token: the partner, the grant and the authorization behind it. */
   clientId?: string;
   grantId?: string;
+  authorizationId?: string;
 }
 
 export type Resolution =

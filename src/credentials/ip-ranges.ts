@@ -28,3 +28,10 @@ export function addressInRanges(address: string, ranges: readonly string[]): boo
     return client.kind() === range[0].kind() && client.match(range);
   });
 }
+
+/** Whether every address of range `inner` lies in range `outer` (both as normalizeRange writes them). */
+export function rangeWithin(inner: string, outer: string): boolean {
+  const [innerAddress, innerBits] = parseRange(inner);
+  const [outerAddress, outerBits] = parseRange(outer);
+  return innerAddress.kind() === outerAddress.kind() && innerBits >= outerBits && innerAddress.match([outerAddress, outerBits] as never);
+}

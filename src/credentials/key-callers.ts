@@ -22,8 +22,7 @@ export function keyCaller(
   if (key.allowed_ips.length && !addressInRanges(clientIp, key.allowed_ips)) return { outcome: 'forbidden', reason: 'ip_not_allowed' };
   usage.keyUsed(key.id);
   const ofLevel = permissionsOfLevel(level);
-  // A key granted no explicit permissions holds every permission of its level.
-  const granted = key.permissions.length ? key.permissions.filter((name) => ofLevel.includes(name)) : ofLevel;
+  const granted = key.permissions.filter((name) => ofLevel.includes(name));
   return {
     outcome: 'caller',
     ...(app !== undefined ? { app } : {}),
@@ -35,6 +34,7 @@ export function keyCaller(
       ...(key.service_account_id ? { serviceAccountId: key.service_account_id } : {}),
       permissions: new Set(granted),
       keyId: key.id,
+      key: { permissions: key.permissions, expiresAt: key.expires_at ? new Date(key.expires_at) : null, allowedIps: key.allowed_ips },
       ...extra,
     },
   };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
-import { describePermission, normalizePermissions, permissionsOfLevel } from '../permissions/catalog.ts';
+import { permissionChoice, permissionsOfLevel } from '../permissions/catalog.ts';
 
 /** A partner as stored: the secret only as an argon2id hash. */
 export interface PartnerRow {
@@ -71,21 +71,7 @@ function partnerInput(production: boolean) {
     name: z.string().trim().min(1, 'must not be empty').max(200),
     redirectUris: z.array(redirectUri(production)).min(1, 'at least one redirect URL is required').max(20)
       .refine((uris) => new Set(uris).size === uris.length, 'must not repeat a URL'),
-    permissions: z.array(z.string()).default([])
-      .transform((names, ctx) => {
-        const unknown = names.filter((name) => !describePermission(name));
-        if (unknown.length) {
-          ctx.addIssue({ code: 'custom', message: `unknown permission: ${unknown.join(', ')}` });
-          return z.NEVER;
-        }
-        const notAppLevel = names.filter((name) => !appLevelPermissions.includes(name));
-        if (notAppLevel.length) {
-          ctx.addIssue({ code: 'custom', message: `not grantable to a partner (not app level): ${notAppLevel.join(', ')}` });
-          return z.NEVER;
-        }
-        // No explicit permissions means every permission of the level, as for API keys.
-        return names.length ? normalizePermissions(names) : [...appLevelPermissions];
-      }),
+    permissions: permissionChoice(appLevelPermissions, { required: true }),
     logoUrl: webUrl(production).optional(),
     website: webUrl(production).optional(),
     removeUrl: webUrl(production).optional(),

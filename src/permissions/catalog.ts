@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The permission catalog: the one list of fine-grained permissions a
  * credential can hold, with the words the consent page shows an app owner.
@@ -59,4 +61,40 @@ export type Level = 'app' | 'account' | 'appUser';
 /** Every permission usable at a level: what a credential granted no explicit permissions holds. */
 export function permissionsOfLevel(level: Level): string[] {
   return permissionCatalog.filter((permission) => permission.levels.includes(level)).map((permission) => permission.name);
+}
+
+/** The word that chooses every permission of a level: what a form's "All permissions" box and the CLI's `--permission all` send. */
+export const allPermissions = 'all';
+
+/** Every permission usable at any of these levels, in the catalog's order. */
+export function permissionsOfLevels(levels: readonly Level[]): string[] {
+  return permissionCatalog.filter((permission) => permission.levels.some((level) => levels.includes(level))).map((permission) => permission.name);
+}
+
+/**
+ * The permissions a new key or integration is given, as its creator named
+ * them: names from `grantable`, or the explicit choice "all" (every one of
+ * them, listed out). Least privilege: when `required`, naming none is
+ * refused rather than read as "all"; otherwise none stays an empty list for
+ * the caller to fill in.
+ */
+export function permissionChoice(grantable: readonly string[], { required }: { required: boolean }) {
+  return z
+    .array(z.string())
+    .default([])
+    .refine((names) => !required || names.length > 0, `name the permissions to grant, or "${allPermissions}" for all of them`)
+    .transform((names, ctx) => {
+      if (names.includes(allPermissions)) return [...grantable];
+      const unknown = names.filter((name) => !byName.has(name));
+      if (unknown.length) {
+        ctx.addIssue({ code: 'custom', message: `unknown permission: ${unknown.join(', ')}` });
+        return z.NEVER;
+      }
+      const outside = names.filter((name) => !grantable.includes(name));
+      if (outside.length) {
+        ctx.addIssue({ code: 'custom', message: `not grantable here: ${outside.join(', ')}` });
+        return z.NEVER;
+      }
+      return normalizePermissions(names);
+    });
 }

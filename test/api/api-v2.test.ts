@@ -374,7 +374,6 @@ describe('app keys', () => {
     ['an empty displayName', { displayName: ' ' }],
     ['a 101-character displayName', { displayName: 'k'.repeat(101) }],
     ['an unknown permission', { displayName: 'k', permissions: ['no:such'] }],
-    ['a permission outside app level', { displayName: 'k', permissions: ['web:sdk'] }],
     ['permissions that are not a list', { displayName: 'k', permissions: 'app:read' }],
     ['an expiresAt that is not a date', { displayName: 'k', expiresAt: 'soon' }],
     ['an allowed IP that is not one', { displayName: 'k', allowedIps: ['example.com'] }],

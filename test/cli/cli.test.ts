@@ -263,7 +263,7 @@ describe('appgrant CLI', () => {
     it('a missing required option, an unknown command or option, with the usage', { timeout: 60_000 }, async () => {
       await Promise.all([
         expectUsageError(store, ['account', 'create', '--email', 'x@example.com'], /missing --password\nusage: appgrant account create --email E --password P/),
-        expectUsageError(store, ['partner', 'create', '--name', 'No Redirect'], /missing --redirect-uri\nusage: appgrant partner create/),
+        expectUsageError(store, ['partner', 'create', '--name', 'No Redirect', '--permission', 'app:read'], /missing --redirect-uri\nusage: appgrant partner create/),
         expectUsageError(store, ['app', 'create'], /missing --account, --name/),
         expectUsageError(store, ['frobnicate', 'everything'], /usage: appgrant <command>[\s\S]*appgrant partner list/),
         expectUsageError(store, [], /usage: appgrant <command>/),
@@ -289,7 +289,7 @@ describe('appgrant CLI', () => {
         [
           () => expectUsageError(store, ['account', 'create', '--email', 'not-an-email', '--password', good], /email/),
           async () => {
-            await expectUsageError(store, ['account', 'create', '--email', 'short@example.com', '--password', 'short'], /password: must be at least 10 characters/);
+            await expectUsageError(store, ['account', 'create', '--email', 'short@example.com', '--password', 'short'], /password: must be at least 12 characters/);
             // Nothing was written: the same email is still free.
             const later = await cliJson(store, ['account', 'create', '--email', 'short@example.com', '--password', good]);
             expect(later.email).toBe('short@example.com');
@@ -301,11 +301,11 @@ describe('appgrant CLI', () => {
               ['partner', 'create', '--name', 'Bad Permission', '--redirect-uri', 'https://bad.example/cb', '--permission', 'teleport:anything'],
               /unknown permission: teleport:anything/,
             ),
-          () => expectUsageError(store, ['partner', 'create', '--name', 'Not A URL', '--redirect-uri', 'not a url'], /absolute URL/),
+          () => expectUsageError(store, ['partner', 'create', '--name', 'Not A URL', '--redirect-uri', 'not a url', '--permission', 'app:read'], /absolute URL/),
           () =>
             expectUsageError(
               store,
-              ['partner', 'create', '--name', 'Fragment', '--redirect-uri', 'https://good.example/cb', '--redirect-uri', 'https://bad.example/cb#section'],
+              ['partner', 'create', '--name', 'Fragment', '--redirect-uri', 'https://good.example/cb', '--redirect-uri', 'https://bad.example/cb#section', '--permission', 'app:read'],
               /fragment/,
             ),
           () => expectUsageError(store, ['app', 'create', '--account', 'nobody@example.com', '--name', 'Orphan'], /no account nobody@example\.com/),
@@ -342,7 +342,7 @@ describe('appgrant CLI', () => {
     });
 
     it('a partner created by the CLI while the server runs is known at once', { timeout: 30_000 }, async () => {
-      const partner = await cliJson<PartnerJson>(store, ['partner', 'create', '--name', 'Live Partner', '--redirect-uri', 'https://live.example/cb']);
+      const partner = await cliJson<PartnerJson>(store, ['partner', 'create', '--name', 'Live Partner', '--redirect-uri', 'https://live.example/cb', '--permission', 'app:read']);
       createdWhileServing.partnerIds.push(partner.client_id);
       const known = await authorizeStatus(server!.url, partner.client_id);
       expect(known.status).toBe(303);
@@ -392,7 +392,7 @@ describe('appgrant CLI', () => {
         cli(store, ['account', 'create', '--email', 'parallel1@example.com', '--password', 'parallel password 1']),
         cli(store, ['account', 'create', '--email', 'parallel2@example.com', '--password', 'parallel password 2']),
         cli(store, ['app', 'create', '--account', owner.email, '--name', 'Parallel App']),
-        cli(store, ['partner', 'create', '--name', 'Parallel Partner', '--redirect-uri', 'https://parallel.example/cb']),
+        cli(store, ['partner', 'create', '--name', 'Parallel Partner', '--redirect-uri', 'https://parallel.example/cb', '--permission', 'app:read']),
         cli(store, ['partner', 'list']),
       ]);
       for (const result of results) expect(result.code, result.stderr).toBe(0);
@@ -436,7 +436,7 @@ describe('appgrant CLI', () => {
     it.runIf(onPglite)('3 CLI commands at once on one data folder wait for each other (PGlite)', { timeout: 90_000 }, async () => {
       const results = await Promise.all([
         cli(store, ['account', 'create', '--email', 'locked1@example.com', '--password', 'waiting for the lock']),
-        cli(store, ['partner', 'create', '--name', 'Locked Partner', '--redirect-uri', 'https://locked.example/cb']),
+        cli(store, ['partner', 'create', '--name', 'Locked Partner', '--redirect-uri', 'https://locked.example/cb', '--permission', 'app:read']),
         cli(store, ['app', 'create', '--account', owner.id, '--name', 'Locked App']),
       ]);
       for (const result of results) expect(result.code, result.stderr).toBe(0);

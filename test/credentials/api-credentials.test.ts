@@ -262,7 +262,7 @@ describe('permissions inside a level', () => {
     ['JWT account', 'account'],
     ['JWT appUser', 'appUser'],
     ['OAuth Bearer', 'app'],
-  ] as [Kind, 'app' | 'account' | 'appUser'][])('%s with no explicit permissions holds every permission of level %s', async (kind, level) => {
+  ] as [Kind, 'app' | 'account' | 'appUser'][])('%s granted all permissions holds every permission of level %s', async (kind, level) => {
     const app = await newApp();
     const response = await current(await credentialFor(kind, app));
     expect(response.status).toBe(200);
@@ -931,7 +931,7 @@ describe.runIf(testDatabaseKind === 'postgres')('revocation across two instances
     const account = await createAccount(db, hasher, { email: `pair-${Date.now()}@example.com`, password, name: 'Pair' });
     pairOwner = { email: account.email, password };
     pairApp = await createApp(db, account.id, { displayName: 'Shared' });
-    const created = await createPartner(db, hasher, false, { name: 'Pair Partner', redirectUris: ['https://partner.example/callback'], permissions: [] });
+    const created = await createPartner(db, hasher, false, { name: 'Pair Partner', redirectUris: ['https://partner.example/callback'], permissions: ['all'] });
     pairPartner = { id: created.partner.id, secret: created.clientSecret };
   });
 

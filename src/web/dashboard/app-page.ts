@@ -1,16 +1,16 @@
 import type { Context } from 'koa';
 import { findLiveAuthorization, listConnectedIntegrations } from '../../authorizations/authorizations.ts';
-import { createApiKey, listAppKeys, revokeApiKey } from '../../credentials/api-keys.ts';
+import { createApiKey, grantableToKey, listAppKeys, revokeApiKey } from '../../credentials/api-keys.ts';
 import { formLines, formList, formText, submitForm, utcFromDatetimeLocal } from '../../http/forms.ts';
 import { PageProblem } from '../../http/problems.ts';
 import { renderPage } from '../../http/render.ts';
 import { seeOther } from '../../http/see-other.ts';
 import { revokeGrant } from '../../oauth/storage/grant-revocation.ts';
-import { permissionCatalog, permissionsOfLevel } from '../../permissions/catalog.ts';
+import { permissionCatalog } from '../../permissions/catalog.ts';
 import { pageSession } from '../owner-sessions.ts';
 import { pageApp, type DashboardDependencies } from './dashboard.ts';
 
-const appLevelCatalog = permissionCatalog.filter((permission) => permissionsOfLevel('app').includes(permission.name));
+const appKeyCatalog = permissionCatalog.filter((permission) => grantableToKey('app').includes(permission.name));
 
 /** The key form's fields as its labels name them. */
 const keyFormLabels = { displayName: 'name', permissions: 'permissions', expiresAt: 'expiry', allowedIps: 'allowed IP ranges' };
@@ -46,7 +46,7 @@ export function showApp({ db, csrf }: DashboardDependencies) {
         allowedIps: key.allowed_ips,
         lastUsedAt: key.last_used_at,
       })),
-      permissions: appLevelCatalog,
+      permissions: appKeyCatalog,
       ...extra,
     });
   };
