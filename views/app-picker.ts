@@ -1,5 +1,5 @@
 import { html, type Html } from './html.ts';
-import { csrfField, layout } from './layout.ts';
+import { csrfField, layout, type SignedInAs } from './layout.ts';
 
 export interface AppPickerView {
   partnerName: string;
@@ -8,7 +8,7 @@ export interface AppPickerView {
   action: string;
   abortAction: string;
   csrfToken: string;
-  signedInAs: string;
+  signedInAs: SignedInAs;
 }
 
 export function appPickerPage(view: AppPickerView): Html {
@@ -35,7 +35,7 @@ export interface NoAppsView {
   abortAction: string;
   csrfToken: string;
   partnerName: string;
-  signedInAs: string;
+  signedInAs: SignedInAs;
   /** The owner has apps, but this integration awaits an operator's approval. */
   pendingApproval: boolean;
 }

@@ -1,5 +1,5 @@
 import { html, type Html } from './html.ts';
-import { csrfField, layout } from './layout.ts';
+import { csrfField, layout, type SignedInAs } from './layout.ts';
 
 export interface ConsentView {
   partner: { name: string; logoUrl?: string | null; website?: string | null };
@@ -7,7 +7,7 @@ export interface ConsentView {
   permissions: ReadonlyArray<{ name: string; description: string }>;
   action: string;
   csrfToken: string;
-  signedInAs: string;
+  signedInAs: SignedInAs;
   /** Link back to the picker when the owner has several apps. */
   changeAppHref?: string | undefined;
 }

@@ -3,11 +3,18 @@ import { html, type Html } from './html.ts';
 export interface PageOptions {
   title: string;
   body: Html;
-  /** Shown right of the product name, e.g. the signed-in owner's email. */
-  signedInAs?: string | undefined;
+  /** Pages inside the "Add to app" flow: who is signed in, and the "Not you?" form. */
+  signedInAs?: SignedInAs | undefined;
   /** Dashboard pages: navigation and a logout form. */
   session?: { email: string; csrfToken: string } | undefined;
   wide?: boolean;
+}
+
+/** Who is signed in within the flow; "Not you?" posts to notYouAction, which ends that session and starts over. */
+export interface SignedInAs {
+  email: string;
+  notYouAction: string;
+  csrfToken: string;
 }
 
 export function layout({ title, body, signedInAs, session, wide }: PageOptions): Html {
@@ -28,7 +35,7 @@ export function layout({ title, body, signedInAs, session, wide }: PageOptions):
       ? html`<nav aria-label="Main"><a href="/dashboard">Apps</a><a href="/partners">Integrations you build</a></nav>
 <form method="post" action="/logout" class="logout"><span class="who">${session.email}</span>${csrfField(session.csrfToken)}<button type="submit" class="link">Log out</button></form>`
       : signedInAs
-        ? html`<span class="who">${signedInAs}</span>`
+        ? html`<form method="post" action="${signedInAs.notYouAction}" class="logout"><span class="who">Signed in as ${signedInAs.email}</span>${csrfField(signedInAs.csrfToken)}<button type="submit" class="link">Not you?</button></form>`
         : ''
   }</header>
 <main id="main" class="card${wide ? ' wide' : ''}">

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId } from '../db/ids.ts';
 import type { PasswordHasher } from './password-hasher.ts';
+import { newPassword } from './password-policy.ts';
 
 export interface Account {
   id: string;
@@ -12,7 +13,7 @@ export interface Account {
 
 const accountInput = z.object({
   email: z.email().max(320).transform((email) => email.toLowerCase()),
-  password: z.string().min(10, 'must be at least 10 characters').max(1024),
+  password: newPassword,
   name: z.string().trim().max(200).default(''),
 });
 
@@ -29,7 +30,7 @@ export async function createAccount(
   hasher: PasswordHasher,
   input: z.input<typeof accountInput>,
 ): Promise<Account> {
-  const { email, password, name } = accountInput.parse(input);
+  const { email, password, name } = await accountInput.parseAsync(input);
   const passwordHash = await hasher.hash(password);
   try {
     const [account] = await db('accounts')

@@ -162,7 +162,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
   const login = new PasswordLogin(db, services.hasher, loginGuesses, metrics.login);
-  const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL);
+  const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL, provider);
   const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents });
   const siteRouters = [
     // With a listener of its own (server.ts), /metrics is not on the public one.
@@ -170,7 +170,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     healthRouter(db, isShuttingDown),
     jwksRouter(services.signingKeys, settings),
     assetsRouter(),
-    interactionRouter({ db, settings, provider, login, csrf }),
+    interactionRouter({ db, settings, provider, login, csrf, sessions }),
     revokeAuthorizationRouter(db, services.resolver),
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),

@@ -10,7 +10,7 @@ import { createPartner } from '../partners/partners.ts';
  */
 export const demo = {
   email: 'owner@example.com',
-  password: 'demo-password',
+  password: 'demo owner passphrase',
   apps: ['Demo Support', 'Demo Sales'],
   partner: {
     clientId: 'ptn_demo',

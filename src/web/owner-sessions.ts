@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
+import type { Provider } from 'oidc-provider';
 import { findAccount, type Account } from '../accounts/accounts.ts';
+import { endEngineSession } from '../oauth/login-sessions.ts';
 import type { CsrfGuard } from '../http/csrf.ts';
 import { seeOther } from '../http/see-other.ts';
 
@@ -15,14 +17,21 @@ function hashOf(value: string): string {
  * The dashboard's login sessions: a random cookie value, of which only a
  * hash is stored, so a database leak does not hand out live sessions. Logout
  * deletes the row; every instance sees that on the next request.
+ *
+ * An owner has one session per browser: ending it ends the dashboard's and
+ * the engine's (the "Add to app" login) together, whichever page asked
+ * (Log out on the dashboard, "Not you?" in the flow), so the next person at
+ * a shared computer is asked for a password everywhere.
  */
 export class OwnerSessions {
   readonly #db: Knex;
   readonly #ttlSeconds: number;
+  readonly #provider: Provider;
 
-  constructor(db: Knex, ttlSeconds: number) {
+  constructor(db: Knex, ttlSeconds: number, provider: Provider) {
     this.#db = db;
     this.#ttlSeconds = ttlSeconds;
+    this.#provider = provider;
   }
 
   async start(ctx: Context, accountId: string): Promise<void> {
@@ -43,10 +52,12 @@ export class OwnerSessions {
     return session ? findAccount(this.#db, session.account_id) : undefined;
   }
 
+  /** Ends this browser's owner session everywhere: the dashboard's and the engine's. */
   async end(ctx: Context): Promise<void> {
     const value = ctx.cookies.get(cookieName);
     if (value) await this.#db('web_sessions').where({ id_hash: hashOf(value) }).delete();
     ctx.cookies.set(cookieName, null, { path: '/', overwrite: true });
+    await endEngineSession(this.#provider, ctx);
   }
 
   /** Pages behind login: the owner is loaded into ctx.state.owner, or the browser goes to /login. */

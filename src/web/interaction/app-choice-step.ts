@@ -7,6 +7,7 @@ import {
   interactionPaths,
   requestedPermissions,
   sessionOwner,
+  signedInAs,
   usableBy,
   type InteractionDependencies,
 } from './interaction.ts';
@@ -21,7 +22,7 @@ export function showAppChoice({ db, csrf }: InteractionDependencies) {
     const { details, partner } = interactionOf(ctx);
     const owner = await sessionOwner(db, ctx);
     const apps = await eligibleApps(db, owner, partner);
-    const base = { csrfToken: csrf.tokenFor(ctx), signedInAs: owner.email, partnerName: partner.name };
+    const base = { csrfToken: csrf.tokenFor(ctx), signedInAs: signedInAs(ctx, csrf, owner), partnerName: partner.name };
     if (apps.length === 0) {
       const pendingApproval = !usableBy(owner, partner);
       return renderPage(ctx, 200, 'noAppsPage', { ...base, abortAction: interactionPaths.abort(details.uid), pendingApproval });
@@ -37,7 +38,7 @@ export function showAppChoice({ db, csrf }: InteractionDependencies) {
     }
     return renderPage(ctx, 200, 'consentPage', {
       csrfToken: base.csrfToken,
-      signedInAs: owner.email,
+      signedInAs: base.signedInAs,
       partner: { name: partner.name, logoUrl: partner.logo_url, website: partner.website },
       app: { id: chosen.id, name: chosen.display_name },
       permissions: requestedPermissions(details).map((name) => ({ name, description: describePermission(name)?.description ?? name })),

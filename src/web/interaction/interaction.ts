@@ -9,6 +9,7 @@ import { findPartner, type PublicPartner } from '../../partners/partners.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
 import { PageProblem } from '../../http/problems.ts';
 import { seeOther } from '../../http/see-other.ts';
+import type { OwnerSessions } from '../owner-sessions.ts';
 
 export interface InteractionDependencies {
   db: Knex;
@@ -16,6 +17,7 @@ export interface InteractionDependencies {
   provider: Provider;
   login: PasswordLogin;
   csrf: CsrfGuard;
+  sessions: OwnerSessions;
 }
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -31,6 +33,7 @@ export const interactionPaths = {
   login: (uid: string) => `/interaction/${uid}/login`,
   consent: (uid: string) => `/interaction/${uid}/consent`,
   abort: (uid: string) => `/interaction/${uid}/abort`,
+  notYou: (uid: string) => `/interaction/${uid}/not-you`,
 };
 
 const expired = () => new PageProblem(400, 'This sign-in has expired', 'Return to the site you came from and start again.');
@@ -78,6 +81,25 @@ export async function finishStep(provider: Provider, ctx: Context, result: Inter
 
 export function requestedPermissions(details: InteractionDetails): string[] {
   return String(details.params.scope ?? '').split(' ').filter(Boolean);
+}
+
+/** Who the pages after login say is signed in, with the "Not you?" form that starts over. */
+export function signedInAs(ctx: Context, csrf: CsrfGuard, owner: Account) {
+  return { email: owner.email, notYouAction: interactionPaths.notYou(interactionOf(ctx).details.uid), csrfToken: csrf.tokenFor(ctx) };
+}
+
+/**
+ * POST …/not-you: someone else is signed in in this browser. Their session
+ * ends everywhere (the engine's and the dashboard's), and the same
+ * authorization request starts again, at the login page.
+ */
+export function startOverAsSomeoneElse({ sessions }: InteractionDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const { params } = interactionOf(ctx).details;
+    await sessions.end(ctx);
+    const query = Object.entries(params).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+    seeOther(ctx, `/oauth/authorize?${new URLSearchParams(query)}`);
+  };
 }
 
 /** The owner signed in to the engine's session (the login step is done). */

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { showAppChoice } from './app-choice-step.ts';
 import { abort, decide } from './consent-step.ts';
-import { interactionOf, loadInteraction, requirePrompt, type InteractionDependencies } from './interaction.ts';
+import { interactionOf, loadInteraction, requirePrompt, startOverAsSomeoneElse, type InteractionDependencies } from './interaction.ts';
 import { logIn, showLogin } from './login-step.ts';
 
 /**
@@ -23,5 +23,6 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   router.post('/interaction/:uid/login', load, csrf, requirePrompt('login'), logIn(deps));
   router.post('/interaction/:uid/consent', load, csrf, requirePrompt('consent'), decide(deps));
   router.post('/interaction/:uid/abort', load, csrf, abort(deps));
+  router.post('/interaction/:uid/not-you', load, csrf, startOverAsSomeoneElse(deps));
   return router;
 }

@@ -1,0 +1,16 @@
+import type { Context } from 'koa';
+import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
+
+/**
+ * Ends this browser's login session with the engine (the one an "Add to
+ * app" flow signs in to), if it has one: its record is destroyed, so no
+ * instance can resume it, and its cookie cleared. The next authorization in
+ * this browser asks for a password again.
+ */
+export async function endEngineSession(provider: Provider, ctx: Context): Promise<void> {
+  const cookie = provider.cookieName('session');
+  if (!ctx.cookies.get(cookie)) return;
+  const session = await provider.Session.get(ctx as unknown as KoaContextWithOIDC);
+  await session.destroy();
+  ctx.cookies.set(cookie, null, { path: '/', httpOnly: true, sameSite: 'lax', signed: true, overwrite: true });
+}
