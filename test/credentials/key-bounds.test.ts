@@ -210,12 +210,12 @@ describe('naming permissions in the CLI', () => {
       await rm(dataDir, { recursive: true, force: true });
     };
     expect((await runCli(['migrate'], env)).code).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   afterAll(() => cleanup?.());
 
   // Each command is its own process opening the database: slow on a busy machine.
-  it('partner create and key create need --permission; "--permission all" is the explicit choice of every one', { timeout: 180_000 }, async () => {
+  it('partner create and key create need --permission; "--permission all" is the explicit choice of every one', { timeout: 300_000 }, async () => {
     const partner = await runCli(['partner', 'create', '--name', 'P', '--redirect-uri', 'https://p.example/cb'], env);
     expect(partner.code).toBe(2);
     expect(partner.stderr).toMatch(/missing --permission/);
