@@ -11,11 +11,11 @@ const layers = [
   {
     name: 'config, log, db, permissions, keys, limits',
     files: ['src/{config,log,db,permissions,keys,limits}/**/*.ts'],
-    forbidden: ['http', 'accounts', 'apps', 'partners', 'authorizations', 'notices', 'credentials', 'oauth', 'api', 'web', 'server', 'cli'],
+    forbidden: ['http', 'accounts', 'apps', 'partners', 'authorizations', 'notices', 'credentials', 'events', 'oauth', 'api', 'web', 'server', 'cli'],
   },
   {
-    name: 'the domain (accounts, apps, partners, authorizations, notices, credentials)',
-    files: ['src/{accounts,apps,partners,authorizations,notices,credentials}/**/*.ts'],
+    name: 'the domain (accounts, apps, partners, authorizations, notices, credentials, events)',
+    files: ['src/{accounts,apps,partners,authorizations,notices,credentials,events}/**/*.ts'],
     forbidden: ['oauth', 'api', 'web', 'server', 'cli'],
   },
   { name: 'src/oauth', files: ['src/oauth/**/*.ts'], forbidden: ['api', 'web', 'server', 'cli', 'views'] },

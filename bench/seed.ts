@@ -51,7 +51,7 @@ export async function seed(db: Knex, settings: Settings, box: SecretBox, flowWor
     approved: true,
   });
   const resourceServer = await createResourceServer(db, hasher, 'Platform API');
-  const { key, secret } = await createApiKey(db, box, { type: 'app', appId: owner.app.id, accountId: owner.accountId }, { displayName: 'Bench key', permissions: ['all'] });
+  const { key, secret } = await createApiKey(db, box, { type: 'app', appId: owner.app.id, accountId: owner.accountId }, { displayName: 'Bench key', permissions: ['all'] }, { audit: { actor: { type: 'operator' } } });
   const flowOwners: OwnerWithApp[] = [];
   for (let index = 0; index < flowWorkers; index += 1) flowOwners.push(await ownerWithApp(db, settings, `flow${index}`));
   return {

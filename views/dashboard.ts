@@ -76,6 +76,7 @@ export function appPage(view: AppView): Html {
     wide: true,
     body: html`<p><a href="/dashboard">← All apps</a></p>
 <h1>${app.name}</h1>
+<p><a href="/dashboard/apps/${app.id}/activity">Activity of this app</a></p>
 <p class="muted">App id <code>${app.id}</code></p>
 ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}

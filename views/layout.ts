@@ -32,7 +32,7 @@ export function layout({ title, body, signedInAs, session, wide }: PageOptions):
 <a class="skip" href="#main">Skip to content</a>
 <header class="top"><span class="brand">appgrant</span>${
     session
-      ? html`<nav aria-label="Main"><a href="/dashboard">Apps</a><a href="/partners">Integrations you build</a></nav>
+      ? html`<nav aria-label="Main"><a href="/dashboard">Apps</a><a href="/dashboard/activity">Activity</a><a href="/partners">Integrations you build</a></nav>
 <form method="post" action="/logout" class="logout"><span class="who">${session.email}</span>${csrfField(session.csrfToken)}<button type="submit" class="link">Log out</button></form>`
       : signedInAs
         ? html`<form method="post" action="${signedInAs.notYouAction}" class="logout"><span class="who">Signed in as ${signedInAs.email}</span>${csrfField(signedInAs.csrfToken)}<button type="submit" class="link">Not you?</button></form>`

@@ -86,6 +86,7 @@ export function partnerPage(view: PartnerView): Html {
     wide: true,
     body: html`<p><a href="/partners">← Integrations you build</a></p>
 <h1>${partner.name}</h1>
+<p><a href="/partners/${partner.id}/activity">Activity of this integration</a></p>
 <p>${partner.approved ? html`<span class="badge">Approved</span>` : html`<span class="badge pending">Pending approval</span> usable on your own apps only`}</p>
 ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}

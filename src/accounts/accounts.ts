@@ -59,6 +59,12 @@ export async function findAccountByReference(db: Knex, reference: string): Promi
     : query.where({ id: reference }).first();
 }
 
+/** The account with this email (any case), if there is one. */
+export async function findAccountByEmail(db: Knex, email: string): Promise<Account | undefined> {
+  if (!email) return undefined;
+  return db('accounts').select(publicColumns).whereRaw('lower(email) = ?', [email.trim().toLowerCase()]).first();
+}
+
 /** The account whose password matches, or undefined; equal cost whether or not the email exists. */
 export async function authenticateAccount(
   db: Knex,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { GuessLimits } from '../limits/guess-limits.ts';
-import { authenticateAccount, type Account } from './accounts.ts';
+import { authenticateAccount, findAccountByEmail, type Account } from './accounts.ts';
+import { recordEvent, type Origin } from '../events/events.ts';
 import { HashingBudgetSpent, type PasswordHasher } from './password-hasher.ts';
 
 export type LoginAttempt =
@@ -40,10 +41,29 @@ export class PasswordLogin {
     this.#observe = observe;
   }
 
-  async attempt(form: Record<string, unknown>, ip: string): Promise<LoginAttempt> {
-    const attempt = await this.#check(form, ip);
+  async attempt(form: Record<string, unknown>, origin: Origin & { clientIp: string }): Promise<LoginAttempt> {
+    const attempt = await this.#check(form, origin.clientIp);
     this.#observe(attempt.outcome);
+    await this.#record(attempt, origin);
     return attempt;
+  }
+
+  /**
+   * Every attempt leaves an event, the same work whatever the outcome, so
+   * its cost tells nothing about whether the email has an account. A failed
+   * attempt names the account when the email belongs to one; the email
+   * itself, possibly a mistyped password, is never kept.
+   */
+  async #record(attempt: LoginAttempt, origin: Origin): Promise<void> {
+    const account = attempt.outcome === 'signed-in' ? attempt.account : await findAccountByEmail(this.#db, attempt.email);
+    const types = { 'signed-in': 'owner.login_succeeded', 'wrong-credentials': 'owner.login_failed', throttled: 'owner.login_throttled' } as const;
+    await recordEvent(this.#db, {
+      type: types[attempt.outcome],
+      actor: account ? { type: 'owner', id: account.id } : { type: 'system' },
+      accountId: account?.id,
+      target: account ? { type: 'account', id: account.id } : undefined,
+      origin,
+    });
   }
 
   async #check(form: Record<string, unknown>, ip: string): Promise<LoginAttempt> {

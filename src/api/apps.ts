@@ -6,6 +6,8 @@ import { deleteAppWithItsGrants } from '../oauth/storage/grant-revocation.ts';
 import { accountLevel, appOf, appOrAccount, callerOf, type Guard } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { appListQuery, pageNavigation } from './pagination.ts';
+import { requestOrigin } from '../http/origin.ts';
+import { actorOf } from './actors.ts';
 import { presentApp } from './presenters.ts';
 
 /** /v2/apps: an account's apps, page by page; one app read, changed or deleted. */
@@ -52,7 +54,7 @@ function changeApp({ db }: ApiDependencies) {
 
 function deleteApp({ db }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
-    await deleteAppWithItsGrants(db, appOf(ctx).id);
+    await deleteAppWithItsGrants(db, appOf(ctx).id, { actor: actorOf(callerOf(ctx)), origin: requestOrigin(ctx) });
     ctx.body = {};
   };
 }

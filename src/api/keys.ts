@@ -5,6 +5,8 @@ import type { Caller } from '../credentials/caller.ts';
 import { ApiProblem } from '../http/problems.ts';
 import { appOf, appOrAccount, callerOf, type Guard } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { requestOrigin } from '../http/origin.ts';
+import { actorOf } from './actors.ts';
 import { presentKey } from './presenters.ts';
 
 const keysManage = ['keys:manage'];
@@ -40,7 +42,11 @@ function addKey({ db, box, keyEvents }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = appOf(ctx);
     const owner = { type: 'app', appId: app.id, accountId: app.account_id } as const;
-    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, { creator: creatorOf(callerOf(ctx)), events: keyEvents });
+    const { key, secret } = await createApiKey(db, box, owner, ctx.request.body as ApiKeyInput, {
+      creator: creatorOf(callerOf(ctx)),
+      events: keyEvents,
+      audit: { actor: actorOf(callerOf(ctx)), origin: requestOrigin(ctx), appName: app.display_name },
+    });
     ctx.status = 201;
     ctx.body = { key: presentKey(key, secret) };
   };
@@ -56,7 +62,7 @@ function showKey({ db }: ApiDependencies) {
 
 function deleteKey({ db, keyEvents }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
-    if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id, keyEvents))) throw noSuchKey();
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id, { actor: actorOf(callerOf(ctx)), origin: requestOrigin(ctx), appName: appOf(ctx).display_name }, keyEvents))) throw noSuchKey();
     ctx.body = {};
   };
 }

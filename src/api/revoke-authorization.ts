@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { authorize, callerOf, holdsAny } from './access.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
 import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
+import { requestOrigin } from '../http/origin.ts';
 import { findLiveAuthorizationOfPartnerOnApp } from '../authorizations/authorizations.ts';
 import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 
@@ -22,7 +23,7 @@ export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): R
   router.delete('/oauth/authorization', access, async (ctx) => {
     const caller = callerOf(ctx);
     if (caller.grantId) {
-      await revokeGrant(db, caller.grantId);
+      await revokeGrant(db, caller.grantId, { cause: 'partner', origin: requestOrigin(ctx) });
       ctx.status = 204;
       return;
     }
@@ -31,7 +32,7 @@ export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): R
     if (typeof clientId !== 'string' || !clientId) throw new ApiProblem(400, 'bad_request', 'client_id is required with app credentials');
     const authorization = await findLiveAuthorizationOfPartnerOnApp(db, clientId, caller.appId as string);
     if (!authorization) throw new ApiProblem(404, 'not_found', 'No authorization of this partner on this app');
-    await revokeGrant(db, authorization.grant_id);
+    await revokeGrant(db, authorization.grant_id, { cause: 'owner', actor: { type: 'api_key', id: caller.keyId as string }, origin: requestOrigin(ctx) });
     ctx.status = 204;
   });
   return router;

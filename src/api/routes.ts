@@ -4,6 +4,7 @@ import { credentialRoutes } from './credentials.ts';
 import { guardFor } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { keyRoutes } from './keys.ts';
+import { eventRoutes } from './events.ts';
 
 /**
  * The platform's v2 API for apps and their keys (the Sunshine Conversations
@@ -23,5 +24,6 @@ export function apiRouter(deps: ApiDependencies): Router {
   appRoutes(router, deps, guard);
   keyRoutes(router, deps, guard);
   credentialRoutes(router, deps, guard);
+  eventRoutes(router, deps, guard);
   return router;
 }

@@ -115,6 +115,6 @@ export async function liveGrantIdsOfApp(db: Knex, appId: string): Promise<string
 }
 
 /** Marks the live authorization of a grant revoked; returns what it revoked (nothing when it had already ended). */
-export async function markGrantRevoked(trx: Knex.Transaction, grantId: string): Promise<(Pick<Authorization, 'id' | 'partner_id' | 'app_id'> & { revoked_at: Date })[]> {
-  return live(trx).where({ grant_id: grantId }).update({ revoked_at: trx.fn.now() }).returning(['id', 'partner_id', 'app_id', 'revoked_at']);
+export async function markGrantRevoked(trx: Knex.Transaction, grantId: string): Promise<(Pick<Authorization, 'id' | 'partner_id' | 'app_id' | 'account_id'> & { revoked_at: Date })[]> {
+  return live(trx).where({ grant_id: grantId }).update({ revoked_at: trx.fn.now() }).returning(['id', 'partner_id', 'app_id', 'account_id', 'revoked_at']);
 }

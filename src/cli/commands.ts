@@ -15,6 +15,7 @@ import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, t
 import type { SecretBox } from '../keys/secret-box.ts';
 import { presentKey } from '../api/presenters.ts';
 import { issuesSentence } from '../http/problems.ts';
+import { eventsAfter, eventTypes, presentEvent, recordEvent, type EventFilter } from '../events/events.ts';
 
 export interface CommandContext {
   db: Knex;
@@ -129,7 +130,7 @@ const commands: Record<string, Command> = {
     run: async ({ db }, options) => {
       const authorization = await findLiveAuthorization(db, text(options, 'id') ?? '');
       if (!authorization) throw new UsageError(`no live authorization ${text(options, 'id')}`);
-      await revokeGrant(db, authorization.grant_id);
+      await revokeGrant(db, authorization.grant_id, { cause: 'operator', actor: { type: 'operator' } });
       return { id: authorization.id, revoked: true };
     },
   },
@@ -170,7 +171,7 @@ const commands: Record<string, Command> = {
         permissions: list(options, 'permission'),
         expiresAt: text(options, 'expires'),
         allowedIps: list(options, 'allow-ip'),
-      }, { events: keyEvents });
+      }, { events: keyEvents, audit: { actor: { type: 'operator' } } });
       return { ...presentKey(key, secret), level: owner.type === 'app' ? 'app' : 'account', owner: owner.type };
     },
   },
@@ -180,7 +181,7 @@ const commands: Record<string, Command> = {
     positional: 'id',
     run: async ({ db, keyEvents }, options) => {
       const id = text(options, 'id') ?? '';
-      if (!(await revokeApiKey(db, id, undefined, keyEvents))) throw new UsageError(`no live key ${id}`);
+      if (!(await revokeApiKey(db, id, undefined, { actor: { type: 'operator' } }, keyEvents))) throw new UsageError(`no live key ${id}`);
       return { id, revoked: true };
     },
   },
@@ -190,7 +191,9 @@ const commands: Record<string, Command> = {
     run: async ({ db, box, settings }) => {
       // Before any server has run, the set is still empty: its first key signs at once, the new one after the delay.
       await ensureSigningKeys(db, await box());
-      return rotateSigningKey(db, await box(), signingKeyRules(settings));
+      const rotated = await rotateSigningKey(db, await box(), signingKeyRules(settings));
+      await recordEvent(db, { type: 'signing_key.rotated', actor: { type: 'operator' }, target: { type: 'signing_key', id: rotated.kid } });
+      return rotated;
     },
   },
   'signing-keys list': {
@@ -198,13 +201,55 @@ const commands: Record<string, Command> = {
     options: {},
     run: async ({ db }) => ({ keys: await listSigningKeys(db) }),
   },
+  events: {
+    usage: 'events [--account <id or email>] [--app ID] [--partner CLIENT_ID] [--type T …] [--since ISO] [--after ID] [--follow]',
+    options: {
+      account: { type: 'string' },
+      app: { type: 'string' },
+      partner: { type: 'string' },
+      type: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      after: { type: 'string' },
+      follow: { type: 'boolean' },
+    },
+    run: async ({ db }, options) => {
+      const after = text(options, 'after');
+      if (after !== undefined && !/^\d{1,18}$/.test(after)) throw new UsageError('--after takes an event id');
+      return { events: (await eventsAfter(db, await eventFilterFrom(db, options), after, eventBatch)).map(presentEvent) };
+    },
+  },
   'signing-keys retire': {
     usage: 'signing-keys retire KID',
     options: {},
     positional: 'kid',
-    run: async ({ db, settings }, options) => retireSigningKey(db, text(options, 'kid') ?? '', signingKeyRules(settings)),
+    run: async ({ db, settings }, options) => {
+      const retired = await retireSigningKey(db, text(options, 'kid') ?? '', signingKeyRules(settings));
+      await recordEvent(db, { type: 'signing_key.retired', actor: { type: 'operator' }, target: { type: 'signing_key', id: retired.kid } });
+      return retired;
+    },
   },
 };
+
+/** How many events one `events` call returns; the CLI asks again from the last one until none are left. */
+export const eventBatch = 500;
+
+async function eventFilterFrom(db: Knex, options: Options): Promise<EventFilter> {
+  const since = text(options, 'since');
+  if (since !== undefined && Number.isNaN(Date.parse(since))) throw new UsageError('--since takes an ISO date or time');
+  const types = list(options, 'type');
+  const unknown = types.filter((type) => !(eventTypes as readonly string[]).includes(type));
+  if (unknown.length) throw new UsageError(`unknown event type ${unknown.join(', ')}; known: ${eventTypes.join(', ')}`);
+  return {
+    accountId: options.account !== undefined ? (await accountFrom(db, options)).id : undefined,
+    appId: text(options, 'app'),
+    partnerId: text(options, 'partner'),
+    types,
+    since: since !== undefined ? new Date(since) : undefined,
+  };
+}
+
+/** Commands that only read: every other command changes something and is recorded as the operator's. */
+const readingCommands = new Set(['migrate', 'partner list', 'authorization list', 'signing-keys list', 'events']);
 
 function signingKeyRules(settings: Settings): SigningKeyRules {
   return { activationDelaySeconds: settings.SIGNING_KEY_ACTIVATION_DELAY, retiredRetentionSeconds: settings.SIGNING_KEY_RETIRED_RETENTION };
@@ -261,9 +306,15 @@ export function parseCommand(argv: string[]): { name: string; command: Command; 
 
 /** Runs one CLI command; the result is what the CLI prints as JSON. */
 export async function runCommand(context: CommandContext, argv: string[]): Promise<unknown> {
-  const { command, options } = parseCommand(argv);
+  const { name, command, options } = parseCommand(argv);
   try {
-    return await command.run(context, options);
+    if (readingCommands.has(name)) return await command.run(context, options);
+    // A change and the event recording it commit together, or neither does.
+    return await context.db.transaction(async (trx) => {
+      const result = await command.run({ ...context, db: trx }, options);
+      await recordOperatorCommand(trx, name, options, result);
+      return result;
+    });
   } catch (error) {
     if (error instanceof ZodError) {
       throw new UsageError(issuesSentence(error, {}, 'input'));
@@ -271,4 +322,26 @@ export async function runCommand(context: CommandContext, argv: string[]): Promi
     if (error instanceof DuplicateEmailError || error instanceof SigningKeyRefusal) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** What the audit trail keeps of an operator's command: its name, the options given (names only, never values) and what it acted on. */
+async function recordOperatorCommand(db: Knex, name: string, options: Options, result: unknown): Promise<void> {
+  const acted = (result ?? {}) as { id?: unknown; client_id?: unknown; kid?: unknown };
+  const targetId = [acted.id, acted.client_id, acted.kid].find((value): value is string => typeof value === 'string');
+  await recordEvent(db, {
+    type: 'operator.command',
+    actor: { type: 'operator' },
+    ...(targetId ? { target: { type: targetTypeOf(name), id: targetId } } : {}),
+    detail: { command: name, options: Object.keys(options).filter((option) => options[option] !== undefined).sort() },
+  });
+}
+
+function targetTypeOf(command: string) {
+  const subject = command.split(' ')[0];
+  if (subject === 'key') return 'key';
+  if (subject === 'partner' || subject === 'resource-server') return 'partner';
+  if (subject === 'signing-keys') return 'signing_key';
+  if (subject === 'authorization') return 'authorization';
+  if (subject === 'app') return 'app';
+  return 'account';
 }

@@ -3,7 +3,7 @@ import { loadSettings, SettingsError, type Settings } from '../config/settings.t
 import { DataDirBusyError, readLockOwner, whileDataDirBusy } from '../db/data-dir-lock.ts';
 import { databaseOptionsFrom, migrateToLatest, openDatabase } from '../db/database.ts';
 import { passwordHasherFor } from '../accounts/password-hasher.ts';
-import { parseCommand, runCommand, UsageError } from './commands.ts';
+import { eventBatch, parseCommand, runCommand, UsageError } from './commands.ts';
 import { sendCommand, type ControlReply } from './control-socket.ts';
 import { SecretBox } from '../keys/secret-box.ts';
 import { loadKeyEncryptionKeys } from '../keys/server-keys.ts';
@@ -38,17 +38,47 @@ async function runThroughServer(settings: Settings, argv: string[]): Promise<Con
   return sendCommand(owner.controlSocket, argv);
 }
 
+/** One command, through a running server where one holds the embedded database, otherwise here. */
+async function execute(settings: Settings, argv: string[]): Promise<{ result: unknown } | { failed: number }> {
+  const reply = await whileDataDirBusy(() => runThroughServer(settings, argv));
+  if (reply && !reply.ok) {
+    process.stderr.write(`appgrant: ${reply.error}\n`);
+    return { failed: reply.usage ? 2 : 1 };
+  }
+  return { result: reply ? reply.result : await whileDataDirBusy(() => runLocally(settings, argv)) };
+}
+
+const followIntervalMs = 1000;
+
+/**
+ * `events` prints one JSON line per event, oldest first, asking again from
+ * the last one until none are left; with --follow it keeps asking, once a
+ * second, until interrupted.
+ */
+async function printEvents(settings: Settings, argv: string[]): Promise<number> {
+  const follow = argv.includes('--follow');
+  const base = argv.filter((argument) => argument !== '--follow');
+  let after: string | undefined;
+  for (;;) {
+    const outcome = await execute(settings, after === undefined ? base : [...base, '--after', after]);
+    if ('failed' in outcome) return outcome.failed;
+    const { events } = outcome.result as { events: { id: string }[] };
+    for (const event of events) process.stdout.write(`${JSON.stringify(event)}\n`);
+    after = events.at(-1)?.id ?? after;
+    if (events.length === eventBatch) continue;
+    if (!follow) return 0;
+    await new Promise((wake) => setTimeout(wake, followIntervalMs));
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     const settings = loadSettings();
-    parseCommand(argv);
-    const reply = await whileDataDirBusy(() => runThroughServer(settings, argv));
-    if (reply && !reply.ok) {
-      process.stderr.write(`appgrant: ${reply.error}\n`);
-      return reply.usage ? 2 : 1;
-    }
-    const result = reply ? reply.result : await whileDataDirBusy(() => runLocally(settings, argv));
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    const { name } = parseCommand(argv);
+    if (name === 'events') return await printEvents(settings, argv);
+    const outcome = await execute(settings, argv);
+    if ('failed' in outcome) return outcome.failed;
+    process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof SettingsError) {

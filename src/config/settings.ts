@@ -99,6 +99,8 @@ const settingsSchema = z
     METRICS_TOKEN: z.string().min(16).optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    EVENTS_EXPORT_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
     DASHBOARD_SESSION_TTL: seconds(8 * 3600),
     NOTICE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(2000),
     NOTICE_RETRY_BASE_MS: z.coerce.number().int().min(10).default(5000),

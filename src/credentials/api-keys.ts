@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
 import { permissionChoice, permissionsOfLevels, type Level } from '../permissions/catalog.ts';
 import { normalizeRange, rangeWithin } from './ip-ranges.ts';
+import { recordEvent, type Actor, type Origin } from '../events/events.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 import type { App } from '../apps/apps.ts';
 import { runStatement, statement } from '../db/statements.ts';
@@ -133,30 +134,60 @@ export async function createApiKey(
   box: SecretBox,
   owner: KeyOwner,
   input: ApiKeyInput,
-  { creator, events = unobserved }: { creator?: KeyCreator | undefined; events?: KeyEvents | undefined } = {},
+  { creator, events = unobserved, audit }: { creator?: KeyCreator | undefined; events?: KeyEvents | undefined; audit: KeyAudit },
 ): Promise<{ key: PublicApiKey; secret: string }> {
   const level = levelOfOwner(owner.type);
   const parsed = apiKeyInput(level, { createdByCredential: creator !== undefined }).parse(input);
   const fields = creator ? boundedByCreator(parsed, creator, level) : parsed;
   const id = newId(idPrefixes[owner.type]);
   const secret = newSecret();
-  const [key] = await db('api_keys')
-    .insert({
-      id,
-      owner_type: owner.type,
-      account_id: owner.accountId,
-      app_id: owner.type === 'app' ? owner.appId : null,
-      service_account_id: owner.type === 'service_account' ? owner.serviceAccountId : null,
-      display_name: fields.displayName,
-      permissions: JSON.stringify(fields.permissions),
-      allowed_ips: JSON.stringify(fields.allowedIps),
-      expires_at: fields.expiresAt ?? null,
-      secret_ciphertext: box.seal(secret, id),
-      authorization_id: creator?.authorizationId ?? null,
-    })
-    .returning(publicColumns);
+  const key = await db.transaction(async (trx) => {
+    const [created] = await trx('api_keys')
+      .insert({
+        id,
+        owner_type: owner.type,
+        account_id: owner.accountId,
+        app_id: owner.type === 'app' ? owner.appId : null,
+        service_account_id: owner.type === 'service_account' ? owner.serviceAccountId : null,
+        display_name: fields.displayName,
+        permissions: JSON.stringify(fields.permissions),
+        allowed_ips: JSON.stringify(fields.allowedIps),
+        expires_at: fields.expiresAt ?? null,
+        secret_ciphertext: box.seal(secret, id),
+        authorization_id: creator?.authorizationId ?? null,
+      })
+      .returning(publicColumns);
+    await recordKeyEvent(trx, 'key.created', created as PublicApiKey, audit, { permissions: fields.permissions });
+    return created as PublicApiKey;
+  });
   events.created(level);
-  return { key: key as PublicApiKey, secret };
+  return { key, secret };
+}
+
+/** Who creates or revokes a key, and from where, for the audit trail. */
+export interface KeyAudit {
+  actor: Actor;
+  origin?: Origin | undefined;
+  /** The app's name, when the key belongs to one (the activity log names it). */
+  appName?: string | undefined;
+}
+
+async function recordKeyEvent(
+  db: Knex,
+  type: 'key.created' | 'key.revoked',
+  key: Pick<PublicApiKey, 'id' | 'account_id' | 'app_id' | 'display_name'>,
+  audit: KeyAudit,
+  detail: { permissions?: string[] } = {},
+): Promise<void> {
+  await recordEvent(db, {
+    type,
+    actor: audit.actor,
+    accountId: key.account_id,
+    appId: key.app_id,
+    target: { type: 'key', id: key.id },
+    origin: audit.origin,
+    detail: { keyName: key.display_name, appName: audit.appName, ...detail },
+  });
 }
 
 /** Revokes the live keys created through these authorizations, in the transaction that ends them. */
@@ -208,10 +239,14 @@ export async function countLiveKeysByApp(db: Knex, appIds: string[]): Promise<Ma
 }
 
 /** Revokes a key; true when a live key was revoked. Every instance refuses it from the next request on. */
-export async function revokeApiKey(db: Knex, id: string, appId?: string, events: KeyEvents = unobserved): Promise<boolean> {
-  const query = db('api_keys').where({ id }).whereNull('revoked_at');
-  if (appId) query.andWhere({ app_id: appId });
-  const revoked = (await query.update({ revoked_at: db.fn.now() })) > 0;
+export async function revokeApiKey(db: Knex, id: string, appId: string | undefined, audit: KeyAudit, events: KeyEvents = unobserved): Promise<boolean> {
+  const revoked = await db.transaction(async (trx) => {
+    const query = trx('api_keys').where({ id }).whereNull('revoked_at');
+    if (appId) query.andWhere({ app_id: appId });
+    const [row] = await query.update({ revoked_at: trx.fn.now() }).returning(['id', 'account_id', 'app_id', 'display_name']);
+    if (row) await recordKeyEvent(trx, 'key.revoked', row, audit);
+    return row !== undefined;
+  });
   if (revoked) events.revoked();
   return revoked;
 }

@@ -18,8 +18,14 @@ export function keyCaller(
   usage: UsageRecorder,
   extra: Partial<Caller> = {},
 ): Resolution {
-  if (key.expires_at && new Date(key.expires_at).getTime() <= Date.now()) return { outcome: 'forbidden', reason: 'expired' };
-  if (key.allowed_ips.length && !addressInRanges(clientIp, key.allowed_ips)) return { outcome: 'forbidden', reason: 'ip_not_allowed' };
+  if (key.expires_at && new Date(key.expires_at).getTime() <= Date.now()) {
+    usage.keyRefused(key, 'expired', clientIp);
+    return { outcome: 'forbidden', reason: 'expired' };
+  }
+  if (key.allowed_ips.length && !addressInRanges(clientIp, key.allowed_ips)) {
+    usage.keyRefused(key, 'outside_ranges', clientIp);
+    return { outcome: 'forbidden', reason: 'ip_not_allowed' };
+  }
   usage.keyUsed(key.id);
   const ofLevel = permissionsOfLevel(level);
   const granted = key.permissions.filter((name) => ofLevel.includes(name));

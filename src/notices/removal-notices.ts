@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { SigningKeySet } from '../keys/signing-keys.ts';
 import { newId } from '../db/ids.ts';
 import type { Logger } from '../log/logger.ts';
+import { recordEvent } from '../events/events.ts';
 import { noticeBackoffMs } from '../config/settings.ts';
 
 interface RevokedAuthorization {
@@ -78,6 +79,8 @@ interface DueNotice {
   url: string;
   payload: unknown;
   attempts: number;
+  partner_id: string;
+  app_id: string;
 }
 
 /**
@@ -154,7 +157,7 @@ export class RemovalNoticeWorker {
       const claimed: DueNotice[] = await trx('removal_notices')
         .whereIn('id', ids.map((row) => row.id))
         .update({ next_attempt_at: lease })
-        .returning(['id', 'url', 'payload', 'attempts']);
+        .returning(['id', 'url', 'payload', 'attempts', 'partner_id', 'app_id']);
       return claimed;
     });
   }
@@ -177,23 +180,35 @@ export class RemovalNoticeWorker {
     }
     const attempts = notice.attempts + 1;
     if (!failure) {
-      await this.#db('removal_notices').where({ id: notice.id }).update({ delivered_at: new Date(), attempts, last_error: null });
+      await this.#settle(notice, { delivered_at: new Date(), attempts, last_error: null }, 'notice.delivered');
       this.#logger.info({ notice: notice.id, attempts }, 'removal notice delivered');
       this.#observe('delivered');
       return;
     }
     const gaveUp = attempts >= this.#options.maxAttempts;
     const backoff = noticeBackoffMs(this.#options.retryBaseMs, attempts);
-    await this.#db('removal_notices')
-      .where({ id: notice.id })
-      .update({
-        attempts,
-        last_error: failure,
-        next_attempt_at: new Date(Date.now() + backoff),
-        ...(gaveUp ? { failed_at: new Date() } : {}),
-      });
+    const retry = { attempts, last_error: failure, next_attempt_at: new Date(Date.now() + backoff) };
+    await this.#settle(notice, gaveUp ? { ...retry, failed_at: new Date() } : retry, gaveUp ? 'notice.failed' : undefined);
     this.#logger.warn({ notice: notice.id, attempts, error: failure, gaveUp }, 'removal notice not delivered');
     this.#observe(gaveUp ? 'gave_up' : 'failed');
+  }
+
+  /** Records an attempt's outcome, and when the notice's fate is decided, its audit event in the same transaction. */
+  async #settle(notice: DueNotice, outcome: Record<string, unknown>, decided?: 'notice.delivered' | 'notice.failed'): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      await trx('removal_notices').where({ id: notice.id }).update(outcome);
+      if (!decided) return;
+      const event = (notice.payload as { event?: unknown }).event;
+      await recordEvent(trx, {
+        type: decided,
+        actor: { type: 'system' },
+        appId: notice.app_id,
+        partnerId: notice.partner_id,
+        target: { type: 'notice', id: notice.id },
+        ...(decided === 'notice.failed' ? { cause: 'gave_up' } : {}),
+        detail: { attempts: Number(outcome.attempts), ...(typeof event === 'string' ? { event } : {}), ...(typeof outcome.last_error === 'string' ? { lastError: outcome.last_error } : {}) },
+      });
+    });
   }
 }
 

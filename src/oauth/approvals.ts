@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Provider } from 'oidc-provider';
 import { insertFirstApproval, lockLiveAuthorizationOfPartnerOnApp, updateApprovedPermissions } from '../authorizations/authorizations.ts';
 import { discardUnusedGrant, rescopeGrant } from './storage/grant-scope.ts';
+import { recordEvent, type Origin } from '../events/events.ts';
 
 export interface ApprovalRequest {
   partnerId: string;
@@ -10,6 +11,10 @@ export interface ApprovalRequest {
   permissions: string[];
   /** The resource indicator the permissions are granted on (the platform API). */
   resource: string;
+  /** For the audit trail: the names the owner saw, and where the approval came from. */
+  partnerName: string;
+  appName: string;
+  origin: Origin;
 }
 
 /** How often an approval retries when the authorization it raced with was removed in between. */
@@ -29,7 +34,7 @@ export async function recordApproval(db: Knex, provider: Provider, request: Appr
     const existing = await updateLiveApproval(db, request);
     if (existing) return existing;
     const grantId = await newGrant(provider, request);
-    if (await insertFirstApproval(db, { ...request, grantId })) return grantId;
+    if (await insertFirstApprovalRecorded(db, { ...request, grantId })) return grantId;
     await discardUnusedGrant(db, grantId);
     if (attempt === attempts) throw new Error(`the approval of ${request.partnerId} on ${request.appId} kept racing with its removal`);
   }
@@ -42,7 +47,30 @@ async function updateLiveApproval(db: Knex, request: ApprovalRequest): Promise<s
     if (!live) return undefined;
     await updateApprovedPermissions(trx, live.id, request.permissions);
     await rescopeGrant(trx, live.grant_id, request.resource, request.permissions.join(' '));
+    await recordApprovalEvent(trx, 'authorization.updated', live.id, request);
     return live.grant_id;
+  });
+}
+
+/** The first approval of the pair and its event, together; false when another approval created the pair first. */
+async function insertFirstApprovalRecorded(db: Knex, request: ApprovalRequest & { grantId: string }): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const created = await insertFirstApproval(trx, request);
+    if (created) await recordApprovalEvent(trx, 'authorization.approved', created.id, request);
+    return created !== undefined;
+  });
+}
+
+async function recordApprovalEvent(trx: Knex.Transaction, type: 'authorization.approved' | 'authorization.updated', authorizationId: string, request: ApprovalRequest): Promise<void> {
+  await recordEvent(trx, {
+    type,
+    actor: { type: 'owner', id: request.accountId },
+    accountId: request.accountId,
+    appId: request.appId,
+    partnerId: request.partnerId,
+    target: { type: 'authorization', id: authorizationId },
+    origin: request.origin,
+    detail: { permissions: request.permissions, partnerName: request.partnerName, appName: request.appName },
   });
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
+import { recordEvent } from '../events/events.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { permissionChoice, permissionsOfLevel } from '../permissions/catalog.ts';
 
@@ -101,8 +102,9 @@ export async function createPartner(
 ): Promise<CreatedPartner> {
   const fields = partnerInput(production).parse(input);
   const clientSecret = fixed?.clientSecret ?? newSecret();
-  const [partner] = await db('partners')
-    .insert({
+  const secretHash = await hasher.hash(clientSecret);
+  return db.transaction(async (trx) => {
+    const [partner] = await trx('partners').insert({
       id: fixed?.id ?? newId('ptn_'),
       role: 'partner',
       name: fields.name,
@@ -112,11 +114,32 @@ export async function createPartner(
       redirect_uris: JSON.stringify(fields.redirectUris),
       permissions: JSON.stringify(fields.permissions),
       remove_url: fields.removeUrl ?? null,
-      secret_hash: await hasher.hash(clientSecret),
+      secret_hash: secretHash,
       approved: fields.approved,
-    })
-    .returning(publicColumns);
-  return { partner: partner as PublicPartner, clientSecret };
+    }).returning(publicColumns);
+    await recordPartnerEvent(trx, 'partner.registered', partner as PublicPartner, { permissions: fields.permissions });
+    return { partner: partner as PublicPartner, clientSecret };
+  });
+}
+
+/**
+ * A change to a partner's registration, for the audit trail: made by the
+ * account that registered it in the portal, otherwise by the operator.
+ */
+async function recordPartnerEvent(
+  db: Knex,
+  type: 'partner.registered' | 'partner.approved' | 'partner.secret_rotated' | 'partner.redirect_urls_changed',
+  partner: Pick<PublicPartner, 'id' | 'name' | 'account_id'>,
+  detail: Record<string, string[]> = {},
+): Promise<void> {
+  await recordEvent(db, {
+    type,
+    actor: partner.account_id && type !== 'partner.approved' ? { type: 'owner', id: partner.account_id } : { type: 'operator' },
+    accountId: partner.account_id,
+    partnerId: partner.id,
+    target: { type: 'partner', id: partner.id },
+    detail: { partnerName: partner.name, ...detail },
+  });
 }
 
 /**
@@ -173,11 +196,14 @@ export async function listPartnersOfAccount(db: Knex, accountId: string): Promis
 /** Replaces the redirect URLs, keeping their order; the first one is the default. */
 export async function updateRedirectUris(db: Knex, id: string, uris: string[], production: boolean): Promise<PublicPartner> {
   const { redirectUris } = partnerInput(production).pick({ redirectUris: true }).parse({ redirectUris: uris });
-  const [partner] = await db('partners')
-    .where({ id })
-    .update({ redirect_uris: JSON.stringify(redirectUris), updated_at: db.fn.now() })
-    .returning(publicColumns);
-  return partner as PublicPartner;
+  return db.transaction(async (trx) => {
+    const [partner] = await trx('partners')
+      .where({ id })
+      .update({ redirect_uris: JSON.stringify(redirectUris), updated_at: trx.fn.now() })
+      .returning(publicColumns);
+    await recordPartnerEvent(trx, 'partner.redirect_urls_changed', partner as PublicPartner, { redirectUris });
+    return partner as PublicPartner;
+  });
 }
 
 /**
@@ -194,19 +220,26 @@ export async function rotatePartnerSecret(
   const clientSecret = newSecret();
   const newHash = await hasher.hash(clientSecret);
   const previousValidUntil = new Date(Date.now() + graceSeconds * 1000);
-  await db('partners')
-    .where({ id })
-    .update({
-      previous_secret_hash: db.ref('secret_hash'),
-      previous_secret_expires_at: previousValidUntil,
-      secret_hash: newHash,
-      updated_at: db.fn.now(),
-    });
+  await db.transaction(async (trx) => {
+    const [partner] = await trx('partners')
+      .where({ id })
+      .update({
+        previous_secret_hash: trx.ref('secret_hash'),
+        previous_secret_expires_at: previousValidUntil,
+        secret_hash: newHash,
+        updated_at: trx.fn.now(),
+      })
+      .returning(['id', 'name', 'account_id']);
+    if (partner) await recordPartnerEvent(trx, 'partner.secret_rotated', partner);
+  });
   return { clientSecret, previousValidUntil };
 }
 
 /** An operator's approval: the integration may now be added to any owner's app. */
 export async function approvePartner(db: Knex, id: string): Promise<PublicPartner | undefined> {
-  const [partner] = await db('partners').where({ id, role: 'partner' }).update({ approved: true, updated_at: db.fn.now() }).returning(publicColumns);
-  return partner as PublicPartner | undefined;
+  return db.transaction(async (trx) => {
+    const [partner] = await trx('partners').where({ id, role: 'partner' }).update({ approved: true, updated_at: trx.fn.now() }).returning(publicColumns);
+    if (partner) await recordPartnerEvent(trx, 'partner.approved', partner as PublicPartner);
+    return partner as PublicPartner | undefined;
+  });
 }

@@ -21,6 +21,7 @@ export const permissionCatalog: readonly Permission[] = [
   { name: 'users:manage', description: 'Create, read, update and delete the users of the app and their profiles', levels: ['app', 'account'] },
   { name: 'webhooks:manage', description: 'Create, change and delete the webhooks that receive the app’s events', levels: ['app', 'account'] },
   { name: 'integrations:manage', description: 'Connect and remove channels and integrations of the app', levels: ['app', 'account'] },
+  { name: 'events:read', description: "Read the app's activity log: approvals, removals, keys and sign-ins", levels: ['app', 'account'] },
   { name: 'keys:manage', description: "Create, list and revoke the app's API keys", levels: ['app', 'account'] },
   { name: 'web:sdk', description: 'Use the client-side web messaging SDK on behalf of one user', levels: ['appUser'] },
   { name: 'mobile-app-messaging:sdk', description: 'Use the mobile messaging SDK on behalf of one user', levels: ['appUser'] },

@@ -27,6 +27,7 @@ import { CallerResolver } from '../credentials/resolve.ts';
 import { accessTokenLookup } from '../oauth/access-tokens.ts';
 import { SecretBox } from '../keys/secret-box.ts';
 import { apiRouter } from '../api/routes.ts';
+import { eventExportRouter } from '../api/event-export.ts';
 import { CsrfGuard } from '../http/csrf.ts';
 import { pageHeaders } from '../http/page-headers.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
@@ -172,6 +173,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     assetsRouter(),
     interactionRouter({ db, settings, provider, login, csrf, sessions }),
     revokeAuthorizationRouter(db, services.resolver),
+    eventExportRouter(db, settings.EVENTS_EXPORT_TOKEN),
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];

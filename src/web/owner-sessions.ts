@@ -6,6 +6,8 @@ import { findAccount, type Account } from '../accounts/accounts.ts';
 import { endEngineSession } from '../oauth/login-sessions.ts';
 import type { CsrfGuard } from '../http/csrf.ts';
 import { seeOther } from '../http/see-other.ts';
+import { requestOrigin } from '../http/origin.ts';
+import { recordEvent } from '../events/events.ts';
 
 const cookieName = 'appgrant.owner';
 
@@ -55,7 +57,15 @@ export class OwnerSessions {
   /** Ends this browser's owner session everywhere: the dashboard's and the engine's. */
   async end(ctx: Context): Promise<void> {
     const value = ctx.cookies.get(cookieName);
-    if (value) await this.#db('web_sessions').where({ id_hash: hashOf(value) }).delete();
+    if (value) {
+      await this.#db.transaction(async (trx) => {
+        const [ended] = await trx('web_sessions').where({ id_hash: hashOf(value) }).delete().returning(['account_id']);
+        if (ended) {
+          const accountId = ended.account_id as string;
+          await recordEvent(trx, { type: 'owner.logged_out', actor: { type: 'owner', id: accountId }, accountId, target: { type: 'account', id: accountId }, origin: requestOrigin(ctx) });
+        }
+      });
+    }
     ctx.cookies.set(cookieName, null, { path: '/', overwrite: true });
     await endEngineSession(this.#provider, ctx);
   }

@@ -541,7 +541,7 @@ describe('JWT credentials', () => {
     const key = await appKey(server.db, app);
     const token = await bearerJwt(key, { scope: 'app' });
     expect((await current(token)).status).toBe(200);
-    expect(await revokeApiKey(server.db, key.id)).toBe(true);
+    expect(await revokeApiKey(server.db, key.id, undefined, { actor: { type: 'operator' } })).toBe(true);
     await expectUnauthorized(await current(token));
   });
 });
@@ -725,9 +725,9 @@ describe('revocation on one instance', () => {
   it('revokeApiKey (what the CLI does) stops an account key at once', async () => {
     const key = await accountKey(server.db, owner.account.id);
     expect((await call(server.url, 'GET', '/v2/apps', { auth: basic(key) })).status).toBe(200);
-    expect(await revokeApiKey(server.db, key.id)).toBe(true);
+    expect(await revokeApiKey(server.db, key.id, undefined, { actor: { type: 'operator' } })).toBe(true);
     await expectUnauthorized(await call(server.url, 'GET', '/v2/apps', { auth: basic(key) }));
-    expect(await revokeApiKey(server.db, key.id)).toBe(false);
+    expect(await revokeApiKey(server.db, key.id, undefined, { actor: { type: 'operator' } })).toBe(false);
   });
 
   it('DELETE /oauth/authorization with the Bearer token stops the token on /v2 at once', async () => {
@@ -955,7 +955,7 @@ describe.runIf(testDatabaseKind === 'postgres')('revocation across two instances
   it('an account key used on B, revoked with revokeApiKey, is refused by B on the next request', async () => {
     const key = await accountKey(db, pairApp.account_id);
     expect((await call(b.url, 'GET', '/v2/apps', { auth: basic(key) })).status).toBe(200);
-    expect(await revokeApiKey(db, key.id)).toBe(true);
+    expect(await revokeApiKey(db, key.id, undefined, { actor: { type: 'operator' } })).toBe(true);
     await expectUnauthorized(await call(b.url, 'GET', '/v2/apps', { auth: basic(key) }));
   });
 

@@ -210,8 +210,8 @@ describe('every removal path sends one signed notice', () => {
     const target = await receiver();
     const connected = await connectPartner(server.url, server.db, `${target.url}/removed`);
     const { grant_id: grantId } = await server.db('authorizations').where({ id: connected.authorizationId }).first();
-    await revokeGrant(server.db, grantId);
-    await revokeGrant(server.db, grantId); // a second removal of the same grant queues nothing more
+    await revokeGrant(server.db, grantId, { cause: 'operator', actor: { type: 'operator' } });
+    await revokeGrant(server.db, grantId, { cause: 'operator', actor: { type: 'operator' } }); // a second removal of the same grant queues nothing more
     await expectTokenDead(connected);
     await expectExactlyOneNotice(target, connected);
   });

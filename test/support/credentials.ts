@@ -40,7 +40,7 @@ export async function serviceAccountKey(db: Knex, accountId: string, input: Part
 }
 
 async function issue(db: Knex, owner: KeyOwner, input: Partial<ApiKeyInput>): Promise<IssuedKey> {
-  const { key, secret } = await createApiKey(db, box, owner, { displayName: 'Test key', permissions: ['all'], ...input });
+  const { key, secret } = await createApiKey(db, box, owner, { displayName: 'Test key', permissions: ['all'], ...input }, { audit: { actor: { type: 'operator' } } });
   return { id: key.id, secret };
 }
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { findPartnerRow } from '../../partners/partners.ts';
 import { clientMetadataOf } from '../client-metadata.ts';
 import type { Settings } from '../../config/settings.ts';
@@ -100,14 +100,14 @@ class RecordAdapter implements Adapter {
     const consumed = await runStatement(this.#db, consumeRecord, [this.#kind, id]);
     if (consumed.length === 1) return;
     const row = await this.#db('oauth_records').select('grant_id').where({ kind: this.#kind, id }).first();
-    if (row?.grant_id) await revokeGrant(this.#db, row.grant_id);
+    if (row?.grant_id) await revokeGrant(this.#db, row.grant_id, { cause: this.#kind === 'RefreshToken' ? 'refresh_replay' : 'code_replay' });
     throw new errors.InvalidGrant('grant already used');
   }
 
   async destroy(id: string): Promise<void> {
     this.#reads.forget(id);
     if (this.#kind === 'Grant') {
-      await revokeGrant(this.#db, id);
+      await revokeGrant(this.#db, id, { cause: grantDestructionCause() });
       return;
     }
     await this.#db('oauth_records').where({ kind: this.#kind, id }).delete();
@@ -189,4 +189,16 @@ export async function sweepExpiredRecords(db: Knex): Promise<void> {
   await db('oauth_records').where('expires_at', '<', new Date()).delete();
   await db('web_sessions').where('expires_at', '<', new Date()).delete();
   await sweepUsedProofs(db);
+}
+
+/**
+ * Why the engine destroys a grant, from the request it is handling: at the
+ * token endpoint, a code or refresh token presented again after it was used
+ * (RFC 9700 §4.5, §4.14); otherwise the partner revoking one of its tokens
+ * (RFC 7009 with revokeGrantPolicy).
+ */
+function grantDestructionCause(): 'code_replay' | 'refresh_replay' | 'partner_revoke' {
+  const oidc = (Provider.ctx as KoaContextWithOIDC | undefined)?.oidc;
+  if (oidc?.route !== 'token') return 'partner_revoke';
+  return oidc.params?.grant_type === 'refresh_token' ? 'refresh_replay' : 'code_replay';
 }

@@ -7,7 +7,8 @@ import { renderPage } from '../../http/render.ts';
 import { seeOther } from '../../http/see-other.ts';
 import { revokeGrant } from '../../oauth/storage/grant-revocation.ts';
 import { permissionCatalog } from '../../permissions/catalog.ts';
-import { pageSession } from '../owner-sessions.ts';
+import { ownerOf, pageSession } from '../owner-sessions.ts';
+import { requestOrigin } from '../../http/origin.ts';
 import { pageApp, type DashboardDependencies } from './dashboard.ts';
 
 const appKeyCatalog = permissionCatalog.filter((permission) => grantableToKey('app').includes(permission.name));
@@ -58,7 +59,7 @@ export function removeIntegration({ db }: DashboardDependencies) {
     const app = pageApp(ctx);
     const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string, app.id);
     if (!authorization) throw notConnected();
-    await revokeGrant(db, authorization.grant_id);
+    await revokeGrant(db, authorization.grant_id, { cause: 'owner', actor: { type: 'owner', id: ownerOf(ctx).id }, origin: requestOrigin(ctx) });
     seeOther(ctx, `/dashboard/apps/${app.id}?done=removed`);
   };
 }
@@ -78,7 +79,7 @@ export function addKey(deps: DashboardDependencies) {
           permissions: formList(body.permissions),
           ...(expires ? { expiresAt: utcFromDatetimeLocal(expires) } : {}),
           allowedIps: formLines(body.allowedIps),
-        }, { events: deps.keyEvents });
+        }, { events: deps.keyEvents, audit: { actor: { type: 'owner', id: ownerOf(ctx).id }, origin: requestOrigin(ctx), appName: app.display_name } });
         await showAgain(ctx, 201, { createdKey: { id: key.id, secret } });
       },
       (problems) => showAgain(ctx, 400, { error: `The key was not created: ${problems}` }),
@@ -89,7 +90,7 @@ export function addKey(deps: DashboardDependencies) {
 export function revokeKey({ db, keyEvents }: DashboardDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = pageApp(ctx);
-    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id, keyEvents))) throw notConnected();
+    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id, { actor: { type: 'owner', id: ownerOf(ctx).id }, origin: requestOrigin(ctx), appName: app.display_name }, keyEvents))) throw notConnected();
     seeOther(ctx, `/dashboard/apps/${app.id}?done=revoked`);
   };
 }

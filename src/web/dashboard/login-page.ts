@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { requestOrigin } from '../../http/origin.ts';
 import { seeOther } from '../../http/see-other.ts';
 import { showLoginForm } from '../login-form.ts';
 import type { DashboardDependencies } from './dashboard.ts';
@@ -14,7 +15,7 @@ export function showLogin({ sessions, csrf }: DashboardDependencies) {
 /** POST /login: a session on success; the form again, with the one message, on failure. */
 export function logIn({ login, sessions, csrf }: DashboardDependencies) {
   return async (ctx: Context): Promise<void> => {
-    const attempt = await login.attempt(ctx.request.body as Record<string, unknown>, ctx.ip);
+    const attempt = await login.attempt(ctx.request.body as Record<string, unknown>, requestOrigin(ctx));
     if (attempt.outcome !== 'signed-in') return showLoginForm(ctx, csrf, { action: '/login' }, attempt);
     await sessions.start(ctx, attempt.account.id);
     seeOther(ctx, '/dashboard');

@@ -4,6 +4,7 @@ import { addKey, removeIntegration, revokeKey, showApp } from './app-page.ts';
 import { addApp, showApps } from './apps-page.ts';
 import { ownApp, type DashboardDependencies } from './dashboard.ts';
 import { logIn, logOut, showLogin } from './login-page.ts';
+import { showAccountActivity, showAppActivity } from './activity-page.ts';
 
 /**
  * The owner's dashboard: log in and out, the apps, and per app its connected
@@ -21,8 +22,10 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
   router.post('/login', csrf, logIn(deps));
   router.post('/logout', csrf, logOut(deps));
   router.get('/dashboard', signedIn, (ctx) => apps(ctx));
+  router.get('/dashboard/activity', signedIn, showAccountActivity(deps));
   router.post('/dashboard/apps', signedIn, csrf, addApp(deps));
   router.get('/dashboard/apps/:appId', signedIn, app, (ctx) => appPage(ctx));
+  router.get('/dashboard/apps/:appId/activity', signedIn, app, showAppActivity(deps));
   router.post('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, csrf, app, removeIntegration(deps));
   router.post('/dashboard/apps/:appId/keys', signedIn, csrf, app, addKey(deps));
   router.post('/dashboard/apps/:appId/keys/:keyId/revoke', signedIn, csrf, app, revokeKey(deps));

@@ -1,4 +1,8 @@
 import type { Context } from 'koa';
+import type { Knex } from 'knex';
+import type { App } from '../../apps/apps.ts';
+import { recordEvent } from '../../events/events.ts';
+import { requestOrigin } from '../../http/origin.ts';
 import { recordApproval } from '../../oauth/approvals.ts';
 import { platformApiResource } from '../../oauth/provider.ts';
 import { PageProblem } from '../../http/problems.ts';
@@ -9,12 +13,13 @@ export function decide(deps: InteractionDependencies) {
   const { db, provider } = deps;
   return async (ctx: Context): Promise<void> => {
     const body = ctx.request.body as Record<string, unknown>;
-    if (body.decision === 'deny') {
-      return finishStep(provider, ctx, { error: 'access_denied', error_description: 'the app owner denied the request' });
-    }
     const { details, partner } = interactionOf(ctx);
     const owner = await sessionOwner(db, ctx);
     const app = (await eligibleApps(db, owner, partner)).find((candidate) => candidate.id === body.app);
+    if (body.decision === 'deny') {
+      await recordDenial(db, ctx, owner.id, partner, app);
+      return finishStep(provider, ctx, { error: 'access_denied', error_description: 'the app owner denied the request' });
+    }
     if (body.decision !== 'allow' || !app) {
       throw new PageProblem(400, 'Choose an app', 'Go back and choose one of your apps.');
     }
@@ -24,9 +29,26 @@ export function decide(deps: InteractionDependencies) {
       accountId: owner.id,
       permissions: requestedPermissions(details),
       resource: platformApiResource(deps.settings),
+      partnerName: partner.name,
+      appName: app.display_name,
+      origin: requestOrigin(ctx),
     });
     return finishStep(provider, ctx, { consent: { grantId } });
   };
+}
+
+/** An owner's Deny, for the audit trail: on which app, when the owner had chosen one. */
+async function recordDenial(db: Knex, ctx: Context, accountId: string, partner: { id: string; name: string }, app: App | undefined): Promise<void> {
+  await recordEvent(db, {
+    type: 'authorization.denied',
+    actor: { type: 'owner', id: accountId },
+    accountId,
+    appId: app?.id,
+    partnerId: partner.id,
+    target: { type: 'partner', id: partner.id },
+    origin: requestOrigin(ctx),
+    detail: { partnerName: partner.name, appName: app?.display_name },
+  });
 }
 
 /** POST …/abort: the owner cancels (or has no app); the partner gets access_denied. */

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
+import { requestOrigin } from '../../http/origin.ts';
 import type { LoginAttempt } from '../../accounts/password-login.ts';
 import { showLoginForm } from '../login-form.ts';
 import { finishStep, interactionOf, interactionPaths, type InteractionDependencies, type InteractionDetails } from './interaction.ts';
@@ -18,7 +19,7 @@ export function showLogin({ csrf }: InteractionDependencies) {
 export function logIn(deps: InteractionDependencies) {
   const showForm = showLogin(deps);
   return async (ctx: Context): Promise<void> => {
-    const attempt = await deps.login.attempt(ctx.request.body as Record<string, unknown>, ctx.ip);
+    const attempt = await deps.login.attempt(ctx.request.body as Record<string, unknown>, requestOrigin(ctx));
     if (attempt.outcome !== 'signed-in') return showForm(ctx, attempt);
     await endOtherOwnersSession(deps.provider, interactionOf(ctx).details, attempt.account.id);
     return finishStep(deps.provider, ctx, { login: { accountId: attempt.account.id } });

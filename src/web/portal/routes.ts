@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { rotateSecret, saveRedirectUris, showIntegration } from './integration-page.ts';
 import { register, showIntegrations } from './integrations-page.ts';
+import { showIntegrationActivity } from './activity-page.ts';
 import { ownPartner, pagePartner, type PortalDependencies } from './portal.ts';
 
 /**
@@ -18,6 +19,7 @@ export function portalRouter(deps: PortalDependencies): Router {
   router.get('/', signedIn, (ctx) => integrations(ctx));
   router.post('/', signedIn, csrf, register(deps));
   router.get('/:partnerId', signedIn, partner, (ctx) => integration(ctx, 200, pagePartner(ctx)));
+  router.get('/:partnerId/activity', signedIn, partner, showIntegrationActivity(deps));
   router.post('/:partnerId/redirect-uris', signedIn, csrf, partner, saveRedirectUris(deps));
   router.post('/:partnerId/rotate-secret', signedIn, csrf, partner, rotateSecret(deps));
   return router;
