@@ -162,6 +162,17 @@ export async function deleteEventsOlderThan(db: Knex, cutoff: Date, batch: numbe
   return deleted.length;
 }
 
+/** Deletes events older than the retention, a batch at a time so no statement holds the table long; returns how many went. */
+export async function sweepOldEvents(db: Knex, retentionDays: number, batch = 1000): Promise<number> {
+  const cutoff = new Date(Date.now() - retentionDays * 86_400_000);
+  let removed = 0;
+  for (;;) {
+    const deleted = await deleteEventsOlderThan(db, cutoff, batch);
+    removed += deleted;
+    if (deleted < batch) return removed;
+  }
+}
+
 /** An event as the CLI, the export and the API present it. */
 export function presentEvent(event: StoredEvent) {
   return {

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import { announceControlSocket, whileDataDirBusy } from '../db/data-dir-lock.ts';
 import { databaseOptionsFrom, migrateToLatest, openDatabase, type Database } from '../db/database.ts';
 import { sweepExpiredRecords } from '../oauth/storage/adapter.ts';
+import { sweepOldEvents } from '../events/events.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
 import { createKoaApplication, createServices, startingApp, type Services } from './app.ts';
 import { passwordHasherFor } from '../accounts/password-hasher.ts';
@@ -74,13 +75,14 @@ async function startListener(settings: Settings, logger: Logger) {
 }
 
 /**
- * Deletes what has expired: engine records every few minutes, throttling
+ * Deletes what has expired: engine records and events past their retention every few minutes, throttling
  * counts as their windows end (at least once per window, at most once a
  * second). Returns what stops it.
  */
 function startSweeping(services: Services, settings: Settings, logger: Logger): () => void {
   const records = setInterval(() => {
     sweepExpiredRecords(services.db).catch((error: unknown) => logger.warn({ err: error }, 'expired record sweep failed'));
+    sweepOldEvents(services.db, settings.EVENT_RETENTION_DAYS).catch((error: unknown) => logger.warn({ err: error }, 'event retention sweep failed'));
   }, sweepIntervalMs);
   const counts = setInterval(() => {
     services.counters.sweepExpired().catch((error: unknown) => logger.warn({ err: error }, 'throttle count sweep failed'));
