@@ -105,6 +105,11 @@ const settingsSchema = z
     SIGNING_KEYS_REFRESH_INTERVAL_MS: z.coerce.number().int().min(50).default(5000),
     SIGNING_KEY_ACTIVATION_DELAY: seconds(60),
     SIGNING_KEY_RETIRED_RETENTION: seconds(24 * 3600),
+    OUTBOUND_ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
+    OUTBOUND_PROXY_URL: z
+      .url({ protocol: /^http$/, error: 'must be an http:// URL of an HTTP CONNECT proxy' })
+      .refine((value) => !URL.canParse(value) || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i.test(value), 'must be a proxy address without a path or query')
+      .optional(),
   })
   .superRefine((value, ctx) => {
     if (value.SIGNING_KEY_ACTIVATION_DELAY * 1000 < 2 * value.SIGNING_KEYS_REFRESH_INTERVAL_MS) {
@@ -124,6 +129,9 @@ const settingsSchema = z
     }
     if (value.NODE_ENV === 'production' && value.ISSUER && !value.ISSUER.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must be an https:// URL in production' });
+    }
+    if (value.NODE_ENV === 'production' && value.OUTBOUND_ALLOW_PRIVATE_TARGETS) {
+      ctx.addIssue({ code: 'custom', path: ['OUTBOUND_ALLOW_PRIVATE_TARGETS'], message: 'is for development and tests only, never production' });
     }
     if (value.ISSUER && /[?#]/.test(value.ISSUER)) {
       ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must not carry a query or fragment' });

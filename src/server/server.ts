@@ -13,6 +13,8 @@ import { createKoaApplication, createServices, startingApp, type Services } from
 import { passwordHasherFor } from '../accounts/password-hasher.ts';
 import { demoBanner, seedDemo } from './demo.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
+import { OutboundClient } from '../outbound/client.ts';
+import { outboundPolicy } from '../outbound/targets.ts';
 
 export interface RunningServer {
   url: string;
@@ -97,6 +99,7 @@ function startBackgroundWork(services: Services, logger: Logger) {
   const notices = new RemovalNoticeWorker(
     db,
     new NoticeSigner(services.signingKeys),
+    new OutboundClient({ ...outboundPolicy(settings), proxyUrl: settings.OUTBOUND_PROXY_URL }),
     {
       pollIntervalMs: settings.NOTICE_POLL_INTERVAL_MS,
       retryBaseMs: settings.NOTICE_RETRY_BASE_MS,
@@ -193,7 +196,7 @@ async function openMigrated(options: StartOptions): Promise<{ database: Database
     const applied = await migrateToLatest(database.knex);
     if (applied.length) logger.info({ applied }, 'migrations applied');
     const seedsDemo = settings.SEED_DEMO ?? !settings.production;
-    const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings)));
+    const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings), settings));
     return { database, demoSeeded };
   } catch (error) {
     if (!options.database) await database.close();
