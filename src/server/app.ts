@@ -29,6 +29,7 @@ import { SecretBox } from '../keys/secret-box.ts';
 import { apiRouter } from '../api/routes.ts';
 import { CsrfGuard } from '../http/csrf.ts';
 import { pageHeaders } from '../http/page-headers.ts';
+import { resolveClientAddress } from '../http/client-address.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
 import { errorBoundary, renderProblems } from '../http/boundary.ts';
 import { isApiPath } from '../http/audience.ts';
@@ -152,7 +153,8 @@ export function startingApp(logger: Logger): Koa {
 
 export function createKoaApplication(services: Services, isShuttingDown: () => boolean = () => false): Koa {
   const { db, settings, logger, provider, metrics } = services;
-  const application = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
+  // Koa reads X-Forwarded-Proto/Host only when proxies are trusted, and resolveClientAddress removes them from any other peer.
+  const application = new Koa({ proxy: settings.TRUST_PROXY.kind !== 'none', keys: services.cookieKeys });
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
   const loginGuesses = new GuessLimits(services.counters, {
     name: 'login',
@@ -197,6 +199,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     ...siteRouters.flatMap((router) => [router.routes(), router.allowedMethods()]),
   ] as Middleware[]);
 
+  application.use(resolveClientAddress(settings.TRUST_PROXY));
   application.use(requestLog(logger, metrics));
   application.use(errorBoundary(logger));
   application.use(answerDatabaseUnavailable);

@@ -39,7 +39,7 @@ beforeAll(async () => {
   started.push(guarded, open, proxied, guardedProxied);
   // The https receivers' certificate is trusted as a root by this process, the servers' own.
   trustInThisProcess(certificate.cert);
-});
+}, 240_000);
 
 afterAll(async () => {
   await Promise.all(started.map((item) => item.close()));
