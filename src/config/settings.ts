@@ -175,6 +175,9 @@ const settingsSchema = z
     if (value.NODE_ENV === 'production' && value.ISSUER && !value.ISSUER.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must be an https:// URL in production' });
     }
+    if (value.NODE_ENV === 'production' && value.SEED_DEMO) {
+      ctx.addIssue({ code: 'custom', path: ['SEED_DEMO'], message: 'demo data (with published passwords and secrets) is never seeded in production' });
+    }
     if (value.NODE_ENV === 'production' && value.OUTBOUND_ALLOW_PRIVATE_TARGETS) {
       ctx.addIssue({ code: 'custom', path: ['OUTBOUND_ALLOW_PRIVATE_TARGETS'], message: 'is for development and tests only, never production' });
     }

@@ -30,6 +30,7 @@ import { apiRouter } from '../api/routes.ts';
 import { CsrfGuard } from '../http/csrf.ts';
 import { pageHeaders } from '../http/page-headers.ts';
 import { resolveClientAddress } from '../http/client-address.ts';
+import { strictTransportSecurity } from '../http/transport-security.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
 import { errorBoundary, renderProblems } from '../http/boundary.ts';
 import { isApiPath } from '../http/audience.ts';
@@ -200,6 +201,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
   ] as Middleware[]);
 
   application.use(resolveClientAddress(settings.TRUST_PROXY));
+  if (settings.production) application.use(strictTransportSecurity);
   application.use(requestLog(logger, metrics));
   application.use(errorBoundary(logger));
   application.use(answerDatabaseUnavailable);

@@ -195,7 +195,8 @@ async function openMigrated(options: StartOptions): Promise<{ database: Database
   try {
     const applied = await migrateToLatest(database.knex);
     if (applied.length) logger.info({ applied }, 'migrations applied');
-    const seedsDemo = settings.SEED_DEMO ?? !settings.production;
+    // The demo's owner password and partner secret are published in the README: never in production.
+    const seedsDemo = !settings.production && (settings.SEED_DEMO ?? true);
     const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings), settings));
     return { database, demoSeeded };
   } catch (error) {

@@ -97,7 +97,7 @@ describe('the partner portal refuses a removeUrl the server must not call (400, 
     expect(response.status).toBe(400);
     const page = text(await response.text());
     const expected = refused.some(([url]) => url === removeUrl) ? `${reason}; removal notices go only to public addresses` : reason;
-    expect(page).toContain(`The integration was not registered: removeUrl: ${expected}`);
+    expect(page).toContain(`The integration was not registered: removal notice URL: ${expected}`);
     expect(await partnersOfOwner()).toEqual(before);
   });
 
