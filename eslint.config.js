@@ -9,8 +9,8 @@ import tseslint from 'typescript-eslint';
 const layers = [
   { name: 'views/', files: ['views/**/*.ts'], forbidden: ['src'] },
   {
-    name: 'config, log, db, permissions, keys, limits',
-    files: ['src/{config,log,db,permissions,keys,limits}/**/*.ts'],
+    name: 'config, log, db, permissions, keys, limits, outbound',
+    files: ['src/{config,log,db,permissions,keys,limits,outbound}/**/*.ts'],
     forbidden: ['http', 'accounts', 'apps', 'partners', 'authorizations', 'notices', 'credentials', 'events', 'oauth', 'api', 'web', 'server', 'cli'],
   },
   {

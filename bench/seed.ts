@@ -44,7 +44,7 @@ async function ownerWithApp(db: Knex, settings: Settings, label: string): Promis
 export async function seed(db: Knex, settings: Settings, box: SecretBox, flowWorkers: number): Promise<Fixtures> {
   const hasher = passwordHasherFor(settings);
   const owner = await ownerWithApp(db, settings, 'owner');
-  const created = await createPartner(db, hasher, settings.production, {
+  const created = await createPartner(db, hasher, settings, {
     name: 'Bench Integration',
     redirectUris: [redirectUri],
     permissions: partnerPermissions,

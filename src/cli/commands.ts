@@ -85,7 +85,7 @@ const commands: Record<string, Command> = {
     },
     required: ['name', 'redirect-uri', 'permission'],
     run: async ({ db, hasher, settings }, options) => {
-      const { partner, clientSecret } = await createPartner(db, hasher, settings.production, {
+      const { partner, clientSecret } = await createPartner(db, hasher, settings, {
         name: text(options, 'name') ?? '',
         redirectUris: list(options, 'redirect-uri'),
         permissions: list(options, 'permission'),

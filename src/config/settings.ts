@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 /**
@@ -40,6 +41,50 @@ const keyEncryptionKeys = z
       .refine((keys) => new Set(keys.map((key) => key.id)).size === keys.length, 'key ids must be unique'),
   );
 
+/**
+ * Which peers' X-Forwarded-* headers are believed. `none`: no peer's (the
+ * socket address is the client). `hops`: the nearest N addresses are
+ * proxies, whoever connects (only safe when nothing but the proxy can reach
+ * the server). `ranges`: a peer is a proxy when its address is in one of
+ * these CIDRs (canonical, IPv4-mapped IPv6 ranges written as IPv4).
+ */
+export type ProxyTrust = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'ranges'; ranges: string[] };
+
+function proxyRange(text: string): string | undefined {
+  try {
+    const [address, bits] = text.includes('/') ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), text.includes(':') ? 128 : 32];
+    if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) {
+      return `${(address as ipaddr.IPv6).toIPv4Address().toString()}/${bits - 96}`;
+    }
+    if (address.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0]!)) return undefined;
+    return `${address.toString()}/${bits}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** TRUST_PROXY: false, true (one hop), a number of hops, or a comma-separated list of proxy addresses or CIDRs. */
+const proxyTrust = z.string().transform((value, ctx): ProxyTrust => {
+  const text = value.trim().toLowerCase();
+  if (['false', 'no', '0'].includes(text)) return { kind: 'none' };
+  if (['true', 'yes'].includes(text)) return { kind: 'hops', hops: 1 };
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops <= 10) return { kind: 'hops', hops };
+  } else {
+    const entries = text.split(',').map((part) => part.trim()).filter(Boolean);
+    const ranges = entries.map(proxyRange);
+    const bad = entries.filter((_entry, index) => !ranges[index]);
+    if (entries.length && !bad.length) return { kind: 'ranges', ranges: ranges as string[] };
+    if (bad.length) {
+      ctx.addIssue({ code: 'custom', message: `not an IP address or CIDR: ${bad.join(', ')}` });
+      return z.NEVER;
+    }
+  }
+  ctx.addIssue({ code: 'custom', message: 'must be false, true, a number of proxy hops (1-10), or a comma-separated list of proxy addresses/CIDRs' });
+  return z.NEVER;
+});
+
 const originList = z
   .string()
   .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
@@ -72,7 +117,7 @@ const settingsSchema = z
     DATABASE_NAMED_STATEMENTS: booleanFlag.default(true),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COOKIE_KEYS: secretList.optional(),
-    TRUST_PROXY: booleanFlag.default(false),
+    TRUST_PROXY: proxyTrust.default({ kind: 'none' }),
     KEY_ENCRYPTION_KEYS: keyEncryptionKeys.optional(),
     CORS_ORIGINS: originList.default([]),
     JWT_CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(600).default(60),
@@ -109,6 +154,11 @@ const settingsSchema = z
     SIGNING_KEYS_REFRESH_INTERVAL_MS: z.coerce.number().int().min(50).default(5000),
     SIGNING_KEY_ACTIVATION_DELAY: seconds(60),
     SIGNING_KEY_RETIRED_RETENTION: seconds(24 * 3600),
+    OUTBOUND_ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
+    OUTBOUND_PROXY_URL: z
+      .url({ protocol: /^http$/, error: 'must be an http:// URL of an HTTP CONNECT proxy' })
+      .refine((value) => !URL.canParse(value) || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i.test(value), 'must be a proxy address without a path or query')
+      .optional(),
   })
   .superRefine((value, ctx) => {
     if (value.SIGNING_KEY_ACTIVATION_DELAY * 1000 < 2 * value.SIGNING_KEYS_REFRESH_INTERVAL_MS) {
@@ -128,6 +178,12 @@ const settingsSchema = z
     }
     if (value.NODE_ENV === 'production' && value.ISSUER && !value.ISSUER.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must be an https:// URL in production' });
+    }
+    if (value.NODE_ENV === 'production' && value.SEED_DEMO) {
+      ctx.addIssue({ code: 'custom', path: ['SEED_DEMO'], message: 'demo data (with published passwords and secrets) is never seeded in production' });
+    }
+    if (value.NODE_ENV === 'production' && value.OUTBOUND_ALLOW_PRIVATE_TARGETS) {
+      ctx.addIssue({ code: 'custom', path: ['OUTBOUND_ALLOW_PRIVATE_TARGETS'], message: 'is for development and tests only, never production' });
     }
     if (value.ISSUER && /[?#]/.test(value.ISSUER)) {
       ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'must not carry a query or fragment' });

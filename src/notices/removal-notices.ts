@@ -5,6 +5,7 @@ import { newId } from '../db/ids.ts';
 import type { Logger } from '../log/logger.ts';
 import { recordEvent } from '../events/events.ts';
 import { noticeBackoffMs } from '../config/settings.ts';
+import { OutboundRefusal, type OutboundClient } from '../outbound/client.ts';
 
 interface RevokedAuthorization {
   id: string;
@@ -87,12 +88,16 @@ interface DueNotice {
  * Delivers queued notices. Each instance runs one; a notice is claimed by
  * pushing its next attempt past the delivery timeout (a lease), so two
  * instances do not send it at once and a crash mid-delivery only delays it.
- * A non-2xx answer or a network error is retried with exponential backoff
- * until maxAttempts, then the notice is marked failed.
+ * A non-2xx answer (a redirect included: none is followed) or a network
+ * error is retried with exponential backoff until maxAttempts, then the
+ * notice is marked failed. A URL the outbound rules refuse (a private or
+ * loopback address, by literal or by what its name resolves to) is marked
+ * failed at once, having connected nowhere.
  */
 export class RemovalNoticeWorker {
   readonly #db: Knex;
   readonly #signer: NoticeSigner;
+  readonly #outbound: OutboundClient;
   readonly #options: NoticeDeliveryOptions;
   readonly #logger: Logger;
   readonly #observe: (result: NoticeDeliveryResult) => void;
@@ -100,10 +105,18 @@ export class RemovalNoticeWorker {
   #running: Promise<void> | undefined;
   #stopped = false;
 
-  /** `observe` hears how each attempt ended (the server counts them for its metrics). */
-  constructor(db: Knex, signer: NoticeSigner, options: NoticeDeliveryOptions, logger: Logger, observe: (result: NoticeDeliveryResult) => void = () => {}) {
+  /** `outbound` makes every call (src/outbound); `observe` hears how each attempt ended (the server counts them for its metrics). */
+  constructor(
+    db: Knex,
+    signer: NoticeSigner,
+    outbound: OutboundClient,
+    options: NoticeDeliveryOptions,
+    logger: Logger,
+    observe: (result: NoticeDeliveryResult) => void = () => {},
+  ) {
     this.#db = db;
     this.#signer = signer;
+    this.#outbound = outbound;
     this.#options = options;
     this.#logger = logger;
     this.#observe = observe;
@@ -162,22 +175,27 @@ export class RemovalNoticeWorker {
     });
   }
 
-  async #deliver(notice: DueNotice): Promise<void> {
+  /** Sends one notice; the reason it was not delivered, and whether trying again is pointless. */
+  async #send(notice: DueNotice): Promise<{ failure?: string; final?: boolean }> {
     const body = JSON.stringify(notice.payload);
-    let failure: string | undefined;
     try {
-      const response = await fetch(notice.url, {
+      const response = await this.#outbound.send({
         method: 'POST',
+        url: notice.url,
         headers: { 'content-type': 'application/json', 'appgrant-signature': this.#signer.header(body), 'user-agent': 'appgrant-notices/1' },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
+        timeoutMs: this.#options.timeoutMs,
       });
-      await response.body?.cancel();
-      if (response.status < 200 || response.status >= 300) failure = `HTTP ${response.status}`;
+      if (response.status >= 200 && response.status < 300) return {};
+      return { failure: response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}` };
     } catch (error) {
-      failure = (error as Error).name === 'TimeoutError' ? 'timed out' : `network error: ${(error as Error).message}`;
+      if (error instanceof OutboundRefusal) return { failure: `refused: ${error.message}`, final: true };
+      return { failure: (error as Error).message };
     }
+  }
+
+  async #deliver(notice: DueNotice): Promise<void> {
+    const { failure, final = false } = await this.#send(notice);
     const attempts = notice.attempts + 1;
     if (!failure) {
       await this.#settle(notice, { delivered_at: new Date(), attempts, last_error: null }, 'notice.delivered');
@@ -185,7 +203,7 @@ export class RemovalNoticeWorker {
       this.#observe('delivered');
       return;
     }
-    const gaveUp = attempts >= this.#options.maxAttempts;
+    const gaveUp = final || attempts >= this.#options.maxAttempts;
     const backoff = noticeBackoffMs(this.#options.retryBaseMs, attempts);
     const retry = { attempts, last_error: failure, next_attempt_at: new Date(Date.now() + backoff) };
     await this.#settle(notice, gaveUp ? { ...retry, failed_at: new Date() } : retry, gaveUp ? 'notice.failed' : undefined);

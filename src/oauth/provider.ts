@@ -206,7 +206,8 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   };
 
   const provider = new Provider(settings.ISSUER, configuration);
-  provider.proxy = settings.TRUST_PROXY;
+  // The engine runs on the server's own request context, whose ctx.ip and protocol the server has already settled.
+  provider.proxy = settings.TRUST_PROXY.kind !== 'none';
   useHashedClientSecrets(provider, deps.secretVerifier, deps.clientAuthGuesses);
   provider.use(normalizeEngineRequests(provider, db, oauthRoutes));
   provider.use(addAppIdToTokenResponse);

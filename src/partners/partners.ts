@@ -4,6 +4,7 @@ import { newId, newSecret } from '../db/ids.ts';
 import { recordEvent } from '../events/events.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { permissionChoice, permissionsOfLevel } from '../permissions/catalog.ts';
+import { checkRegisteredTargetUrl, OutboundRefusal, outboundPolicy } from '../outbound/targets.ts';
 
 /** A partner as stored: the secret only as an argon2id hash. */
 export interface PartnerRow {
@@ -67,15 +68,46 @@ function webUrl(production: boolean) {
     .refine((value) => !production || value.startsWith('https://'), 'must use https');
 }
 
-function partnerInput(production: boolean) {
+/** The settings that decide which URLs a partner may register. */
+export interface PartnerUrlRules {
+  production: boolean;
+  OUTBOUND_ALLOW_PRIVATE_TARGETS: boolean;
+}
+
+/**
+ * The server itself POSTs to a removeUrl, so it must be a URL the outbound
+ * rules allow (src/outbound): no loopback, private, link-local or metadata
+ * address in any spelling, and no name that can only mean one. Delivery
+ * checks again, on the addresses the name resolves to then.
+ */
+function notificationUrl(rules: PartnerUrlRules) {
+  return z
+    .string()
+    .max(2000)
+    .superRefine((value, ctx) => {
+      try {
+        checkRegisteredTargetUrl(value, outboundPolicy(rules));
+      } catch (error) {
+        if (!(error instanceof OutboundRefusal)) throw error;
+        ctx.addIssue({ code: 'custom', message: `${error.message}; removal notices go only to public addresses` });
+      }
+    });
+}
+
+function redirectUriList(production: boolean) {
+  return z.array(redirectUri(production)).min(1, 'at least one redirect URL is required').max(20)
+    .refine((uris) => new Set(uris).size === uris.length, 'must not repeat a URL');
+}
+
+function partnerInput(rules: PartnerUrlRules) {
+  const { production } = rules;
   return z.object({
     name: z.string().trim().min(1, 'must not be empty').max(200),
-    redirectUris: z.array(redirectUri(production)).min(1, 'at least one redirect URL is required').max(20)
-      .refine((uris) => new Set(uris).size === uris.length, 'must not repeat a URL'),
+    redirectUris: redirectUriList(production),
     permissions: permissionChoice(appLevelPermissions, { required: true }),
     logoUrl: webUrl(production).optional(),
     website: webUrl(production).optional(),
-    removeUrl: webUrl(production).optional(),
+    removeUrl: notificationUrl(rules).optional(),
     accountId: z.string().optional(),
     approved: z.boolean().default(true),
   });
@@ -95,12 +127,12 @@ const publicColumns = [
 export async function createPartner(
   db: Knex,
   hasher: PasswordHasher,
-  production: boolean,
+  rules: PartnerUrlRules,
   input: z.input<ReturnType<typeof partnerInput>>,
   /** Fixed credentials, for the development demo only. */
   fixed: { id: string; clientSecret: string } | undefined = undefined,
 ): Promise<CreatedPartner> {
-  const fields = partnerInput(production).parse(input);
+  const fields = partnerInput(rules).parse(input);
   const clientSecret = fixed?.clientSecret ?? newSecret();
   const secretHash = await hasher.hash(clientSecret);
   return db.transaction(async (trx) => {
@@ -195,7 +227,7 @@ export async function listPartnersOfAccount(db: Knex, accountId: string): Promis
 
 /** Replaces the redirect URLs, keeping their order; the first one is the default. */
 export async function updateRedirectUris(db: Knex, id: string, uris: string[], production: boolean): Promise<PublicPartner> {
-  const { redirectUris } = partnerInput(production).pick({ redirectUris: true }).parse({ redirectUris: uris });
+  const { redirectUris } = z.object({ redirectUris: redirectUriList(production) }).parse({ redirectUris: uris });
   return db.transaction(async (trx) => {
     const [partner] = await trx('partners')
       .where({ id })

@@ -30,6 +30,8 @@ import { apiRouter } from '../api/routes.ts';
 import { eventExportRouter } from '../api/event-export.ts';
 import { CsrfGuard } from '../http/csrf.ts';
 import { pageHeaders } from '../http/page-headers.ts';
+import { resolveClientAddress } from '../http/client-address.ts';
+import { strictTransportSecurity } from '../http/transport-security.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
 import { errorBoundary, renderProblems } from '../http/boundary.ts';
 import { isApiPath } from '../http/audience.ts';
@@ -154,7 +156,8 @@ export function startingApp(logger: Logger): Koa {
 
 export function createKoaApplication(services: Services, isShuttingDown: () => boolean = () => false): Koa {
   const { db, settings, logger, provider, metrics } = services;
-  const application = new Koa({ proxy: settings.TRUST_PROXY, keys: services.cookieKeys });
+  // Koa reads X-Forwarded-Proto/Host only when proxies are trusted, and resolveClientAddress removes them from any other peer.
+  const application = new Koa({ proxy: settings.TRUST_PROXY.kind !== 'none', keys: services.cookieKeys });
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
   const loginGuesses = new GuessLimits(services.counters, {
     name: 'login',
@@ -201,6 +204,8 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     ...siteRouters.flatMap((router) => [router.routes(), router.allowedMethods()]),
   ] as Middleware[]);
 
+  application.use(resolveClientAddress(settings.TRUST_PROXY));
+  if (settings.production) application.use(strictTransportSecurity);
   application.use(requestLog(logger, metrics));
   application.use(errorBoundary(logger));
   application.use(answerDatabaseUnavailable);

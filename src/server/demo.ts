@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { createAccount } from '../accounts/accounts.ts';
 import { createApp } from '../apps/apps.ts';
-import { createPartner } from '../partners/partners.ts';
+import { createPartner, type PartnerUrlRules } from '../partners/partners.ts';
 
 /**
  * Fixed demo data so the README's walk-through can be pasted as it is. Only
@@ -22,7 +22,7 @@ export const demo = {
   },
 };
 
-export async function seedDemo(db: Knex, hasher: PasswordHasher): Promise<boolean> {
+export async function seedDemo(db: Knex, hasher: PasswordHasher, rules: PartnerUrlRules): Promise<boolean> {
   const existing = await db('accounts').select('id').first();
   if (existing) return false;
   const account = await createAccount(db, hasher, { email: demo.email, password: demo.password, name: 'Demo Owner' });
@@ -30,8 +30,8 @@ export async function seedDemo(db: Knex, hasher: PasswordHasher): Promise<boolea
   await createPartner(
     db,
     hasher,
-    false,
-    { name: demo.partner.name, redirectUris: [demo.partner.redirectUri], removeUrl: demo.partner.removeUrl, permissions: ['app:read', 'message:send', 'inbound-message:read'] },
+    rules,
+    { name: demo.partner.name, redirectUris: [demo.partner.redirectUri], permissions: ['app:read', 'message:send', 'inbound-message:read'] },
     { id: demo.partner.clientId, clientSecret: demo.partner.clientSecret },
   );
   return true;

@@ -14,6 +14,8 @@ import { createKoaApplication, createServices, startingApp, type Services } from
 import { passwordHasherFor } from '../accounts/password-hasher.ts';
 import { demoBanner, seedDemo } from './demo.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
+import { OutboundClient } from '../outbound/client.ts';
+import { outboundPolicy } from '../outbound/targets.ts';
 
 export interface RunningServer {
   url: string;
@@ -101,6 +103,7 @@ function startBackgroundWork(services: Services, logger: Logger) {
   const notices = new RemovalNoticeWorker(
     db,
     new NoticeSigner(services.signingKeys),
+    new OutboundClient({ ...outboundPolicy(settings), proxyUrl: settings.OUTBOUND_PROXY_URL }),
     {
       pollIntervalMs: settings.NOTICE_POLL_INTERVAL_MS,
       retryBaseMs: settings.NOTICE_RETRY_BASE_MS,
@@ -220,8 +223,9 @@ async function openMigrated(options: StartOptions): Promise<{ database: Database
   try {
     const applied = await migrateToLatest(database.knex);
     if (applied.length) logger.info({ applied }, 'migrations applied');
-    const seedsDemo = settings.SEED_DEMO ?? !settings.production;
-    const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings)));
+    // The demo's owner password and partner secret are published in the README: never in production.
+    const seedsDemo = !settings.production && (settings.SEED_DEMO ?? true);
+    const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings), settings));
     return { database, demoSeeded };
   } catch (error) {
     if (!options.database) await database.close();

@@ -309,6 +309,19 @@ describe('appgrant CLI', () => {
               /fragment/,
             ),
           () => expectUsageError(store, ['app', 'create', '--account', 'nobody@example.com', '--name', 'Orphan'], /no account nobody@example\.com/),
+          // The server POSTs to a removeUrl: none may point at this machine, a private network or cloud metadata.
+          () =>
+            expectUsageError(
+              store,
+              ['partner', 'create', '--name', 'Metadata', '--redirect-uri', 'https://good.example/cb', '--remove-url', 'http://169.254.169.254/latest/meta-data/'],
+              /removeUrl: 169\.254\.169\.254 is a cloud metadata address; removal notices go only to public addresses/,
+            ),
+          () =>
+            expectUsageError(
+              store,
+              ['partner', 'create', '--name', 'Loopback', '--redirect-uri', 'https://good.example/cb', '--remove-url', 'http://2130706433:6379/'],
+              /removeUrl: 127\.0\.0\.1 is a loopback address/,
+            ),
         ],
         2,
       );

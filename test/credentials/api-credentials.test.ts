@@ -931,7 +931,7 @@ describe.runIf(testDatabaseKind === 'postgres')('revocation across two instances
     const account = await createAccount(db, hasher, { email: `pair-${Date.now()}@example.com`, password, name: 'Pair' });
     pairOwner = { email: account.email, password };
     pairApp = await createApp(db, account.id, { displayName: 'Shared' });
-    const created = await createPartner(db, hasher, false, { name: 'Pair Partner', redirectUris: ['https://partner.example/callback'], permissions: ['all'] });
+    const created = await createPartner(db, hasher, settings, { name: 'Pair Partner', redirectUris: ['https://partner.example/callback'], permissions: ['all'] });
     pairPartner = { id: created.partner.id, secret: created.clientSecret };
   });
 

@@ -27,6 +27,7 @@ const validateCompose = new Ajv({ allErrors: true, strict: false, allowUnionType
 
 interface ComposeService {
   build?: string | { context?: string };
+  ports?: unknown[];
   environment?: Record<string, string | number | boolean | null> | string[];
 }
 
@@ -97,6 +98,15 @@ describe('compose files', () => {
         expect(() => loadSettings(filledIn), name).not.toThrow();
       }
     });
+  });
+
+  it.each(composeFiles)('%s: an appgrant that believes X-Forwarded-For publishes no port a client could reach it on directly', (file) => {
+    const document = parse(readFileSync(join(root, file), 'utf8')) as ComposeFile;
+    for (const [name, service] of appgrantServices(document, file)) {
+      const trust = environmentOf(service).TRUST_PROXY;
+      const trusting = trust !== undefined && loadSettings({ TRUST_PROXY: interpolate(trust, exampleEnv) }).TRUST_PROXY.kind !== 'none';
+      if (trusting) expect(service.ports ?? [], `${file}: ${name}`).toEqual([]);
+    }
   });
 
   it('the checks catch what they look for: a key the schema does not know, an unknown setting, a bad value', () => {

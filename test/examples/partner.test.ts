@@ -30,7 +30,7 @@ beforeAll(async () => {
   [server, chromium] = await Promise.all([startTestServer({ NOTICE_POLL_INTERVAL_MS: '100', NOTICE_RETRY_BASE_MS: '100' }), launchChromium()]);
   const port = await reservePort();
   const site = `http://127.0.0.1:${port}`;
-  const { partner: registered, clientSecret } = await createPartner(server.db, passwordHasherFor(server.settings), false, {
+  const { partner: registered, clientSecret } = await createPartner(server.db, passwordHasherFor(server.settings), server.settings, {
     name: 'Example Partner',
     redirectUris: [`${site}/callback`],
     permissions: ['app:read'],

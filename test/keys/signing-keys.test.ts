@@ -53,7 +53,7 @@ const sleepUntil = (time: number) => new Promise((done) => setTimeout(done, Math
 async function connectedPartner(base: string, db: Knex, settings: Settings, receiver: NoticeReceiver) {
   const hasher = passwordHasherFor(settings);
   const owner = await seedOwner(db, hasher);
-  const { partner, clientSecret } = await createPartner(db, hasher, false, {
+  const { partner, clientSecret } = await createPartner(db, hasher, settings, {
     name: 'Notified Integration',
     redirectUris: ['https://partner.example/callback'],
     permissions: ['app:read'],

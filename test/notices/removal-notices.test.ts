@@ -62,7 +62,7 @@ async function connectPartner(
     const seeded = await seedOwner(db, hasher, ['Support']);
     return { email: seeded.email, password: seeded.password, appId: seeded.apps[0]!.id };
   })());
-  const { partner, clientSecret } = await createPartner(db, hasher, false, {
+  const { partner, clientSecret } = await createPartner(db, hasher, server.settings, {
     name: 'Notified Integration',
     redirectUris: ['https://partner.example/callback'],
     permissions: ['app:read'],

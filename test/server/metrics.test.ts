@@ -167,7 +167,7 @@ describe('metrics move with what they count', () => {
     const before = await scrape();
     for (const receiver of [listening, refusing]) {
       const owner = await server.createOwner();
-      const { partner, clientSecret } = await createPartner(server.db, hasher, false, {
+      const { partner, clientSecret } = await createPartner(server.db, hasher, server.settings, {
         name: 'Notified Integration',
         redirectUris: ['https://partner.example/callback'],
         permissions: ['app:read'],

@@ -34,13 +34,14 @@ export function directConnection(url: string): Knex {
 }
 
 export async function seedWorld(db: Knex, appNames = ['Support']): Promise<World> {
-  const hasher = passwordHasherFor(loadSettings({ NODE_ENV: 'test' }));
+  const settings = loadSettings({ NODE_ENV: 'test' });
+  const hasher = passwordHasherFor(settings);
   const password = 'correct horse battery';
   const email = `owner-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
   const account = await createAccount(db, hasher, { email, password, name: 'Owner' });
   const apps: App[] = [];
   for (const displayName of appNames) apps.push(await createApp(db, account.id, { displayName }));
-  const { partner, clientSecret } = await createPartner(db, hasher, false, {
+  const { partner, clientSecret } = await createPartner(db, hasher, settings, {
     name: 'Acme Integration',
     redirectUris: ['https://partner.example/callback'],
     permissions: ['app:read', 'message:send'],

@@ -1,16 +1,25 @@
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A partner's removeUrl: a plain node:http server on 127.0.0.1 that records
- * every request and answers from a script (e.g. 500, 500, then 200), so a
- * test can watch appgrant's removal notices arrive, be retried and stop.
+ * A partner's removeUrl: a plain node:http (or https) server on 127.0.0.1
+ * or ::1 that records every request and answers from a script (e.g. 500,
+ * 500, then 200), so a test can watch appgrant's removal notices arrive, be
+ * retried and stop, or be refused before any connection is made.
  */
 export interface Answer {
   status: number;
   /** Wait this long before answering (a slow partner). */
   delayMs?: number;
+  /** Extra response headers, e.g. a redirect's Location. */
+  headers?: Record<string, string>;
+  /**
+   * A body that never ends: 64 KiB chunks as fast as the peer reads them
+   * ('flood'), or one byte every 100 ms ('trickle'), until the peer hangs up.
+   */
+  endless?: 'flood' | 'trickle';
 }
 
 export interface ReceivedNotice {
@@ -26,6 +35,10 @@ export interface NoticeReceiver {
   url: string;
   port: number;
   received: ReceivedNotice[];
+  /** TCP connections accepted so far, whether or not a request followed. */
+  connections(): number;
+  /** Endless answers the peer hung up on, with Date.now() when it did. */
+  cutOff: number[];
   /** Resolves once `count` requests have arrived; fails after timeoutMs. */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedNotice[]>;
   close(): Promise<void>;
@@ -40,12 +53,44 @@ export async function reservePort(): Promise<number> {
   return port;
 }
 
-export async function startNoticeReceiver(options: { port?: number; answers?: Answer[]; fallback?: Answer } = {}): Promise<NoticeReceiver> {
+export interface ReceiverOptions {
+  port?: number;
+  /** 127.0.0.1 unless told; ::1 for an IPv6 loopback receiver. */
+  host?: '127.0.0.1' | '::1';
+  answers?: Answer[];
+  fallback?: Answer;
+  /** Serve https with this certificate (its URL then names localhost). */
+  tls?: { key: string; cert: string };
+}
+
+function sendEndless(response: ServerResponse, kind: 'flood' | 'trickle', cutOff: number[]): void {
+  const chunk = Buffer.alloc(kind === 'flood' ? 64 * 1024 : 1, 'x');
+  let timer: NodeJS.Timeout | undefined;
+  const push = () => {
+    if (response.destroyed) return;
+    if (kind === 'trickle') {
+      response.write(chunk);
+      timer = setTimeout(push, 100);
+    } else {
+      while (response.write(chunk));
+      response.once('drain', push);
+    }
+  };
+  response.once('close', () => {
+    clearTimeout(timer);
+    cutOff.push(Date.now());
+  });
+  push();
+}
+
+export async function startNoticeReceiver(options: ReceiverOptions = {}): Promise<NoticeReceiver> {
   const answers = [...(options.answers ?? [])];
   const fallback = options.fallback ?? { status: 200 };
   const received: ReceivedNotice[] = [];
+  const cutOff: number[] = [];
   const waiters = new Set<() => void>();
-  const server: Server = createServer((request, response) => {
+  let connections = 0;
+  const handle = (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -59,22 +104,28 @@ export async function startNoticeReceiver(options: { port?: number; answers?: An
       for (const wake of waiters) wake();
       const answer = answers.shift() ?? fallback;
       const respond = () => {
-        response.writeHead(answer.status, { 'content-type': 'text/plain' });
-        response.end(answer.status < 300 ? 'thanks' : 'not now');
+        response.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+        if (answer.endless) sendEndless(response, answer.endless, cutOff);
+        else response.end(answer.status < 300 ? 'thanks' : 'not now');
       };
       if (answer.delayMs) setTimeout(respond, answer.delayMs);
       else respond();
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, handle) : createServer(handle);
+  server.on('connection', () => (connections += 1));
+  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
-    server.listen(options.port ?? 0, '127.0.0.1', done);
+    server.listen(options.port ?? 0, host, done);
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: options.tls ? `https://localhost:${port}` : `http://${host === '::1' ? '[::1]' : host}:${port}`,
     port,
     received,
+    connections: () => connections,
+    cutOff,
     waitFor(count, timeoutMs = 10_000) {
       if (received.length >= count) return Promise.resolve(received.slice());
       return new Promise((done, fail) => {

@@ -18,7 +18,12 @@ export interface TestServer extends RunningServer {
 
 let counter = 0;
 
-/** Settings every test server shares: a random port on loopback, quiet logs, no demo data. */
+/**
+ * Settings every test server shares: a random port on loopback, quiet logs,
+ * no demo data, and removal notices allowed to reach the tests' own
+ * receivers on 127.0.0.1 (a server that checks the outbound rules sets
+ * OUTBOUND_ALLOW_PRIVATE_TARGETS=false).
+ */
 export function testSettings(env: Record<string, string> = {}): Settings {
   return loadSettings({
     NODE_ENV: 'test',
@@ -27,6 +32,7 @@ export function testSettings(env: Record<string, string> = {}): Settings {
     ISSUER: 'http://127.0.0.1:0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SEED_DEMO: 'false',
+    OUTBOUND_ALLOW_PRIVATE_TARGETS: 'true',
     ...env,
   });
 }
@@ -51,7 +57,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       return { account, apps, password };
     },
     async createPartner({ redirectUris = ['https://partner.example/callback'], permissions = ['app:read', 'message:send'], approved = true, accountId } = {}) {
-      return createPartner(db, hasher, false, { name: 'Acme Integration', redirectUris, permissions, approved, accountId });
+      return createPartner(db, hasher, settings, { name: 'Acme Integration', redirectUris, permissions, approved, accountId });
     },
     async createResourceServer() {
       return createResourceServer(db, hasher, 'Platform API');

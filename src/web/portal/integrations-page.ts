@@ -34,7 +34,7 @@ export function register(deps: PortalDependencies) {
     await submitForm(
       partnerFormLabels,
       async () => {
-        const { partner, clientSecret } = await createPartner(deps.db, deps.hasher, deps.settings.production, {
+        const { partner, clientSecret } = await createPartner(deps.db, deps.hasher, deps.settings, {
           name: formText(body.name),
           redirectUris: formLines(body.redirectUris),
           permissions: formList(body.permissions),
