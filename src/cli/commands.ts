@@ -310,8 +310,11 @@ export async function runCommand(context: CommandContext, argv: string[]): Promi
   try {
     if (readingCommands.has(name)) return await command.run(context, options);
     // A change and the event recording it commit together, or neither does.
+    // The key box is opened first: with the embedded database the
+    // transaction holds the only connection, so nothing may query beside it.
+    const box = await context.box();
     return await context.db.transaction(async (trx) => {
-      const result = await command.run({ ...context, db: trx }, options);
+      const result = await command.run({ ...context, db: trx, box: async () => box }, options);
       await recordOperatorCommand(trx, name, options, result);
       return result;
     });
