@@ -33,7 +33,7 @@ import { pageHeaders } from '../http/page-headers.ts';
 import { resolveClientAddress } from '../http/client-address.ts';
 import { strictTransportSecurity } from '../http/transport-security.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
-import { errorBoundary, renderProblems } from '../http/boundary.ts';
+import { errorBoundary, renderProblem, renderProblems } from '../http/boundary.ts';
 import { isApiPath } from '../http/audience.ts';
 import { explainUnanswered } from '../http/fallbacks.ts';
 import { ApiProblem } from '../http/problems.ts';
@@ -143,13 +143,13 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters, metrics };
 }
 
-/** Answers every request while the server starts: 503, try again in a second. */
-export function startingApp(logger: Logger): Koa {
+/**
+ * Answers every request while the server starts: 503, try again in a
+ * second. Nothing is wrong, so nothing is logged.
+ */
+export function startingApp(): Koa {
   const app = new Koa();
-  app.use(errorBoundary(logger));
-  app.use((ctx) => {
-    throw unavailableFor(ctx.path, 1);
-  });
+  app.use((ctx) => renderProblem(ctx, unavailableFor(ctx.path, 1)));
   app.silent = true;
   return app;
 }

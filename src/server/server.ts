@@ -57,9 +57,9 @@ type RequestHandler = (request: IncomingMessage, response: ServerResponse) => vo
  * serve() hands it the application. While stopping, every answer closes
  * its connection: the client's next request opens one elsewhere.
  */
-async function startListener(settings: Settings, logger: Logger) {
+async function startListener(settings: Settings) {
   const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
-  let handle: RequestHandler = startingApp(logger).callback();
+  let handle: RequestHandler = startingApp().callback();
   const state = { stopping: false };
   http.on('request', (request: IncomingMessage, response: ServerResponse) => {
     if (state.stopping) response.setHeader('Connection', 'close');
@@ -162,7 +162,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   let services;
   let settings = options.settings;
   try {
-    listener = await startListener(options.settings, logger);
+    listener = await startListener(options.settings);
     // The issuer is known once the port is: PORT=0 (tests) picks a free one.
     settings = { ...settings, ISSUER: settings.ISSUER.replace(/:0$/, `:${listener.address.port}`) };
     services = await createServices(database.knex, settings, logger);

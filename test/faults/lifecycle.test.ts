@@ -51,6 +51,15 @@ describe('start-up and shutdown of a server process (embedded database)', () => 
 
   let server: ServerProcess;
 
+  it('refuses deadlines and a drain it cannot keep, naming each setting (exit code 2)', async () => {
+    const refused = spawnServer({ ...env(), DATABASE_STATEMENT_TIMEOUT_MS: '50', DATABASE_CONNECT_TIMEOUT_MS: 'soon', DATABASE_ACQUIRE_TIMEOUT_MS: '0', SHUTDOWN_DRAIN: '-1' });
+    const exit = await refused.exited;
+    expect(exit.code).toBe(2);
+    for (const name of ['DATABASE_STATEMENT_TIMEOUT_MS', 'DATABASE_CONNECT_TIMEOUT_MS', 'DATABASE_ACQUIRE_TIMEOUT_MS', 'SHUTDOWN_DRAIN']) {
+      expect(refused.output()).toContain(name);
+    }
+  });
+
   it('no connection accepted during start-up is left unanswered: refused until the port is taken, then 503 with Retry-After until ready', { timeout: 120_000 }, async () => {
     // A first start: the data folder is created, migrated and seeded with the demo, which takes a while.
     server = spawnServer({ ...env(), SEED_DEMO: 'true' }, { readyWithinMs: 100_000 });
