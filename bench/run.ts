@@ -13,7 +13,9 @@
  * V8 CPU profile of the server to bench/results/profiles/), --admin-url
  * <postgres URL> (default postgres://postgres@127.0.0.1:5432/postgres, or
  * BENCH_ADMIN_DATABASE_URL), --node-arg <flag> (repeatable: a node flag for
- * the server, e.g. --node-arg=--trace-gc), --only <list> (a subset of exchange,
+ * the server, e.g. --node-arg=--trace-gc), --server-env NAME=VALUE
+ * (repeatable: a setting for the server, e.g.
+ * --server-env=DATABASE_NAMED_STATEMENTS=false), --only <list> (a subset of exchange,
  * introspection, v2, login, flow, bare-oidc, unauthenticated, bare-koa; for
  * profiling one path).
  */
@@ -60,6 +62,7 @@ const { values: args } = parseArgs({
     'admin-url': { type: 'string' },
     only: { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
+    'server-env': { type: 'string', multiple: true },
   },
   strict: true,
 });
@@ -164,6 +167,13 @@ async function main(): Promise<number> {
     LOGIN_MAX_FAILURES_PER_ACCOUNT: '100000',
     LOGIN_MAX_FAILURES_PER_IP: '100000',
     PASSWORD_VERIFICATIONS_PER_SECOND: '100000',
+    ...Object.fromEntries(
+      (args['server-env'] ?? []).map((assignment) => {
+        const separator = assignment.indexOf('=');
+        if (separator < 1) throw new Error(`--server-env: expected NAME=VALUE, got ${assignment}`);
+        return [assignment.slice(0, separator), assignment.slice(separator + 1)];
+      }),
+    ),
   };
   // The bench process reads the same configuration, for the engine that mints codes and the seeding.
   const settings = loadSettings(serverEnv);
