@@ -47,6 +47,12 @@ export interface Owner {
 
 export interface FlowTarget {
   base: string;
+  /**
+   * The server's issuer when it is not `base` (a server reached on another
+   * address than its issuer's): the engine's redirects name the issuer, and
+   * the flow follows them to `base`.
+   */
+  issuer?: string;
   partner: Partner;
   redirectUri: string;
   owner: Owner;
@@ -70,6 +76,7 @@ export async function authorizeAsOwner(target: FlowTarget, state = 'bench'): Pro
       if (callback.searchParams.get('state') !== state) throw new FlowError('callback', undefined, 'state mismatch');
       return { code, requests: browser.requests };
     }
+    if (target.issuer && location.startsWith(`${target.issuer}/`)) location = `${target.base}${location.slice(target.issuer.length)}`;
     if (!location.startsWith(target.base)) throw new FlowError('redirect', undefined, `unexpected redirect to ${location}`);
     const response = await browser.get(location);
     if (isRedirect(response.status)) {

@@ -104,7 +104,7 @@ export async function queryCensus(input: CensusInput, samples = 20): Promise<Cen
       send(base, '/login', { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: loginBody }, 303),
     );
     await measure('add-to-app flow', 3, async () => {
-      await addToApp({ base, partner: input.partner, redirectUri: input.redirectUri, owner: input.flowOwner });
+      await addToApp({ base, issuer: input.settings.ISSUER, partner: input.partner, redirectUri: input.redirectUri, owner: input.flowOwner });
     });
   } finally {
     db.off('query', onQuery);
