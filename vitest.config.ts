@@ -41,6 +41,8 @@ export default defineConfig(async () => {
                 test: {
                   name: 'faults',
                   include: ['test/faults/**/*.test.ts'],
+                  // One file at a time: each starts servers and databases of its own and measures latencies.
+                  fileParallelism: false,
                   testTimeout: 90_000,
                   hookTimeout: 180_000,
                   pool: 'forks' as const,
