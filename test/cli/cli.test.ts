@@ -313,13 +313,13 @@ describe('appgrant CLI', () => {
           () =>
             expectUsageError(
               store,
-              ['partner', 'create', '--name', 'Metadata', '--redirect-uri', 'https://good.example/cb', '--remove-url', 'http://169.254.169.254/latest/meta-data/'],
+              ['partner', 'create', '--name', 'Metadata', '--redirect-uri', 'https://good.example/cb', '--permission', 'app:read', '--remove-url', 'http://169.254.169.254/latest/meta-data/'],
               /removeUrl: 169\.254\.169\.254 is a cloud metadata address; removal notices go only to public addresses/,
             ),
           () =>
             expectUsageError(
               store,
-              ['partner', 'create', '--name', 'Loopback', '--redirect-uri', 'https://good.example/cb', '--remove-url', 'http://2130706433:6379/'],
+              ['partner', 'create', '--name', 'Loopback', '--redirect-uri', 'https://good.example/cb', '--permission', 'app:read', '--remove-url', 'http://2130706433:6379/'],
               /removeUrl: 127\.0\.0\.1 is a loopback address/,
             ),
         ],
