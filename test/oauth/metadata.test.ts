@@ -20,7 +20,7 @@ let owner: Awaited<ReturnType<TestServer['createOwner']>>;
 let partner: { id: string; secret: string };
 let as: oauth.AuthorizationServer;
 const redirectUri = 'https://partner.example/callback';
-const appPermissions = ['app:read', 'app:manage', 'message:send', 'inbound-message:read', 'users:manage', 'webhooks:manage', 'integrations:manage', 'keys:manage'];
+const appPermissions = ['app:read', 'app:manage', 'message:send', 'inbound-message:read', 'users:manage', 'webhooks:manage', 'integrations:manage', 'events:read', 'keys:manage'];
 
 beforeAll(async () => {
   server = await startTestServer();

@@ -114,7 +114,7 @@ describe('partner create in the CLI refuses the same URLs (exit 2, nothing store
 
   it.each([...refused, ...malformed])('%s', async (removeUrl, reason) => {
     const before = await server.db('partners').count({ count: '*' }).first();
-    const run = runCommand(context(), ['partner', 'create', '--name', 'Cli probe', '--redirect-uri', 'https://partner.example/cb', '--remove-url', removeUrl]);
+    const run = runCommand(context(), ['partner', 'create', '--name', 'Cli probe', '--redirect-uri', 'https://partner.example/cb', '--permission', 'app:read', '--remove-url', removeUrl]);
     await expect(run).rejects.toBeInstanceOf(UsageError);
     await expect(run).rejects.toThrow(`removeUrl: ${reason}`);
     expect(await server.db('partners').count({ count: '*' }).first()).toEqual(before);

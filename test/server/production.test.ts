@@ -26,6 +26,8 @@ const productionEnv = {
   // Unset, as an operator leaves it: production must not seed the demo on its own.
   SEED_DEMO: '',
   NOTICE_POLL_INTERVAL_MS: '100',
+  // Production refuses to start without a way to keep /metrics private.
+  METRICS_TOKEN: 'metrics-token-for-the-production-test-0123456789',
   ...keyEncryptionEnv,
 };
 const hsts = 'max-age=31536000; includeSubDomains';
