@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import type { Caller } from '../credentials/caller.ts';
 
 /**
- * CORS for the API, as the platform has always done it (seed 000): a
+ * CORS for the API, as the platform has always done it (docs/contract.md, "CORS"): a
  * browser may use appUser-level credentials, which act for one user, and
  * nothing broader. Responses to app- and account-level callers carry no CORS
  * headers, so a browser refuses to hand them to page scripts. Preflights

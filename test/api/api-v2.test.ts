@@ -15,7 +15,7 @@ import {
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
- * The /v2 JSON contract (SPEC §5, the Sunshine Conversations v2 shapes the
+ * The /v2 JSON contract (docs/contract.md, "The v2 API": the Sunshine Conversations v2 shapes the
  * public client's models read): apps and their keys, pagination, validation,
  * and one JSON error shape for every failure an API client can meet.
  */

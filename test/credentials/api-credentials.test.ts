@@ -32,7 +32,7 @@ import { createAccount } from '../../src/accounts/accounts.ts';
 import { createPartner } from '../../src/partners/partners.ts';
 
 /**
- * The API credential layer over HTTP (SPEC §4, §5): Basic keys, HS256 JWTs
+ * The API credential layer over HTTP (docs/contract.md, "Credentials" and "The v2 API"): Basic keys, HS256 JWTs
  * and OAuth tokens, at app, account and appUser level, against the /v2
  * routes; the 401 and 403 answers; key expiry, allowed IPs, revocation and
  * CORS.
@@ -364,7 +364,7 @@ describe('permissions inside a level', () => {
 // ---------------------------------------------------------------------------
 
 describe('the 401 and 403 answers', () => {
-  it('403 is exactly the seed-004 body, byte for byte, for a level, a permission and an app refusal', async () => {
+  it('403 is exactly the contract body, byte for byte, for a level, a permission and an app refusal', async () => {
     const app = await newApp();
     const key = await appKey(server.db, app, { permissions: ['app:read'] });
     const responses = [

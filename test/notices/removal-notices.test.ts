@@ -14,7 +14,7 @@ import { createDurableStore, startServerOnStore } from '../support/restart.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
- * SPEC §3 step 7: after any removal of an authorization, the partner's
+ * docs/contract.md, "The OAuth flow" step 7: after any removal of an authorization, the partner's
  * removeUrl receives a signed POST naming the app, retried with backoff until
  * it answers 2xx or a limit passes, and the removal itself never waits on it.
  */

@@ -5,7 +5,7 @@ import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody,
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
- * Every way the partner OAuth flow (SPEC §3) can go wrong, over real HTTP:
+ * Every way the partner OAuth flow (docs/contract.md, "The OAuth flow") can go wrong, over real HTTP:
  * what the browser, the partner and an attacker get back. The happy paths
  * live in oauth-flow.test.ts.
  */
@@ -82,7 +82,7 @@ function send(agent: Agent, method: string, path: string, headers: Record<string
   });
 }
 
-/** Headers SPEC §6 asks of every page: no framing, no caching. */
+/** Headers every page carries (docs/contract.md, "Pages"): no framing, no caching. */
 function expectPageHeaders(response: Response): void {
   expect(response.headers.get('content-type')).toMatch(/^text\/html/);
   expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
@@ -187,7 +187,7 @@ describe('/oauth/authorize refuses to redirect when it cannot trust the target',
     await expectErrorPage(await get(authorizePath({ response_type: 'code', redirect_uri: redirectUri })), 400, 'invalid_request');
   });
 
-  // Redirect URLs are compared byte for byte (SPEC §2): every near miss is refused.
+  // Redirect URLs are compared byte for byte (docs/contract.md, "Concepts"): every near miss is refused.
   const nearMisses = [
     ['an unregistered host', 'https://evil.example/callback'],
     ['a trailing slash', 'https://partner.example/callback/'],

@@ -8,7 +8,7 @@ import { permissionsOfLevel } from '../../src/permissions/catalog.ts';
 import { CookieBrowser } from './browser.ts';
 import { authorizeThroughPages, exchangeCode, tokenBody, type OwnerCredentials } from './flow.ts';
 
-/** The exact 403 body of seed 004, byte for byte. */
+/** The exact 403 body of docs/contract.md, "Credentials", byte for byte. */
 export const FORBIDDEN_BODY = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
 
 /**
@@ -116,7 +116,7 @@ export function call(base: string, method: string, path: string, { auth, body, h
   });
 }
 
-/** 403 with the seed's body, byte for byte, as JSON. */
+/** 403 with the contract's body, byte for byte, as JSON. */
 export async function expectForbidden(response: Response, context = ''): Promise<void> {
   const text = await response.text();
   expect(response.status, `${context} ${text}`).toBe(403);

@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
  * The "Add to app" flow and the partner portal in a real browser (the
- * system's Chromium): SPEC §3 steps 1 to 5 and §6 (partner portal). Labels
+ * system's Chromium): docs/contract.md, "The OAuth flow" steps 1 to 5 and "Pages" (partner portal). Labels
  * and roles locate every control, so these tests also check the pages are
  * labelled.
  */

@@ -9,7 +9,7 @@ import { csrfToken, logInToDashboard, ownerCookie } from '../support/owner-web.t
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
- * The owner dashboard and the partner portal (SPEC §6): in a real browser,
+ * The owner dashboard and the partner portal (docs/contract.md, "Pages"): in a real browser,
  * removing an integration and creating / revoking an API key; over HTTP, the
  * CSRF guard, logout, and that one owner never reaches another's apps, keys
  * or integrations.
