@@ -2,7 +2,15 @@ import { html, type Html } from './html.ts';
 import { csrfField, layout, type SignedInAs } from './layout.ts';
 
 export interface ConsentView {
-  partner: { name: string; logoUrl?: string | null; website?: string | null };
+  partner: {
+    name: string;
+    logoUrl?: string | null;
+    website?: string | null;
+    description?: string | null;
+    developer?: string | null;
+    privacyPolicyUrl?: string | null;
+    termsUrl?: string | null;
+  };
   app: { id: string; name: string };
   permissions: ReadonlyArray<{ name: string; description: string }>;
   action: string;
@@ -21,7 +29,10 @@ export function consentPage(view: ConsentView): Html {
 ${partner.logoUrl ? html`<img src="${partner.logoUrl}" alt="" width="48" height="48">` : ''}
 <h1>Allow <span class="name">${partner.name}</span> to access <span class="name">${app.name}</span>?</h1>
 </div>
-${partner.website ? html`<p class="muted">Published at <a href="${partner.website}" rel="noopener noreferrer">${partner.website}</a></p>` : ''}
+${partner.description ? html`<p>${partner.description}</p>` : ''}
+${partner.developer ? html`<p class="muted">Developed by ${partner.developer}</p>` : ''}
+${partner.website ? html`<p class="muted">Published at <a href="${partner.website}" target="_blank" rel="noopener noreferrer">${partner.website}</a></p>` : ''}
+${partner.privacyPolicyUrl || partner.termsUrl ? html`<p class="muted">${partner.privacyPolicyUrl ? html`<a href="${partner.privacyPolicyUrl}" target="_blank" rel="noopener noreferrer">Privacy policy</a> ` : ''}${partner.termsUrl ? html`<a href="${partner.termsUrl}" target="_blank" rel="noopener noreferrer">Terms of service</a>` : ''}</p>` : ''}
 ${view.changeAppHref ? html`<p class="muted">App: <strong>${app.name}</strong> · <a href="${view.changeAppHref}">choose another app</a></p>` : ''}
 <h2>${partner.name} will be able to</h2>
 <ul class="permissions">

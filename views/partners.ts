@@ -42,10 +42,19 @@ ${csrfField(view.session.csrfToken)}
 <input id="partner-name" name="name" type="text" required maxlength="200" value="${form.name ?? ''}">
 <label for="partner-redirects">Redirect URLs (one per line, the first is the default)</label>
 <textarea id="partner-redirects" name="redirectUris" rows="3" required>${form.redirectUris ?? ''}</textarea>
-<label for="partner-logo">Logo URL (optional)</label>
+<label for="partner-description">Description (optional)</label>
+<textarea id="partner-description" name="description" rows="2" maxlength="300">${form.description ?? ''}</textarea>
+<p class="hint">One or two sentences owners read on the consent page: what your integration does with their app.</p>
+<label for="partner-developer">Developer (optional)</label>
+<input id="partner-developer" name="developer" type="text" maxlength="200" value="${form.developer ?? ''}">
+<label for="partner-logo">Logo URL (optional, https)</label>
 <input id="partner-logo" name="logoUrl" type="url" value="${form.logoUrl ?? ''}">
 <label for="partner-website">Website (optional)</label>
 <input id="partner-website" name="website" type="url" value="${form.website ?? ''}">
+<label for="partner-privacy">Privacy policy URL (optional)</label>
+<input id="partner-privacy" name="privacyPolicyUrl" type="url" value="${form.privacyPolicyUrl ?? ''}">
+<label for="partner-terms">Terms of service URL (optional)</label>
+<input id="partner-terms" name="termsUrl" type="url" value="${form.termsUrl ?? ''}">
 <label for="partner-remove">Removal notice URL (optional)</label>
 <input id="partner-remove" name="removeUrl" type="url" value="${form.removeUrl ?? ''}">
 <p class="hint">appgrant POSTs a signed notice here when an owner removes your integration from an app.</p>

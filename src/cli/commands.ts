@@ -74,7 +74,7 @@ const commands: Record<string, Command> = {
     },
   },
   'partner create': {
-    usage: 'partner create --name N --redirect-uri U [--redirect-uri U2 …] --permission P [--permission P2 …] (or --permission all) [--remove-url U] [--logo-url U] [--website U]',
+    usage: 'partner create --name N --redirect-uri U [--redirect-uri U2 …] --permission P [--permission P2 …] (or --permission all) [--remove-url U] [--logo-url U] [--website U] [--description D] [--developer NAME] [--privacy-policy-url U] [--terms-url U]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -82,6 +82,10 @@ const commands: Record<string, Command> = {
       'remove-url': { type: 'string' },
       'logo-url': { type: 'string' },
       website: { type: 'string' },
+      description: { type: 'string' },
+      developer: { type: 'string' },
+      'privacy-policy-url': { type: 'string' },
+      'terms-url': { type: 'string' },
     },
     required: ['name', 'redirect-uri', 'permission'],
     run: async ({ db, hasher, settings }, options) => {
@@ -92,6 +96,10 @@ const commands: Record<string, Command> = {
         removeUrl: text(options, 'remove-url'),
         logoUrl: text(options, 'logo-url'),
         website: text(options, 'website'),
+        description: text(options, 'description'),
+        developer: text(options, 'developer'),
+        privacyPolicyUrl: text(options, 'privacy-policy-url'),
+        termsUrl: text(options, 'terms-url'),
       });
       return describePartner(partner, clientSecret);
     },

@@ -17,6 +17,11 @@ export interface PartnerRow {
   redirect_uris: string[];
   permissions: string[];
   remove_url: string | null;
+  /** What the consent page says about who is asking; each optional. */
+  description: string | null;
+  developer: string | null;
+  privacy_policy_url: string | null;
+  terms_url: string | null;
   secret_hash: string;
   previous_secret_hash: string | null;
   previous_secret_expires_at: Date | null;
@@ -28,7 +33,7 @@ export interface PartnerRow {
 /** Every column of a partner row, in the order above. */
 export const partnerRowColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions', 'remove_url',
-  'secret_hash', 'previous_secret_hash', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
+  'description', 'developer', 'privacy_policy_url', 'terms_url', 'secret_hash', 'previous_secret_hash', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
 ] as const satisfies readonly (keyof PartnerRow)[];
 
 export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash'>;
@@ -68,6 +73,18 @@ function webUrl(production: boolean) {
     .refine((value) => !production || value.startsWith('https://'), 'must use https');
 }
 
+/**
+ * The consent page's policy loads images only over https, so a logo at an
+ * http address would show as a broken image: it is refused here, in every
+ * environment, rather than discovered by an owner.
+ */
+function logoUrl() {
+  return z
+    .string()
+    .max(2000)
+    .refine((value) => URL.canParse(value) && new URL(value).protocol === 'https:', 'must be an https URL (the consent page shows images only over https)');
+}
+
 /** The settings that decide which URLs a partner may register. */
 export interface PartnerUrlRules {
   production: boolean;
@@ -105,8 +122,12 @@ function partnerInput(rules: PartnerUrlRules) {
     name: z.string().trim().min(1, 'must not be empty').max(200),
     redirectUris: redirectUriList(production),
     permissions: permissionChoice(appLevelPermissions, { required: true }),
-    logoUrl: webUrl(production).optional(),
+    logoUrl: logoUrl().optional(),
     website: webUrl(production).optional(),
+    description: z.string().trim().max(300, 'must be at most 300 characters').optional(),
+    developer: z.string().trim().max(200, 'must be at most 200 characters').optional(),
+    privacyPolicyUrl: webUrl(production).optional(),
+    termsUrl: webUrl(production).optional(),
     removeUrl: notificationUrl(rules).optional(),
     accountId: z.string().optional(),
     approved: z.boolean().default(true),
@@ -121,7 +142,7 @@ export interface CreatedPartner {
 
 const publicColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions',
-  'remove_url', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
+  'remove_url', 'description', 'developer', 'privacy_policy_url', 'terms_url', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
 ] as const;
 
 export async function createPartner(
@@ -146,6 +167,10 @@ export async function createPartner(
       redirect_uris: JSON.stringify(fields.redirectUris),
       permissions: JSON.stringify(fields.permissions),
       remove_url: fields.removeUrl ?? null,
+      description: fields.description || null,
+      developer: fields.developer || null,
+      privacy_policy_url: fields.privacyPolicyUrl ?? null,
+      terms_url: fields.termsUrl ?? null,
       secret_hash: secretHash,
       approved: fields.approved,
     }).returning(publicColumns);
@@ -214,6 +239,10 @@ export function describePartner(partner: PublicPartner, clientSecret?: string) {
     permissions: partner.permissions,
     logo_url: partner.logo_url,
     website: partner.website,
+    description: partner.description,
+    developer: partner.developer,
+    privacy_policy_url: partner.privacy_policy_url,
+    terms_url: partner.terms_url,
     remove_url: partner.remove_url,
     approved: partner.approved,
     account_id: partner.account_id,

@@ -17,6 +17,22 @@ export async function authorizeThroughPages(
   owner: OwnerCredentials,
   choice: { appId?: string; decision?: 'allow' | 'deny' } = {},
 ): Promise<URL> {
+  const consent = await reachConsentPage(browser, query, owner, choice);
+  if (consent instanceof URL) return consent;
+  return followToPartner(browser, await decide(browser, consent, choice.decision ?? 'allow'));
+}
+
+/**
+ * Walks /oauth/authorize up to the consent page (logging in and picking the
+ * app on the way) and returns that page, or the partner's URL when the flow
+ * left for it before.
+ */
+export async function reachConsentPage(
+  browser: CookieBrowser,
+  query: Record<string, string>,
+  owner: OwnerCredentials,
+  choice: { appId?: string } = {},
+): Promise<string | URL> {
   let response = await browser.get(`/oauth/authorize?${new URLSearchParams(query)}`);
   let location = followable(response, browser.base);
   for (let hops = 0; hops < 12; hops += 1) {
@@ -37,10 +53,9 @@ export async function authorizeThroughPages(
     } else if (page.includes('name="app" value=') && page.includes('type="radio"')) {
       const appId = choice.appId ?? field(page, 'app') ?? '';
       response = await browser.get(`${location.split('?')[0]}?app=${appId}`);
-      const consent = await response.text();
-      response = await decide(browser, consent, choice.decision ?? 'allow');
+      return response.text();
     } else if (page.includes('name="decision"')) {
-      response = await decide(browser, page, choice.decision ?? 'allow');
+      return page;
     } else {
       throw new Error(`unexpected page:\n${page}`);
     }
@@ -49,7 +64,16 @@ export async function authorizeThroughPages(
   throw new Error('too many redirects');
 }
 
-async function decide(browser: CookieBrowser, page: string, decision: 'allow' | 'deny'): Promise<Response> {
+/** Follows a response's redirects on this server until one leaves for the partner. */
+async function followToPartner(browser: CookieBrowser, response: Response): Promise<URL> {
+  let location = followable(response, browser.base);
+  for (let hops = 0; hops < 12 && location.startsWith(browser.base); hops += 1) {
+    location = followable(await browser.get(location), browser.base);
+  }
+  return new URL(location);
+}
+
+export async function decide(browser: CookieBrowser, page: string, decision: 'allow' | 'deny'): Promise<Response> {
   return browser.post(formAction(page, '/consent'), {
     _csrf: field(page, '_csrf') ?? '',
     app: field(page, 'app') ?? '',

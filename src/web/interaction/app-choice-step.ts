@@ -39,7 +39,15 @@ export function showAppChoice({ db, csrf }: InteractionDependencies) {
     return renderPage(ctx, 200, 'consentPage', {
       csrfToken: base.csrfToken,
       signedInAs: base.signedInAs,
-      partner: { name: partner.name, logoUrl: partner.logo_url, website: partner.website },
+      partner: {
+        name: partner.name,
+        logoUrl: partner.logo_url,
+        website: partner.website,
+        description: partner.description,
+        developer: partner.developer,
+        privacyPolicyUrl: partner.privacy_policy_url,
+        termsUrl: partner.terms_url,
+      },
       app: { id: chosen.id, name: chosen.display_name },
       permissions: requestedPermissions(details).map((name) => ({ name, description: describePermission(name)?.description ?? name })),
       action: interactionPaths.consent(details.uid),

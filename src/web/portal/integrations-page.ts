@@ -10,7 +10,7 @@ import { partnerFormLabels, type PortalDependencies } from './portal.ts';
 const partnerCatalog = permissionCatalog.filter((permission) => appLevelPermissions.includes(permission.name));
 
 /** The text fields of the registration form, given back to it after a refusal. */
-const refilledFields = ['name', 'redirectUris', 'logoUrl', 'website', 'removeUrl'];
+const refilledFields = ['name', 'redirectUris', 'description', 'developer', 'logoUrl', 'website', 'privacyPolicyUrl', 'termsUrl', 'removeUrl'];
 
 /** /partners: the integrations the owner builds, and the form to register one. */
 export function showIntegrations({ db, csrf }: PortalDependencies) {
@@ -40,6 +40,10 @@ export function register(deps: PortalDependencies) {
           permissions: formList(body.permissions),
           logoUrl: optional(body.logoUrl),
           website: optional(body.website),
+          description: optional(body.description),
+          developer: optional(body.developer),
+          privacyPolicyUrl: optional(body.privacyPolicyUrl),
+          termsUrl: optional(body.termsUrl),
           removeUrl: optional(body.removeUrl),
           accountId: ownerOf(ctx).id,
           approved: false,

@@ -22,6 +22,10 @@ export const partnerFormLabels = {
   permissions: 'permissions',
   logoUrl: 'logo URL',
   website: 'website',
+  description: 'description',
+  developer: 'developer',
+  privacyPolicyUrl: 'privacy policy URL',
+  termsUrl: 'terms URL',
   removeUrl: 'removal notice URL',
 };
 

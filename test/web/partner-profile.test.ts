@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, UsageError } from '../../src/cli/commands.ts';
+import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
+import { CookieBrowser, text } from '../support/browser.ts';
+import { box } from '../support/credentials.ts';
+import { reachConsentPage } from '../support/flow.ts';
+import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+/**
+ * What a partner tells owners about itself beyond a name (description,
+ * developer, privacy policy and terms), given at registration in the portal
+ * and the CLI, validated, stored, and shown on the consent page.
+ */
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+const profile = {
+  description: 'Answers support tickets from your help desk.',
+  developer: 'HelpDesk Labs Ltd',
+  privacyPolicyUrl: 'https://helpdesk.example/privacy',
+  termsUrl: 'https://helpdesk.example/terms',
+};
+
+function cli(args: string[]) {
+  return runCommand({ db: server.db, settings: server.settings, hasher: passwordHasherFor(server.settings), box: async () => box }, args);
+}
+
+async function registerInPortal(browser: CookieBrowser, fields: Record<string, string>): Promise<Response> {
+  return browser.post('/partners', {
+    _csrf: await csrfToken(browser, '/partners'),
+    name: 'HelpDesk Pro',
+    redirectUris: 'https://helpdesk.example/callback',
+    permissions: 'app:read',
+    ...fields,
+  });
+}
+
+describe('partner profile at registration', () => {
+  it('the CLI stores the description, developer, privacy policy and terms, and prints them', async () => {
+    const created = (await cli([
+      'partner', 'create', '--name', 'CLI Profile', '--redirect-uri', 'https://helpdesk.example/callback', '--permission', 'app:read',
+      '--description', profile.description, '--developer', profile.developer,
+      '--privacy-policy-url', profile.privacyPolicyUrl, '--terms-url', profile.termsUrl,
+    ])) as Record<string, unknown>;
+    expect(created).toMatchObject({
+      description: profile.description,
+      developer: profile.developer,
+      privacy_policy_url: profile.privacyPolicyUrl,
+      terms_url: profile.termsUrl,
+    });
+    const stored = await server.db('partners').where({ id: created.client_id }).first();
+    expect(stored).toMatchObject({ description: profile.description, developer: profile.developer, privacy_policy_url: profile.privacyPolicyUrl, terms_url: profile.termsUrl });
+  });
+
+  it('the CLI refuses an http logo and a privacy policy that is not a URL, writing nothing', async () => {
+    const before = await server.db('partners').count({ n: '*' }).first();
+    const base = ['partner', 'create', '--name', 'Bad Profile', '--redirect-uri', 'https://helpdesk.example/callback', '--permission', 'app:read'];
+    await expect(cli([...base, '--logo-url', 'http://helpdesk.example/logo.png'])).rejects.toThrow(UsageError);
+    await expect(cli([...base, '--logo-url', 'http://helpdesk.example/logo.png'])).rejects.toThrow(/logoUrl: must be an https URL/);
+    await expect(cli([...base, '--privacy-policy-url', 'not a url'])).rejects.toThrow(/privacyPolicyUrl: must be an http\(s\) URL/);
+    await expect(cli([...base, '--description', 'x'.repeat(301)])).rejects.toThrow(/description: must be at most 300 characters/);
+    expect(await server.db('partners').count({ n: '*' }).first()).toEqual(before);
+  });
+
+  it('the portal form stores the profile, and the consent page shows it with links opening a new tab', async () => {
+    const developer = await server.createOwner({ appNames: ['Acme Support'] });
+    const { browser } = await logInToDashboard(server.url, { email: developer.account.email, password: developer.password });
+    const form = await (await browser.get('/partners')).text();
+    for (const label of ['Description (optional)', 'Developer (optional)', 'Privacy policy URL (optional)', 'Terms of service URL (optional)']) {
+      expect(text(form)).toContain(label);
+    }
+    const registered = await registerInPortal(browser, { ...profile, website: 'https://helpdesk.example/' });
+    expect(registered.status).toBeLessThan(400);
+    const stored = await server.db('partners').where({ account_id: developer.account.id }).first();
+    expect(stored).toMatchObject({ description: profile.description, developer: profile.developer, privacy_policy_url: profile.privacyPolicyUrl, terms_url: profile.termsUrl });
+
+    const consent = await reachConsentPage(new CookieBrowser(server.url), { client_id: stored.id, response_type: 'code' }, {
+      email: developer.account.email,
+      password: developer.password,
+    });
+    expect(typeof consent).toBe('string');
+    const page = consent as string;
+    expect(text(page)).toContain(profile.description);
+    expect(text(page)).toContain(profile.developer);
+    expect(page).toMatch(/<a href="https:\/\/helpdesk.example\/privacy" target="_blank" rel="noopener noreferrer">Privacy policy/);
+    expect(page).toMatch(/<a href="https:\/\/helpdesk.example\/terms" target="_blank" rel="noopener noreferrer">Terms of service/);
+    expect(page).toMatch(/<a href="https:\/\/helpdesk.example\/" target="_blank" rel="noopener noreferrer">/);
+  });
+
+  it('the portal refuses an http logo with an error naming the field, keeps what was typed, and registers nothing', async () => {
+    const developer = await server.createOwner({ appNames: ['Acme Support'] });
+    const { browser } = await logInToDashboard(server.url, { email: developer.account.email, password: developer.password });
+    const refused = await registerInPortal(browser, { ...profile, logoUrl: 'http://helpdesk.example/logo.png' });
+    expect(refused.status).toBe(400);
+    const page = await refused.text();
+    expect(text(page)).toMatch(/logo URL: must be an https URL/);
+    expect(page).toContain(`value="${profile.developer}"`);
+    expect(page).toContain(`value="${profile.privacyPolicyUrl}"`);
+    expect(page).toContain(`>${profile.description}</textarea>`);
+    expect(await server.db('partners').where({ account_id: developer.account.id })).toEqual([]);
+  });
+
+  it('a partner without a profile still gets a consent page, without empty links', async () => {
+    const owner = await server.createOwner({ appNames: ['Plain App'] });
+    const partner = await server.createPartner({});
+    const page = (await reachConsentPage(new CookieBrowser(server.url), { client_id: partner.partner.id, response_type: 'code' }, {
+      email: owner.account.email,
+      password: owner.password,
+    })) as string;
+    expect(page).toContain('name="decision"');
+    expect(page).not.toContain('Privacy policy');
+    expect(page).not.toContain('href=""');
+  });
+});
