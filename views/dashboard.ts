@@ -46,6 +46,8 @@ export interface IntegrationRow {
   /** When a later approval changed the permissions. */
   updatedAt: Date | null;
   lastUsedAt: Date | null;
+  /** The platform operator suspended the integration: its tokens are refused until it is resumed. */
+  suspended: boolean;
 }
 
 export interface KeyRow {
@@ -88,7 +90,9 @@ ${
 <thead><tr><th scope="col">Integration</th><th scope="col">Permissions</th><th scope="col">Approved</th><th scope="col">Last used</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
 <tbody>${view.integrations.map(
         (row) => html`<tr>
-<td>${row.logoUrl ? html`<img src="${row.logoUrl}" alt="" width="20" height="20"> ` : ''}${row.partnerName}</td>
+<td>${row.logoUrl ? html`<img src="${row.logoUrl}" alt="" width="20" height="20"> ` : ''}${row.partnerName}${
+  row.suspended ? html`<br><span class="badge pending">Suspended by the platform</span> <span class="muted">its access is paused; your approval stays and it resumes without you doing anything</span>` : ''
+}</td>
 <td>${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
 <td>${formatDate(row.approvedAt)}${row.updatedAt ? html`<br><span class="muted">changed ${formatDate(row.updatedAt)}</span>` : ''}</td>
 <td>${formatDate(row.lastUsedAt)}</td>

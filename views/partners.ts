@@ -78,6 +78,8 @@ export interface PartnerView {
     permissions: string[];
     removeUrl: string | null;
     previousSecretValidUntil: Date | null;
+    /** When the platform operator suspended the integration, while it is suspended. */
+    suspendedAt: Date | null;
   };
   /** Where the partner's "Add to app" button sends owners. */
   authorizeUrl: string;
@@ -97,6 +99,7 @@ export function partnerPage(view: PartnerView): Html {
 <h1>${partner.name}</h1>
 <p><a href="/partners/${partner.id}/activity">Activity of this integration</a></p>
 <p>${partner.approved ? html`<span class="badge">Approved</span>` : html`<span class="badge pending">Pending approval</span> usable on your own apps only`}</p>
+${partner.suspendedAt ? html`<p class="error" role="alert">Suspended by the platform since ${formatDate(partner.suspendedAt)}: every token of every installation is refused until the operator resumes it. Owners' approvals are kept.</p>` : ''}
 ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <section aria-labelledby="credentials">

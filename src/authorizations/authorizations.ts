@@ -32,6 +32,8 @@ export interface Approval {
 export interface ConnectedIntegration extends Authorization {
   partner_name: string;
   partner_logo_url: string | null;
+  /** When the operator suspended the partner, if it is suspended now. */
+  partner_suspended_at: Date | null;
 }
 
 /** The one definition of a live authorization. */
@@ -98,7 +100,7 @@ export async function listLiveAuthorizations(db: Knex, filter: { appId?: string 
 export async function listConnectedIntegrations(db: Knex, appId: string): Promise<ConnectedIntegration[]> {
   return live(db, 'a')
     .join('partners as p', 'p.id', 'a.partner_id')
-    .select('a.*', 'p.name as partner_name', 'p.logo_url as partner_logo_url')
+    .select('a.*', 'p.name as partner_name', 'p.logo_url as partner_logo_url', 'p.suspended_at as partner_suspended_at')
     .where('a.app_id', appId)
     .orderBy('a.created_at');
 }

@@ -5,7 +5,8 @@ import type { Settings } from '../config/settings.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { createAccount, DuplicateEmailError, findAccountByReference } from '../accounts/accounts.ts';
 import { createApp } from '../apps/apps.ts';
-import { approvePartner, createPartner, createResourceServer, describePartner, listPartners } from '../partners/partners.ts';
+import { approvePartner, createPartner, createResourceServer, describePartner, findPartner, listPartners, setPartnerSuspended } from '../partners/partners.ts';
+import { endTokensOfPartner, tokenRevocationReason } from '../oauth/storage/token-revocation.ts';
 import { findLiveAuthorization, listLiveAuthorizations } from '../authorizations/authorizations.ts';
 import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 import { migrateToLatest } from '../db/database.ts';
@@ -117,6 +118,31 @@ const commands: Record<string, Command> = {
       const partner = await approvePartner(db, text(options, 'id') ?? '');
       if (!partner) throw new UsageError(`no partner ${text(options, 'id')}`);
       return describePartner(partner);
+    },
+  },
+  'partner suspend': {
+    usage: 'partner suspend CLIENT_ID',
+    options: {},
+    positional: 'id',
+    run: async ({ db }, options) => suspension(db, text(options, 'id') ?? '', true),
+  },
+  'partner resume': {
+    usage: 'partner resume CLIENT_ID',
+    options: {},
+    positional: 'id',
+    run: async ({ db }, options) => suspension(db, text(options, 'id') ?? '', false),
+  },
+  'partner revoke-tokens': {
+    usage: 'partner revoke-tokens CLIENT_ID [--reason CODE]   (ends every token and key of the partner, keeps approvals)',
+    options: { reason: { type: 'string' } },
+    positional: 'id',
+    run: async ({ db }, options) => {
+      const partner = await findPartner(db, text(options, 'id') ?? '');
+      if (!partner || partner.role !== 'partner') throw new UsageError(`no partner ${text(options, 'id')}`);
+      const reason = text(options, 'reason') ?? 'operator';
+      if (!tokenRevocationReason.test(reason)) throw new UsageError('--reason takes a short code of lowercase letters, digits and _, e.g. secret_leak');
+      const authorizations = await endTokensOfPartner(db, partner.id, reason, { type: 'operator' });
+      return { client_id: partner.id, reason, authorizations };
     },
   },
   'authorization list': {
@@ -237,6 +263,13 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** Suspends or resumes a partner; says whether anything changed. */
+async function suspension(db: Knex, id: string, suspend: boolean) {
+  const result = await setPartnerSuspended(db, id, suspend);
+  if (!result) throw new UsageError(`no partner ${id}`);
+  return { client_id: result.partner.id, suspended: result.partner.suspended_at !== null, suspended_at: result.partner.suspended_at, changed: result.changed };
+}
 
 /** How many events one `events` call returns; the CLI asks again from the last one until none are left. */
 export const eventBatch = 500;

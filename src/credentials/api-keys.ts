@@ -198,13 +198,22 @@ export async function revokeKeysOfAuthorizations(trx: Knex.Transaction, authoriz
 
 const appColumns = ['id', 'account_id', 'display_name', 'settings', 'metadata', 'created_at'] as const;
 
+/**
+ * A usable key: not revoked, and not minted by a partner the operator has
+ * suspended (a key created with a partner's token is that partner's
+ * credential, and stops with its tokens).
+ */
+const usableKey = `k.id = $1 and k.revoked_at is null
+  and not exists (select 1 from authorizations ka join partners kp on kp.id = ka.partner_id
+                  where ka.id = k.authorization_id and kp.suspended_at is not null)`;
+
 // Every API request reads its key: prepared statements (see statements.ts).
-const liveKey = statement('api_key_live', 'select k.* from api_keys k where k.id = $1 and k.revoked_at is null');
+const liveKey = statement('api_key_live', `select k.* from api_keys k where ${usableKey}`);
 const liveKeyWithApp = statement(
   'api_key_live_with_app',
   `select k.*, ${appColumns.map((column) => `a.${column} as named_app_${column}`).join(', ')}
    from api_keys k left join apps a on a.id = $2
-   where k.id = $1 and k.revoked_at is null`,
+   where ${usableKey}`,
 );
 
 /**

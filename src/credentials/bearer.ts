@@ -11,8 +11,8 @@ export interface AccessTokenGrant {
   scope: string;
   /** For a DPoP-bound token (RFC 9449): the thumbprint of the key its every use must prove (cnf.jkt). */
   jkt?: string;
-  /** The live authorization behind the token's grant, with the app it acts on. */
-  authorization: { id: string; permissions: string[]; app: App };
+  /** The live authorization behind the token's grant, with the app it acts on and whether its partner is suspended. */
+  authorization: { id: string; permissions: string[]; suspended: boolean; app: App };
 }
 
 /** Finds and validates an access token; undefined when it is unknown, expired or its authorization ended. */
@@ -42,6 +42,8 @@ export class BearerCredentials {
   async resolve(value: string, appId: string | undefined, proof?: PresentedProof): Promise<Resolution> {
     const token = await this.#lookup(value);
     if (!token) return unauthenticated(proof ? 'DPoP' : 'Bearer', 'invalid_token');
+    // The one check a suspension needs: read with the token on every request, so no instance can miss it.
+    if (token.authorization.suspended) return unauthenticated(proof ? 'DPoP' : 'Bearer', 'invalid_token', 'the integration is suspended by the platform');
     const refusal = await this.#senderConstraintRefusal(token, value, proof);
     if (refusal) return refusal;
     const { authorization } = token;

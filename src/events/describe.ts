@@ -72,6 +72,10 @@ export function describeEvent(event: StoredEvent, reader: Reader): string {
       return `${partner}'s client secret was rotated by ${who}`;
     case 'partner.redirect_urls_changed':
       return `${partner}'s redirect URLs were changed by ${who}`;
+    case 'partner.suspended':
+      return `${partner} was suspended by the platform operator: none of its tokens works until it is resumed`;
+    case 'partner.resumed':
+      return `${partner} was resumed by the platform operator: its tokens work again`;
     case 'notice.delivered':
       return `A notice to ${partner} about ${app} was delivered`;
     case 'notice.failed':

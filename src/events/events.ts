@@ -25,6 +25,8 @@ export const eventTypes = [
   'partner.approved',
   'partner.secret_rotated',
   'partner.redirect_urls_changed',
+  'partner.suspended',
+  'partner.resumed',
   'notice.delivered',
   'notice.failed',
   'signing_key.rotated',

@@ -1,7 +1,7 @@
 import { sign } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { SigningKeySet } from '../keys/signing-keys.ts';
-import { newId } from '../db/ids.ts';
+import { enqueueNotices } from './outbox.ts';
 import type { Logger } from '../log/logger.ts';
 import { recordEvent } from '../events/events.ts';
 import { noticeBackoffMs } from '../config/settings.ts';
@@ -14,34 +14,18 @@ interface RevokedAuthorization {
   revoked_at: Date | string;
 }
 
-/** Queues, inside the removal's own transaction, a notice for each partner that registered a removeUrl. */
-export async function enqueueRemovalNotices(trx: Knex.Transaction, revoked: RevokedAuthorization[]): Promise<void> {
-  if (!revoked.length) return;
-  const partners = await trx('partners')
-    .select('id', 'remove_url')
-    .whereIn('id', [...new Set(revoked.map((row) => row.partner_id))])
-    .whereNotNull('remove_url');
-  const removeUrls = new Map(partners.map((partner) => [partner.id as string, partner.remove_url as string]));
-  const notices = revoked
-    .filter((row) => removeUrls.has(row.partner_id))
-    .map((row) => {
-      const id = newId('ntc_');
-      return {
-        id,
-        partner_id: row.partner_id,
-        app_id: row.app_id,
-        authorization_id: row.id,
-        url: removeUrls.get(row.partner_id),
-        payload: JSON.stringify({
-          id,
-          event: 'integration.removed',
-          appId: row.app_id,
-          clientId: row.partner_id,
-          removedAt: new Date(row.revoked_at).toISOString(),
-        }),
-      };
-    });
-  if (notices.length) await trx('removal_notices').insert(notices);
+/** Queues, inside the removal's own transaction, a notice for each partner that registered a removeUrl, saying why. */
+export async function enqueueRemovalNotices(trx: Knex.Transaction, revoked: RevokedAuthorization[], cause?: string): Promise<void> {
+  await enqueueNotices(
+    trx,
+    'integration.removed',
+    revoked.map((row) => ({
+      partnerId: row.partner_id,
+      appId: row.app_id,
+      authorizationId: row.id,
+      data: { removedAt: new Date(row.revoked_at).toISOString(), ...(cause ? { cause } : {}) },
+    })),
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import { extraClientProperties } from './engine-internals.ts';
 import { responseModes } from './metadata.ts';
 
 /** Extra client properties the engine carries for us (declared in extraClientMetadata). */
-export const partnerClientProperties = ['role', 'permissions', 'previous_secret'];
+export const partnerClientProperties = ['role', 'permissions', 'previous_secret', 'suspended'];
 
 export interface PreviousSecret {
   hash: string;
@@ -17,6 +17,7 @@ interface PartnerClientProperties {
   role: string;
   permissions: string[];
   previous_secret: PreviousSecret;
+  suspended: boolean;
 }
 
 export function partnerPropertiesOf(client: object): Partial<PartnerClientProperties> {
@@ -50,11 +51,15 @@ export function clientMetadataOf(partner: PartnerRow, settings: Settings): Clien
   if (partner.role === 'resource_server') {
     return { ...common, grant_types: [], response_types: [], redirect_uris: [], permissions: [] };
   }
+  // A suspended partner may use no grant and start no authorization: the
+  // engine refuses both before it reads or consumes any code or token.
+  const suspended = partner.suspended_at != null;
   return {
     ...common,
     redirect_uris: partner.redirect_uris,
-    grant_types: partnerGrantTypes(settings),
-    response_types: ['code'],
+    grant_types: suspended ? [] : partnerGrantTypes(settings),
+    response_types: suspended ? [] : ['code'],
+    ...(suspended ? { suspended: true } : {}),
     response_modes: responseModes,
     permissions: partner.permissions,
     ...(partner.logo_url ? { logo_uri: partner.logo_url } : {}),

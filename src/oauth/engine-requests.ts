@@ -2,6 +2,7 @@ import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Knex } from 'knex';
 import { responseModes } from './metadata.ts';
+import { partnerPropertiesOf } from './client-metadata.ts';
 import { containsNul } from '../http/nul-bytes.ts';
 import { OAuthProblem } from '../http/problems.ts';
 import { replayRequestBody } from './engine-internals.ts';
@@ -183,4 +184,16 @@ export async function addAppIdToTokenResponse(ctx: Context, next: Next): Promise
   const body = ctx.body as Record<string, unknown> | undefined;
   const appId = oidc.entities.AccessToken?.extra?.app_id;
   if (body?.access_token && appId) body.app_id = appId;
+}
+
+/**
+ * A suspended partner's client allows no grant (client-metadata.ts), so the
+ * engine refuses its token requests with a generic "grant type not allowed";
+ * the answer says why instead, once the client has authenticated.
+ */
+export async function explainSuspension(ctx: Context, next: Next): Promise<void> {
+  await next();
+  const { oidc } = ctx as unknown as KoaContextWithOIDC;
+  if (oidc?.route !== 'token' || ctx.status !== 400 || !oidc.client || !partnerPropertiesOf(oidc.client).suspended) return;
+  ctx.body = { error: 'unauthorized_client', error_description: 'the integration is suspended by the platform' };
 }

@@ -13,7 +13,7 @@ import { permissionsOfLevel } from '../permissions/catalog.ts';
 import { renderProblem } from '../http/boundary.ts';
 import { PageProblem, unavailable } from '../http/problems.ts';
 import { databaseRetryAfterSeconds } from '../db/unavailable.ts';
-import { addAppIdToTokenResponse, normalizeEngineRequests } from './engine-requests.ts';
+import { addAppIdToTokenResponse, explainSuspension, normalizeEngineRequests } from './engine-requests.ts';
 import { advertiseWhatWorks } from './metadata.ts';
 import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 
@@ -148,8 +148,12 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
       introspection: {
         enabled: true,
         // A partner introspects its own tokens; the platform API's client, any.
-        allowedPolicy: async (_ctx, client, token) =>
-          client.clientId === token.clientId || partnerPropertiesOf(client).role === 'resource_server',
+        // A suspended partner's tokens are inactive while it stays suspended.
+        allowedPolicy: async (ctx, client, token) => {
+          if (client.clientId !== token.clientId && partnerPropertiesOf(client).role !== 'resource_server') return false;
+          const issuedTo = client.clientId === token.clientId ? client : await ctx.oidc.provider.Client.find(token.clientId as string);
+          return issuedTo !== undefined && !partnerPropertiesOf(issuedTo).suspended;
+        },
       },
       resourceIndicators: {
         enabled: true,
@@ -211,6 +215,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   useHashedClientSecrets(provider, deps.secretVerifier, deps.clientAuthGuesses);
   provider.use(normalizeEngineRequests(provider, db, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
+  provider.use(explainSuspension);
   // A partner may be granted app-level permissions only (see partners.ts).
   provider.use(advertiseWhatWorks({ scopes: permissionsOfLevel('app'), grantTypes: partnerGrantTypes(settings) }));
   provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oauth engine error'));

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
 import { recordEvent } from '../events/events.ts';
+import { enqueueNotices } from '../notices/outbox.ts';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { permissionChoice, permissionsOfLevel } from '../permissions/catalog.ts';
 import { checkRegisteredTargetUrl, OutboundRefusal, outboundPolicy } from '../outbound/targets.ts';
@@ -26,6 +27,8 @@ export interface PartnerRow {
   previous_secret_hash: string | null;
   previous_secret_expires_at: Date | null;
   approved: boolean;
+  /** Set while the operator has suspended the partner: none of its tokens works, its approvals stay. */
+  suspended_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -33,7 +36,8 @@ export interface PartnerRow {
 /** Every column of a partner row, in the order above. */
 export const partnerRowColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions', 'remove_url',
-  'description', 'developer', 'privacy_policy_url', 'terms_url', 'secret_hash', 'previous_secret_hash', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
+  'description', 'developer', 'privacy_policy_url', 'terms_url', 'secret_hash', 'previous_secret_hash', 'previous_secret_expires_at', 'approved',
+  'suspended_at', 'created_at', 'updated_at',
 ] as const satisfies readonly (keyof PartnerRow)[];
 
 export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash'>;
@@ -142,7 +146,8 @@ export interface CreatedPartner {
 
 const publicColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions',
-  'remove_url', 'description', 'developer', 'privacy_policy_url', 'terms_url', 'previous_secret_expires_at', 'approved', 'created_at', 'updated_at',
+  'remove_url', 'description', 'developer', 'privacy_policy_url', 'terms_url', 'previous_secret_expires_at', 'approved', 'suspended_at',
+  'created_at', 'updated_at',
 ] as const;
 
 export async function createPartner(
@@ -179,19 +184,24 @@ export async function createPartner(
   });
 }
 
+type PartnerEventType = 'partner.registered' | 'partner.approved' | 'partner.secret_rotated' | 'partner.redirect_urls_changed' | 'partner.suspended' | 'partner.resumed';
+
+/** Changes only the operator makes, whoever registered the partner. */
+const operatorOnly = new Set<PartnerEventType>(['partner.approved', 'partner.suspended', 'partner.resumed']);
+
 /**
  * A change to a partner's registration, for the audit trail: made by the
  * account that registered it in the portal, otherwise by the operator.
  */
 async function recordPartnerEvent(
   db: Knex,
-  type: 'partner.registered' | 'partner.approved' | 'partner.secret_rotated' | 'partner.redirect_urls_changed',
+  type: PartnerEventType,
   partner: Pick<PublicPartner, 'id' | 'name' | 'account_id'>,
   detail: Record<string, string[]> = {},
 ): Promise<void> {
   await recordEvent(db, {
     type,
-    actor: partner.account_id && type !== 'partner.approved' ? { type: 'owner', id: partner.account_id } : { type: 'operator' },
+    actor: partner.account_id && !operatorOnly.has(type) ? { type: 'owner', id: partner.account_id } : { type: 'operator' },
     accountId: partner.account_id,
     partnerId: partner.id,
     target: { type: 'partner', id: partner.id },
@@ -245,6 +255,7 @@ export function describePartner(partner: PublicPartner, clientSecret?: string) {
     terms_url: partner.terms_url,
     remove_url: partner.remove_url,
     approved: partner.approved,
+    suspended_at: partner.suspended_at,
     account_id: partner.account_id,
     created_at: partner.created_at,
   };
@@ -302,5 +313,31 @@ export async function approvePartner(db: Knex, id: string): Promise<PublicPartne
     const [partner] = await trx('partners').where({ id, role: 'partner' }).update({ approved: true, updated_at: trx.fn.now() }).returning(publicColumns);
     if (partner) await recordPartnerEvent(trx, 'partner.approved', partner as PublicPartner);
     return partner as PublicPartner | undefined;
+  });
+}
+
+/**
+ * The operator's kill switch. Suspending stamps suspended_at; every token
+ * check reads it with the authorization on each request (read-ahead.ts,
+ * api-keys.ts), so every instance refuses the partner's tokens from the next
+ * request, while approvals, grants and tokens stay in place. Resuming clears
+ * it and the same tokens work again, with nothing for owners to do. Each
+ * change is recorded and the partner notified; asking for the state it is
+ * already in changes nothing. Undefined when there is no such partner.
+ */
+export async function setPartnerSuspended(db: Knex, id: string, suspend: boolean): Promise<{ partner: PublicPartner; changed: boolean } | undefined> {
+  return db.transaction(async (trx) => {
+    const query = trx('partners').where({ id, role: 'partner' });
+    if (suspend) query.whereNull('suspended_at');
+    else query.whereNotNull('suspended_at');
+    const [changed] = await query.update({ suspended_at: suspend ? trx.fn.now() : null, updated_at: trx.fn.now() }).returning(publicColumns);
+    if (!changed) {
+      const partner = await trx('partners').select(publicColumns).where({ id, role: 'partner' }).first();
+      return partner ? { partner: partner as PublicPartner, changed: false } : undefined;
+    }
+    const partner = changed as PublicPartner;
+    await recordPartnerEvent(trx, suspend ? 'partner.suspended' : 'partner.resumed', partner);
+    await enqueueNotices(trx, suspend ? 'integration.suspended' : 'integration.resumed', [{ partnerId: partner.id }]);
+    return { partner, changed: true };
   });
 }

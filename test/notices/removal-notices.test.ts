@@ -86,7 +86,9 @@ async function expectSignedNotice(issuer: string, notice: ReceivedNotice, connec
     event: 'integration.removed',
     appId: connected.appId,
     clientId: connected.client.id,
+    occurredAt: expect.any(String),
     removedAt: expect.any(String),
+    cause: expect.any(String),
   });
   expect(Math.abs(Date.parse(body.removedAt as string) - Date.now())).toBeLessThan(60_000);
 

@@ -26,7 +26,7 @@ export async function revokeGrant(db: Knex, grantId: string, ending: GrantEnding
     await trx('oauth_records').where({ kind: 'Grant', id: grantId }).delete();
     const ended = await markGrantRevoked(trx, grantId);
     await revokeKeysOfAuthorizations(trx, ended.map((authorization) => authorization.id));
-    await enqueueRemovalNotices(trx, ended);
+    await enqueueRemovalNotices(trx, ended, ending.cause);
     for (const authorization of ended) await recordRemoval(trx, authorization, ending);
   });
   forgetRequestReads();

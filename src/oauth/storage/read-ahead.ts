@@ -129,16 +129,19 @@ export async function readAheadIntrospection(db: Knex, clientId: string, token: 
 export interface BearerAuthorization {
   id: string;
   permissions: string[];
+  /** Whether the operator has suspended the partner: then the token is refused, though it and the authorization stay. */
+  suspended: boolean;
   app: App;
 }
 
 const bearerRead = statement('read_ahead_bearer', `
   select ${recordColumns('t', 'token_')}, a.id as authorization_id, a.permissions as authorization_permissions,
-         apps.id as app_id, apps.account_id as app_account_id, apps.display_name as app_display_name,
+         p.suspended_at as partner_suspended_at, apps.id as app_id, apps.account_id as app_account_id, apps.display_name as app_display_name,
          apps.settings as app_settings, apps.metadata as app_metadata, apps.created_at as app_created_at
   from oauth_records t
   left join authorizations a on a.grant_id = t.grant_id and a.revoked_at is null
     and exists (select 1 from oauth_records g where g.kind = 'Grant' and g.id = a.grant_id and ${liveRecord('g')})
+  left join partners p on p.id = a.partner_id
   left join apps on apps.id = a.app_id
   where t.kind = 'AccessToken' and t.id = $1 and ${liveRecord('t')}
   limit 1`);
@@ -146,8 +149,9 @@ const bearerRead = statement('read_ahead_bearer', `
 /**
  * An access token presented to the API: its record (left for the engine's
  * AccessToken.find, which still validates it) and, in the same statement,
- * the live authorization behind its grant with the app it acts on. A
- * revoked authorization or a deleted grant gives none.
+ * the live authorization behind its grant with the app it acts on, and
+ * whether its partner is suspended. A revoked authorization or a deleted
+ * grant gives none.
  */
 export async function readAheadBearer(db: Knex, token: string): Promise<BearerAuthorization | undefined> {
   const row = await firstRow(db, bearerRead, [token]);
@@ -156,6 +160,7 @@ export async function readAheadBearer(db: Knex, token: string): Promise<BearerAu
   return {
     id: row.authorization_id as string,
     permissions: row.authorization_permissions as string[],
+    suspended: row.partner_suspended_at != null,
     app: {
       id: row.app_id as string,
       account_id: row.app_account_id as string,

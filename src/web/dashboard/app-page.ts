@@ -38,6 +38,7 @@ export function showApp({ db, csrf }: DashboardDependencies) {
         approvedAt: row.created_at,
         updatedAt: row.updated_at,
         lastUsedAt: row.last_used_at,
+        suspended: row.partner_suspended_at !== null,
       })),
       keys: keys.map((key) => ({
         id: key.id,

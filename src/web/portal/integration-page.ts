@@ -20,6 +20,7 @@ export function showIntegration({ csrf, settings }: PortalDependencies) {
         permissions: partner.permissions,
         removeUrl: partner.remove_url,
         previousSecretValidUntil: partner.previous_secret_expires_at,
+        suspendedAt: partner.suspended_at,
       },
       authorizeUrl: `${settings.ISSUER}/oauth/authorize?${new URLSearchParams({ client_id: partner.id, response_type: 'code' })}`,
       ...extra,

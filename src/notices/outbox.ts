@@ -1,0 +1,65 @@
+import type { Knex } from 'knex';
+import { newId } from '../db/ids.ts';
+
+/**
+ * What a notice tells a partner. Each is queued in the transaction of the
+ * change it reports, so a change that rolls back sends nothing and a change
+ * that commits is never lost; the worker (removal-notices.ts) signs and
+ * delivers them.
+ */
+export const noticeEvents = [
+  'integration.added',
+  'integration.updated',
+  'integration.removed',
+  'integration.tokens_revoked',
+  'integration.suspended',
+  'integration.resumed',
+  'notice.test',
+] as const;
+
+export type NoticeEvent = (typeof noticeEvents)[number];
+
+/** One notice to queue: about a partner as a whole, or about one of its authorizations (then with its app). */
+export interface NoticeInput {
+  partnerId: string;
+  appId?: string | null | undefined;
+  authorizationId?: string | null | undefined;
+  /** What the notice says beyond its id, event, client, app and time. */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Queues notices for the partners that registered a notice URL (removeUrl);
+ * a partner without one is told nothing. Returns the ids queued.
+ */
+export async function enqueueNotices(trx: Knex, event: NoticeEvent, inputs: readonly NoticeInput[]): Promise<string[]> {
+  if (!inputs.length) return [];
+  const partners = await trx('partners')
+    .select('id', 'remove_url')
+    .whereIn('id', [...new Set(inputs.map((input) => input.partnerId))])
+    .whereNotNull('remove_url');
+  const urls = new Map(partners.map((partner) => [partner.id as string, partner.remove_url as string]));
+  const occurredAt = new Date().toISOString();
+  const rows = inputs
+    .filter((input) => urls.has(input.partnerId))
+    .map((input) => {
+      const id = newId('ntc_');
+      return {
+        id,
+        partner_id: input.partnerId,
+        app_id: input.appId ?? null,
+        authorization_id: input.authorizationId ?? null,
+        url: urls.get(input.partnerId),
+        payload: JSON.stringify({
+          id,
+          event,
+          clientId: input.partnerId,
+          ...(input.appId ? { appId: input.appId } : {}),
+          occurredAt,
+          ...input.data,
+        }),
+      };
+    });
+  if (rows.length) await trx('removal_notices').insert(rows);
+  return rows.map((row) => row.id);
+}
