@@ -5,6 +5,8 @@ import { createLogger } from '../src/log/logger.ts';
 import { ClientSecretVerifier, clientAuthGuesses } from '../src/oauth/client-secrets.ts';
 import { SharedCounters } from '../src/limits/shared-counters.ts';
 import { createOAuthProvider, platformApiResource } from '../src/oauth/provider.ts';
+import { RecordIds } from '../src/oauth/storage/record-ids.ts';
+import { BearerDigests } from '../src/keys/bearer-digests.ts';
 import { loadCookieKeys, loadKeyEncryptionKeys } from '../src/keys/server-keys.ts';
 import { SecretBox } from '../src/keys/secret-box.ts';
 import { SigningKeySet } from '../src/keys/signing-keys.ts';
@@ -71,7 +73,8 @@ async function inParallel(count: number, parallelism: number, task: () => Promis
  */
 export async function appgrantProvider(db: Knex, settings: Settings): Promise<Provider> {
   const logger = createLogger('warn');
-  const signingKeys = new SigningKeySet(db, new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS)), settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
+  const keyEncryptionKeys = await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS);
+  const signingKeys = new SigningKeySet(db, new SecretBox(keyEncryptionKeys), settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
   await signingKeys.start();
   signingKeys.stop();
   return createOAuthProvider({
@@ -81,6 +84,7 @@ export async function appgrantProvider(db: Knex, settings: Settings): Promise<Pr
     cookieKeys: await loadCookieKeys(db, settings.COOKIE_KEYS),
     signingKey: signingKeys.signingKey()!.jwk,
     secretVerifier: new ClientSecretVerifier(passwordHasherFor(settings)),
+    recordIds: new RecordIds(new BearerDigests(keyEncryptionKeys)),
     clientAuthGuesses: clientAuthGuesses(new SharedCounters(db, settings.REDIS_URL), settings),
   });
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Provider } from 'oidc-provider';
 import type { AccessTokenLookup } from '../credentials/bearer.ts';
 import { readAheadBearer } from './storage/read-ahead.ts';
+import type { RecordIds } from './storage/record-ids.ts';
 
 /**
  * Access tokens presented to the API: the token's record and, in the same
@@ -9,9 +10,9 @@ import { readAheadBearer } from './storage/read-ahead.ts';
  * engine's AccessToken.find then validates the record (expiry, format)
  * from the row already read.
  */
-export function accessTokenLookup(db: Knex, provider: Provider): AccessTokenLookup {
+export function accessTokenLookup(db: Knex, provider: Provider, ids: RecordIds): AccessTokenLookup {
   return async (value) => {
-    const authorization = await readAheadBearer(db, value);
+    const authorization = await readAheadBearer(db, ids, value);
     const token = await provider.AccessToken.find(value);
     if (!token?.grantId || !authorization) return undefined;
     const jkt = typeof token.jkt === 'string' ? { jkt: token.jkt } : {};

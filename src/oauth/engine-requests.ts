@@ -7,6 +7,7 @@ import { containsNul } from '../http/nul-bytes.ts';
 import { OAuthProblem } from '../http/problems.ts';
 import { replayRequestBody } from './engine-internals.ts';
 import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
+import type { RecordIds } from './storage/record-ids.ts';
 
 /** The engine's own limit on request bodies. */
 const bodyLimit = 56 * 1024;
@@ -85,7 +86,7 @@ export interface EnginePaths {
  * - bodies over the limit get 413 and a closed connection; values with NUL,
  *   which PostgreSQL cannot store, are refused before any lookup.
  */
-export function normalizeEngineRequests(provider: Provider, db: Knex, paths: EnginePaths) {
+export function normalizeEngineRequests(provider: Provider, db: Knex, ids: RecordIds, paths: EnginePaths) {
   const bodyEndpoints = new Set([paths.token, paths.introspection, paths.revocation, paths.pushed_authorization_request]);
 
   async function authorize(ctx: Context, next: Next): Promise<void> {
@@ -115,10 +116,10 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, paths: Eng
     if (!clientId) return;
     const code = params.get('code');
     if (path === paths.token && params.get('grant_type') === 'authorization_code' && code) {
-      return readAheadCodeExchange(db, clientId, code);
+      return readAheadCodeExchange(db, ids, clientId, code);
     }
     const token = params.get('token');
-    if (path === paths.introspection && token) return readAheadIntrospection(db, clientId, token, params.get('token_type_hint'));
+    if (path === paths.introspection && token) return readAheadIntrospection(db, ids, clientId, token, params.get('token_type_hint'));
   }
 
   async function postedBody(ctx: Context, next: Next): Promise<void> {

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import { findAccount } from '../accounts/accounts.ts';
 import { findLiveAuthorizationByGrant } from '../authorizations/authorizations.ts';
 import { createAdapterFactory } from './storage/adapter.ts';
+import type { RecordIds } from './storage/record-ids.ts';
 import { accountReads, liveAuthorizationReads } from './storage/read-ahead.ts';
 import { partnerClientProperties, partnerGrantTypes, partnerPropertiesOf } from './client-metadata.ts';
 import { useHashedClientSecrets, type ClientSecretVerifier } from './client-secrets.ts';
@@ -39,6 +40,8 @@ export interface OAuthDependencies {
    */
   signingKey: JWK;
   secretVerifier: ClientSecretVerifier;
+  /** How record ids are stored: tokens, codes and sessions only as keyed digests. */
+  recordIds: RecordIds;
   /** Limits on failed client authentication, per client and per address. */
   clientAuthGuesses: GuessLimits;
 }
@@ -100,7 +103,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   const apiResource = platformApiResource(settings);
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(db, settings),
+    adapter: createAdapterFactory(db, settings, deps.recordIds),
     clients: [],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     responseTypes: ['code'],
@@ -213,7 +216,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   // The engine runs on the server's own request context, whose ctx.ip and protocol the server has already settled.
   provider.proxy = settings.TRUST_PROXY.kind !== 'none';
   useHashedClientSecrets(provider, deps.secretVerifier, deps.clientAuthGuesses);
-  provider.use(normalizeEngineRequests(provider, db, oauthRoutes));
+  provider.use(normalizeEngineRequests(provider, db, deps.recordIds, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
   provider.use(explainSuspension);
   // A partner may be granted app-level permissions only (see partners.ts).

@@ -26,6 +26,8 @@ import { poolStats } from '../db/pool-stats.ts';
 import { CallerResolver } from '../credentials/resolve.ts';
 import { accessTokenLookup } from '../oauth/access-tokens.ts';
 import { SecretBox } from '../keys/secret-box.ts';
+import { BearerDigests } from '../keys/bearer-digests.ts';
+import { RecordIds } from '../oauth/storage/record-ids.ts';
 import { apiRouter } from '../api/routes.ts';
 import { eventExportRouter } from '../api/event-export.ts';
 import { CsrfGuard } from '../http/csrf.ts';
@@ -43,7 +45,8 @@ import { answerDatabaseUnavailable, retryAfterEngineOutage, unavailableFor } fro
 import { requestLog } from './request-log.ts';
 import { keepRequestReads } from '../oauth/storage/request-reads.ts';
 import { Metrics } from './metrics.ts';
-import { OwnerSessions } from '../web/owner-sessions.ts';
+import { OwnerSessions, keyLegacyOwnerSessions } from '../web/owner-sessions.ts';
+import { digestLegacyRecords } from '../oauth/storage/legacy-records.ts';
 import { dashboardRouter } from '../web/dashboard/routes.ts';
 import { portalRouter } from '../web/portal/routes.ts';
 
@@ -54,6 +57,8 @@ export interface Services {
   hasher: PasswordHasher;
   provider: Provider;
   box: SecretBox;
+  /** Keyed digests: what is stored of tokens, codes, sessions and partner secrets. */
+  digests: BearerDigests;
   resolver: CallerResolver;
   /** Throttling counts shared by every instance. */
   counters: SharedCounters;
@@ -118,8 +123,13 @@ function assetsRouter(): Router {
 /** `metrics`: where the server counts, its own registry unless one is given. */
 export async function createServices(db: Knex, settings: Settings, logger: Logger, metrics = new Metrics()): Promise<Services> {
   const hasher = passwordHasherFor(settings);
+  const keyEncryptionKeys = await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS);
+  const box = new SecretBox(keyEncryptionKeys);
+  const digests = new BearerDigests(keyEncryptionKeys);
+  const recordIds = new RecordIds(digests);
+  await digestLegacyRecords(db, recordIds);
+  await keyLegacyOwnerSessions(db, digests);
   const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS);
-  const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
   const signingKeys = new SigningKeySet(db, box, settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
   await signingKeys.start();
   const counters = new SharedCounters(db, settings.REDIS_URL);
@@ -130,6 +140,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     cookieKeys,
     signingKey: signingKeys.signingKey()!.jwk,
     secretVerifier: new ClientSecretVerifier(hasher),
+    recordIds,
     clientAuthGuesses: clientAuthGuesses(counters, settings),
   });
   metrics.observeEngine(provider, oauthRoutes.introspection);
@@ -139,8 +150,8 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     databasePool: () => poolStats(db),
   });
   metrics.countFrom('appgrant_password_hash_verifications_total', 'argon2id verifications run (logins and partner secrets)', () => hasher.verifications);
-  const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
-  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, resolver, counters, metrics };
+  const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider, recordIds), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
+  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, digests, resolver, counters, metrics };
 }
 
 /**
@@ -166,7 +177,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     windowSeconds: settings.LOGIN_FAILURE_WINDOW,
   });
   const login = new PasswordLogin(db, services.hasher, loginGuesses, metrics.login);
-  const sessions = new OwnerSessions(db, settings.DASHBOARD_SESSION_TTL, provider);
+  const sessions = new OwnerSessions(db, services.digests, settings.DASHBOARD_SESSION_TTL, provider);
   const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents });
   const siteRouters = [
     // With a listener of its own (server.ts), /metrics is not on the public one.

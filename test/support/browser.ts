@@ -7,6 +7,8 @@ export class CookieBrowser {
   readonly base: string;
   /** Requests sent so far. */
   requests = 0;
+  /** Every cookie value the server ever set in this browser, cleared ones included. */
+  readonly cookiesSeen = new Set<string>();
 
   constructor(base: string) {
     this.base = base;
@@ -25,7 +27,10 @@ export class CookieBrowser {
       const value = pair.slice(index + 1).trim();
       const expired = attributes.some((attribute) => /^\s*(max-age=0|expires=thu, 01 jan 1970)/i.test(attribute));
       if (expired || value === '') this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
+      else {
+        this.#cookies.set(name, value);
+        this.cookiesSeen.add(value);
+      }
     }
     return response;
   }

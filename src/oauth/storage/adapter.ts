@@ -8,27 +8,30 @@ import { forgetRequestReads, type ReadKind } from './request-reads.ts';
 import { liveRecord, partnerReads, recordReadsOf, type StoredRecord } from './read-ahead.ts';
 import { runStatement, statement } from '../../db/statements.ts';
 import { isFirstUse, sweepUsedProofs } from '../../credentials/used-proofs.ts';
+import { restoredPayload, storedPayload, type RecordIds } from './record-ids.ts';
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
-function payloadOf(record: StoredRecord): AdapterPayload {
+function payloadOf(record: StoredRecord, restore: (stored: AdapterPayload) => AdapterPayload): AdapterPayload {
   const { payload, consumed_at: consumedAt } = record;
-  return consumedAt ? { ...payload, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : { ...payload };
+  const restored = restore(payload);
+  return consumedAt ? { ...restored, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : restored;
 }
 
 // The three statements every token request makes, prepared (see statements.ts).
 const upsertRecord = statement(
   'oauth_record_upsert',
-  `insert into oauth_records (kind, id, payload, grant_id, uid, user_code, expires_at) values ($1, $2, $3, $4, $5, $6, $7)
+  `insert into oauth_records (kind, id, payload, grant_id, uid, user_code, expires_at, id_digested) values ($1, $2, $3, $4, $5, $6, $7, $8)
    on conflict (kind, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
      user_code = excluded.user_code, expires_at = excluded.expires_at`,
 );
+// $2: the ids the record may be stored under (record-ids.ts), one per digest key.
 const findRecord = statement(
   'oauth_record_find',
-  `select payload, consumed_at from oauth_records where kind = $1 and id = $2 and ${liveRecord('oauth_records')}`,
+  `select payload, consumed_at from oauth_records where kind = $1 and id = any($2::text[]) and ${liveRecord('oauth_records')} limit 1`,
 );
 const consumeRecord = statement(
   'oauth_record_consume',
-  'update oauth_records set consumed_at = now() where kind = $1 and id = $2 and consumed_at is null returning grant_id',
+  'update oauth_records set consumed_at = now() where kind = $1 and id = any($2::text[]) and consumed_at is null returning grant_id',
 );
 
 /**
@@ -36,41 +39,54 @@ const consumeRecord = statement(
  * tokens) through this adapter, in PostgreSQL, so any instance can continue
  * what another began. Clients are not stored here: they are the partners.
  */
-export function createAdapterFactory(db: Knex, settings: Settings) {
+export function createAdapterFactory(db: Knex, settings: Settings, ids: RecordIds) {
   return (kind: string): Adapter => {
     if (kind === 'Client') return new PartnerClientAdapter(db, settings);
     if (kind === 'ReplayDetection') return new UsedProofAdapter(db);
-    return new RecordAdapter(db, kind);
+    return new RecordAdapter(db, kind, ids);
   };
 }
 
+/**
+ * Records of one engine model. The engine names a record by its id (for
+ * tokens, codes and sessions, the secret itself); the table holds it under
+ * the id record-ids.ts gives it, a keyed digest for those kinds, so every
+ * lookup goes through that mapping and the payload read back is given its
+ * id again.
+ */
 class RecordAdapter implements Adapter {
   readonly #db: Knex;
   readonly #kind: string;
+  readonly #ids: RecordIds;
   readonly #reads: ReadKind<StoredRecord | undefined>;
 
-  constructor(db: Knex, kind: string) {
+  constructor(db: Knex, kind: string, ids: RecordIds) {
     this.#db = db;
     this.#kind = kind;
+    this.#ids = ids;
     this.#reads = recordReadsOf(kind);
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     this.#reads.forget(id);
+    const [storedId, ...olderIds] = this.#ids.lookupIds(this.#kind, id);
+    // Written under the current digest key: a copy under an older one would be found instead of this.
+    if (olderIds.length) await this.#db('oauth_records').where({ kind: this.#kind }).whereIn('id', olderIds).delete();
     await runStatement(this.#db, upsertRecord, [
       this.#kind,
-      id,
-      JSON.stringify(payload),
+      storedId,
+      JSON.stringify(storedPayload(this.#kind, id, payload)),
       payload.grantId ?? null,
       payload.uid ?? null,
       payload.userCode ?? null,
       expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      storedId !== id,
     ]);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const record = await this.#reads.once(id, async () => (await runStatement(this.#db, findRecord, [this.#kind, id]))[0] as StoredRecord | undefined);
-    return record && payloadOf(record);
+    const record = await this.#reads.once(id, async () => (await runStatement(this.#db, findRecord, [this.#kind, this.#ids.lookupIds(this.#kind, id)]))[0] as StoredRecord | undefined);
+    return record && payloadOf(record, (stored) => restoredPayload(this.#kind, id, stored));
   }
 
   findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -87,7 +103,8 @@ class RecordAdapter implements Adapter {
       .where({ kind: this.#kind, ...where })
       .andWhereRaw(liveRecord('oauth_records'))
       .first();
-    return record && payloadOf(record);
+    // Found by another value than its id: for secret kinds the id is not known here, and the payload goes without it.
+    return record && payloadOf(record, (stored) => stored);
   }
 
   /**
@@ -97,9 +114,10 @@ class RecordAdapter implements Adapter {
    */
   async consume(id: string): Promise<void> {
     this.#reads.forget(id);
-    const consumed = await runStatement(this.#db, consumeRecord, [this.#kind, id]);
+    const storedIds = this.#ids.lookupIds(this.#kind, id);
+    const consumed = await runStatement(this.#db, consumeRecord, [this.#kind, storedIds]);
     if (consumed.length === 1) return;
-    const row = await this.#db('oauth_records').select('grant_id').where({ kind: this.#kind, id }).first();
+    const row = await this.#db('oauth_records').select('grant_id').where({ kind: this.#kind }).whereIn('id', storedIds).first();
     if (row?.grant_id) await revokeGrant(this.#db, row.grant_id, { cause: this.#kind === 'RefreshToken' ? 'refresh_replay' : 'code_replay' });
     throw new errors.InvalidGrant('grant already used');
   }
@@ -110,7 +128,7 @@ class RecordAdapter implements Adapter {
       await revokeGrant(this.#db, id, { cause: grantDestructionCause() });
       return;
     }
-    await this.#db('oauth_records').where({ kind: this.#kind, id }).delete();
+    await this.#db('oauth_records').where({ kind: this.#kind }).whereIn('id', this.#ids.lookupIds(this.#kind, id)).delete();
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -4,6 +4,7 @@ import { runStatement, statement, type Row, type Statement } from '../../db/stat
 import { partnerRowColumns, type PartnerRow } from '../../partners/partners.ts';
 import type { App } from '../../apps/apps.ts';
 import type { AdapterPayload } from 'oidc-provider';
+import { restoredPayload, type RecordIds } from './record-ids.ts';
 
 /**
  * The engine reads what a token request needs one row at a time: the
@@ -56,12 +57,13 @@ function partnerFrom(row: Row, prefix: string): PartnerRow | undefined {
   return Object.fromEntries(partnerRowColumns.map((column) => [column, row[`${prefix}${column}`]])) as unknown as PartnerRow;
 }
 
-function recordFrom(row: Row, prefix: string): StoredRecord | undefined {
+/** The record under `prefix`, as the adapter would return it when found by `id` (its payload given its id again). */
+function recordFrom(row: Row, prefix: string, kind: string, id: string): StoredRecord | undefined {
   if (row[`${prefix}payload`] == null) return undefined;
-  return { payload: row[`${prefix}payload`], consumed_at: row[`${prefix}consumed_at`] } as StoredRecord;
+  return { payload: restoredPayload(kind, id, row[`${prefix}payload`] as AdapterPayload), consumed_at: row[`${prefix}consumed_at`] } as StoredRecord;
 }
 
-async function firstRow(db: Knex, query: Statement, values: string[]): Promise<Row | undefined> {
+async function firstRow(db: Knex, query: Statement, values: unknown[]): Promise<Row | undefined> {
   return (await runStatement(db, query, values))[0];
 }
 
@@ -70,22 +72,22 @@ const codeExchangeRead = statement('read_ahead_code_exchange', `
          acc.id as account_id, a.app_id as authorization_app_id, a.account_id as authorization_account_id
   from (select 1) as request
   left join partners p on p.id = $1
-  left join oauth_records c on c.kind = 'AuthorizationCode' and c.id = $2 and ${liveRecord('c')}
+  left join oauth_records c on c.kind = 'AuthorizationCode' and c.id = any($2::text[]) and ${liveRecord('c')}
   left join oauth_records g on g.kind = 'Grant' and g.id = c.grant_id and ${liveRecord('g')}
   left join accounts acc on acc.id = c.payload->>'accountId'
   left join authorizations a on a.grant_id = c.grant_id and a.revoked_at is null
   limit 1`);
 
 /** authorization_code at the token endpoint: the client, the code, its grant, its account and its authorization. */
-export async function readAheadCodeExchange(db: Knex, clientId: string, code: string): Promise<void> {
-  const row = await firstRow(db, codeExchangeRead, [clientId, code]);
+export async function readAheadCodeExchange(db: Knex, ids: RecordIds, clientId: string, code: string): Promise<void> {
+  const row = await firstRow(db, codeExchangeRead, [clientId, ids.lookupIds('AuthorizationCode', code)]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
-  const codeRecord = recordFrom(row, 'code_');
+  const codeRecord = recordFrom(row, 'code_', 'AuthorizationCode', code);
   recordReadsOf('AuthorizationCode').remember(code, codeRecord);
   const { grantId, accountId } = (codeRecord?.payload ?? {}) as { grantId?: string; accountId?: string };
   if (grantId) {
-    recordReadsOf('Grant').remember(grantId, recordFrom(row, 'grant_'));
+    recordReadsOf('Grant').remember(grantId, recordFrom(row, 'grant_', 'Grant', grantId));
     liveAuthorizationReads.remember(
       grantId,
       row.authorization_app_id ? { app_id: row.authorization_app_id as string, account_id: row.authorization_account_id as string } : undefined,
@@ -102,7 +104,7 @@ const introspectionRead = (kind: string) =>
          ${partnerColumns('tp', 'token_client_')}
   from (select 1) as request
   left join partners p on p.id = $1
-  left join oauth_records t on t.kind = '${kind}' and t.id = $2 and ${liveRecord('t')}
+  left join oauth_records t on t.kind = '${kind}' and t.id = any($2::text[]) and ${liveRecord('t')}
   left join oauth_records g on g.kind = 'Grant' and g.id = t.grant_id and ${liveRecord('g')}
   left join partners tp on tp.id = t.payload->>'clientId'
   limit 1`,
@@ -113,15 +115,15 @@ const introspectionReads = new Map(['AccessToken', 'RefreshToken'].map((kind) =>
  * Introspection: the calling client, the token (of the kind the engine
  * looks for first, given the hint), its grant and the client it was issued to.
  */
-export async function readAheadIntrospection(db: Knex, clientId: string, token: string, hint: string | null): Promise<void> {
+export async function readAheadIntrospection(db: Knex, ids: RecordIds, clientId: string, token: string, hint: string | null): Promise<void> {
   const kind = hint === 'refresh_token' || hint === 'urn:ietf:params:oauth:token-type:refresh_token' ? 'RefreshToken' : 'AccessToken';
-  const row = await firstRow(db, introspectionReads.get(kind)!, [clientId, token]);
+  const row = await firstRow(db, introspectionReads.get(kind)!, [clientId, ids.lookupIds(kind, token)]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
-  const tokenRecord = recordFrom(row, 'token_');
+  const tokenRecord = recordFrom(row, 'token_', kind, token);
   recordReadsOf(kind).remember(token, tokenRecord);
   const { grantId, clientId: tokenClientId } = (tokenRecord?.payload ?? {}) as { grantId?: string; clientId?: string };
-  if (grantId) recordReadsOf('Grant').remember(grantId, recordFrom(row, 'grant_'));
+  if (grantId) recordReadsOf('Grant').remember(grantId, recordFrom(row, 'grant_', 'Grant', grantId));
   if (tokenClientId) partnerReads.remember(tokenClientId, partnerFrom(row, 'token_client_'));
 }
 
@@ -143,7 +145,7 @@ const bearerRead = statement('read_ahead_bearer', `
     and exists (select 1 from oauth_records g where g.kind = 'Grant' and g.id = a.grant_id and ${liveRecord('g')})
   left join partners p on p.id = a.partner_id
   left join apps on apps.id = a.app_id
-  where t.kind = 'AccessToken' and t.id = $1 and ${liveRecord('t')}
+  where t.kind = 'AccessToken' and t.id = any($1::text[]) and ${liveRecord('t')}
   limit 1`);
 
 /**
@@ -153,9 +155,9 @@ const bearerRead = statement('read_ahead_bearer', `
  * whether its partner is suspended. A revoked authorization or a deleted
  * grant gives none.
  */
-export async function readAheadBearer(db: Knex, token: string): Promise<BearerAuthorization | undefined> {
-  const row = await firstRow(db, bearerRead, [token]);
-  recordReadsOf('AccessToken').remember(token, row && recordFrom(row, 'token_'));
+export async function readAheadBearer(db: Knex, ids: RecordIds, token: string): Promise<BearerAuthorization | undefined> {
+  const row = await firstRow(db, bearerRead, [ids.lookupIds('AccessToken', token)]);
+  recordReadsOf('AccessToken').remember(token, row && recordFrom(row, 'token_', 'AccessToken', token));
   if (!row?.authorization_id || !row.app_id) return undefined;
   return {
     id: row.authorization_id as string,

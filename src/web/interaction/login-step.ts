@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import type { Provider } from 'oidc-provider';
+import type { Knex } from 'knex';
+import { endEngineSessionByUid } from '../../oauth/login-sessions.ts';
 import { requestOrigin } from '../../http/origin.ts';
 import type { LoginAttempt } from '../../accounts/password-login.ts';
 import { showLoginForm } from '../login-form.ts';
@@ -21,7 +22,7 @@ export function logIn(deps: InteractionDependencies) {
   return async (ctx: Context): Promise<void> => {
     const attempt = await deps.login.attempt(ctx.request.body as Record<string, unknown>, requestOrigin(ctx));
     if (attempt.outcome !== 'signed-in') return showForm(ctx, attempt);
-    await endOtherOwnersSession(deps.provider, interactionOf(ctx).details, attempt.account.id);
+    await endOtherOwnersSession(deps.db, interactionOf(ctx).details, attempt.account.id);
     return finishStep(deps.provider, ctx, { login: { accountId: attempt.account.id } });
   };
 }
@@ -32,11 +33,10 @@ export function logIn(deps: InteractionDependencies) {
  * as the new owner. Left alone, the engine would instead ask to confirm a
  * logout at an end-session endpoint this server does not have.
  */
-async function endOtherOwnersSession(provider: Provider, details: InteractionDetails, accountId: string): Promise<void> {
+async function endOtherOwnersSession(db: Knex, details: InteractionDetails, accountId: string): Promise<void> {
   const previous = details.session;
   if (!previous?.accountId || previous.accountId === accountId) return;
-  const session = previous.cookie ? await provider.Session.find(previous.cookie) : undefined;
-  await session?.destroy();
+  if (previous.uid) await endEngineSessionByUid(db, previous.uid);
   delete details.session;
   await details.save(details.exp - Math.floor(Date.now() / 1000));
 }

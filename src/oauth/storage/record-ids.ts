@@ -1,0 +1,76 @@
+import type { AdapterPayload } from 'oidc-provider';
+import type { BearerDigests } from '../../keys/bearer-digests.ts';
+
+/**
+ * Kinds whose id is itself a bearer secret: whoever presents it is let in
+ * (a token, a code, the engine's login session and interaction cookies).
+ * They are stored under a keyed digest of the id, and the payload keeps no
+ * copy of it. Grant ids stay as they are: a grant id authenticates nothing,
+ * and tokens, authorizations and revocation find their grant by it. So do
+ * pushed authorization requests: their request_uri only points at
+ * parameters the partner itself pushed, travels in the browser's address
+ * bar, and is named by the interaction that continues it.
+ */
+export const secretKinds: ReadonlySet<string> = new Set([
+  'Session',
+  'Interaction',
+  'AuthorizationCode',
+  'AccessToken',
+  'RefreshToken',
+  'ClientCredentials',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'RegistrationAccessToken',
+  'InitialAccessToken',
+]);
+
+export function isSecretKind(kind: string): boolean {
+  return secretKinds.has(kind);
+}
+
+/** How engine record ids are kept: digests for secret kinds, as given for the rest. */
+export class RecordIds {
+  readonly #digests: BearerDigests;
+
+  constructor(digests: BearerDigests) {
+    this.#digests = digests;
+  }
+
+  /** The id a record of this kind is written under. */
+  storedId(kind: string, id: string): string {
+    return isSecretKind(kind) ? this.#digests.digest(id) : id;
+  }
+
+  /** The ids a record of this kind may be stored under (one per digest key), the current first. */
+  lookupIds(kind: string, id: string): string[] {
+    return isSecretKind(kind) ? this.#digests.candidates(id) : [id];
+  }
+}
+
+/**
+ * The payload as stored: without the id (`jti`), nor anything else that
+ * would give it or another secret back: an interaction's address to resume
+ * at ends in its id, and it names the login session's cookie value, which
+ * nothing here needs (a session is found by its uid, see login-sessions.ts).
+ */
+export function storedPayload(kind: string, id: string, payload: AdapterPayload): AdapterPayload {
+  if (!isSecretKind(kind)) return payload;
+  const { jti: _jti, ...stored } = payload;
+  if (kind === 'Interaction') {
+    if (typeof stored.returnTo === 'string' && stored.returnTo.endsWith(`/${id}`)) stored.returnTo = stored.returnTo.slice(0, -id.length);
+    const session = stored.session as { cookie?: string } | undefined;
+    if (session?.cookie) {
+      const { cookie: _cookie, ...rest } = session;
+      stored.session = rest as AdapterPayload['session'];
+    }
+  }
+  return stored;
+}
+
+/** The payload as the engine wrote it, given the id it was found by. */
+export function restoredPayload(kind: string, id: string, stored: AdapterPayload): AdapterPayload {
+  if (!isSecretKind(kind)) return stored;
+  const payload: AdapterPayload = { ...stored, jti: id };
+  if (kind === 'Interaction' && typeof payload.returnTo === 'string' && payload.returnTo.endsWith('/')) payload.returnTo = `${payload.returnTo}${id}`;
+  return payload;
+}

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
+import { CookieBrowser } from '../support/browser.ts';
+import { authorizeThroughPages, exchangeCode, tokenBody, type TokenResponse } from '../support/flow.ts';
+import { basic, call, encryptionSecret, expectUnauthorized, keyEncryptionEnv } from '../support/credentials.ts';
+import { BearerDigests } from '../../src/keys/bearer-digests.ts';
+import { logInToDashboard, ownerCookie } from '../support/owner-web.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { createDurableStore, startServerOnStore, type DurableStore, type StoredServer } from '../support/restart.ts';
+import { createAccount } from '../../src/accounts/accounts.ts';
+import { createApp } from '../../src/apps/apps.ts';
+import { createPartner } from '../../src/partners/partners.ts';
+
+/**
+ * A copy of the database hands out nothing that works: after a full run
+ * (logins, consent, code exchange, refresh, API calls, keys, a dashboard
+ * session) no secret, token, code, session id or cookie value the run saw
+ * is stored verbatim anywhere, and what is stored in their place is refused
+ * when presented.
+ */
+
+/** Every row of every table, as text. */
+async function databaseDump(db: Knex): Promise<string> {
+  const tables = (await db.raw("select table_name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'")).rows as {
+    table_name: string;
+  }[];
+  expect(tables.map((table) => table.table_name)).toContain('oauth_records');
+  const dumps: string[] = [];
+  for (const { table_name: table } of tables) dumps.push(`${table}: ${JSON.stringify(await db(table).select('*'))}`);
+  return dumps.join('\n');
+}
+
+function refreshBody(partner: { id: string; secret: string }, refreshToken: string): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: partner.id, client_secret: partner.secret }),
+  };
+}
+
+interface FullRun {
+  partner: { id: string; secret: string };
+  appId: string;
+  browser: CookieBrowser;
+  code: string;
+  first: TokenResponse;
+  refreshed: TokenResponse;
+  keySecret: string;
+  dashboardCookie: string;
+  dashboardBrowser: CookieBrowser;
+}
+
+/** Consent, code exchange, refresh, /v2 calls, a key created with the token, a dashboard login: everything a run sees. */
+async function fullRun(base: string, owner: { email: string; password: string }, partner: { id: string; secret: string }, appId: string): Promise<FullRun> {
+  const browser = new CookieBrowser(base);
+  const callback = await authorizeThroughPages(browser, { client_id: partner.id, response_type: 'code' }, owner, { appId });
+  const code = callback.searchParams.get('code')!;
+  const first = await tokenBody(await exchangeCode(base, partner, { code }));
+  expect(first.access_token, JSON.stringify(first)).toBeTruthy();
+  const refreshed = await tokenBody(await fetch(`${base}/oauth/token`, refreshBody(partner, first.refresh_token)));
+  expect(refreshed.access_token, JSON.stringify(refreshed)).toBeTruthy();
+  expect((await call(base, 'GET', `/v2/apps/${appId}`, { auth: `Bearer ${refreshed.access_token}` })).status).toBe(200);
+  const created = await call(base, 'POST', `/v2/apps/${appId}/keys`, { auth: `Bearer ${refreshed.access_token}`, body: { displayName: 'Minted' } });
+  expect(created.status).toBe(201);
+  const { key } = (await created.json()) as { key: { id: string; secret: string } };
+  expect((await call(base, 'GET', `/v2/apps/${appId}`, { auth: basic(key) })).status).toBe(200);
+  const { browser: dashboardBrowser, sessionCookie } = await logInToDashboard(base, owner);
+  expect((await dashboardBrowser.get('/dashboard')).status).toBe(200);
+  return { partner, appId, browser, code, first, refreshed, keySecret: key.secret, dashboardCookie: sessionCookie, dashboardBrowser };
+}
+
+function secretsOf(run: FullRun): string[] {
+  return [
+    run.partner.secret,
+    run.code,
+    run.first.access_token,
+    run.first.refresh_token,
+    run.refreshed.access_token,
+    run.refreshed.refresh_token,
+    run.keySecret,
+    run.dashboardCookie,
+    ...run.browser.cookiesSeen,
+    ...run.dashboardBrowser.cookiesSeen,
+  ];
+}
+
+describe('secrets at rest', () => {
+  let server: TestServer;
+  let run: FullRun;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    const owner = await server.createOwner();
+    const created = await server.createPartner({ permissions: ['app:read', 'keys:manage'] });
+    run = await fullRun(server.url, { email: owner.account.email, password: owner.password }, { id: created.partner.id, secret: created.clientSecret }, owner.apps[0]!.id);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('no secret, token, code, session id or cookie value the run saw is stored verbatim', async () => {
+    const dump = await databaseDump(server.db);
+    const seen = secretsOf(run);
+    // The engine's session and interaction cookies were among them.
+    expect(run.browser.cookiesSeen.size).toBeGreaterThanOrEqual(3);
+    for (const secret of seen) {
+      expect(secret.length).toBeGreaterThanOrEqual(20);
+      expect(dump.includes(secret), `stored verbatim: ${secret.slice(0, 6)}…`).toBe(false);
+    }
+  });
+
+  it('an access token id copied out of the database is refused by the API and introspection', async () => {
+    const rows = await server.db('oauth_records').select('id').where({ kind: 'AccessToken' });
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { id } of rows) {
+      await expectUnauthorized(await call(server.url, 'GET', `/v2/apps/${run.appId}`, { auth: `Bearer ${id}` }));
+      const introspection = await fetch(`${server.url}/oauth/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${run.partner.id}:${run.partner.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: id }),
+      });
+      expect(await introspection.json()).toEqual({ active: false });
+    }
+    // The token itself still works.
+    expect((await call(server.url, 'GET', `/v2/apps/${run.appId}`, { auth: `Bearer ${run.refreshed.access_token}` })).status).toBe(200);
+  });
+
+  it('a refresh token or code id copied out of the database is refused at the token endpoint', async () => {
+    const refreshRows = await server.db('oauth_records').select('id').where({ kind: 'RefreshToken' });
+    expect(refreshRows.length).toBeGreaterThan(0);
+    for (const { id } of refreshRows) {
+      const response = await fetch(`${server.url}/oauth/token`, refreshBody(run.partner, id));
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toBe('invalid_grant');
+    }
+    const codeRows = await server.db('oauth_records').select('id').where({ kind: 'AuthorizationCode' });
+    expect(codeRows.length).toBeGreaterThan(0);
+    for (const { id } of codeRows) {
+      const response = await exchangeCode(server.url, run.partner, { code: id });
+      expect(((await response.json()) as { error: string }).error).toBe('invalid_grant');
+    }
+  });
+
+  it('a dashboard session row used as the cookie signs nobody in', async () => {
+    const rows = await server.db('web_sessions').select('id_hash');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { id_hash: stored } of rows) {
+      const response = await fetch(`${server.url}/dashboard`, { headers: { cookie: `${ownerCookie}=${stored}` }, redirect: 'manual' });
+      expect(response.status).toBe(303);
+      expect(response.headers.get('location')).toBe('/login');
+    }
+    expect((await run.dashboardBrowser.get('/dashboard')).status).toBe(200);
+  });
+});
+
+/**
+ * Rows an earlier version wrote (the token, code or session id itself as
+ * the record id, a plain SHA-256 of the dashboard cookie) keep working once
+ * a server with this version starts on them, and are no longer stored
+ * verbatim.
+ */
+describe('records written by an earlier version', () => {
+  // The server's own digests, from the key-encryption key it is given, to find the rows of known tokens.
+  const digests = new BearerDigests([{ id: 'k1', secret: encryptionSecret }]);
+  let store: DurableStore;
+  let server: StoredServer;
+
+  beforeAll(async () => {
+    store = await createDurableStore();
+    server = await startServerOnStore(store, keyEncryptionEnv);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await store?.cleanup();
+  });
+
+  /** Rewrites a record as the earlier version stored it: under its plain id, the id in its payload. */
+  async function asEarlierVersion(kind: string, plain: string): Promise<void> {
+    const [row] = await server.db('oauth_records').select('id', 'payload').where({ kind, id: digests.digest(plain), id_digested: true });
+    expect(row, kind).toBeTruthy();
+    await server.db('oauth_records')
+      .where({ kind, id: row.id })
+      .update({ id: plain, payload: JSON.stringify({ ...row.payload, jti: plain }), id_digested: false });
+  }
+
+  it('keeps tokens and dashboard sessions working across the upgrade', async () => {
+    const password = 'an old owner password 42';
+    const account = await createAccount(server.db, server.hasher, { email: 'earlier@example.com', password, name: 'Earlier' });
+    const app = await createApp(server.db, account.id, { displayName: 'Earlier App' });
+    const created = await createPartner(server.db, server.hasher, server.settings, {
+      name: 'Earlier Partner',
+      redirectUris: ['https://partner.example/callback'],
+      permissions: ['app:read', 'keys:manage'],
+      approved: true,
+    });
+    const run = await fullRun(server.url, { email: account.email, password }, { id: created.partner.id, secret: created.clientSecret }, app.id);
+    await asEarlierVersion('AccessToken', run.refreshed.access_token);
+    await asEarlierVersion('RefreshToken', run.refreshed.refresh_token);
+    await server.db('web_sessions').update({ id_hash: createHash('sha256').update(run.dashboardCookie).digest('hex'), keyed: false });
+    // The same address again: a refresh token is for the platform API under that issuer.
+    const port = new URL(server.url).port;
+    await server.close();
+
+    server = await startServerOnStore(store, { ...keyEncryptionEnv, PORT: port, ISSUER: `http://127.0.0.1:${port}` });
+    const dump = await databaseDump(server.db);
+    for (const secret of [run.refreshed.access_token, run.refreshed.refresh_token, run.dashboardCookie]) expect(dump.includes(secret)).toBe(false);
+    expect(await server.db('oauth_records').where({ id_digested: false }).whereIn('kind', ['AccessToken', 'RefreshToken'])).toEqual([]);
+
+    expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth: `Bearer ${run.refreshed.access_token}` })).status).toBe(200);
+    const dashboard = await fetch(`${server.url}/dashboard`, { headers: { cookie: `${ownerCookie}=${run.dashboardCookie}` }, redirect: 'manual' });
+    expect(dashboard.status).toBe(200);
+    const again = await fetch(`${server.url}/oauth/token`, refreshBody(run.partner, run.refreshed.refresh_token));
+    expect(again.status, await again.clone().text()).toBe(200);
+  });
+});
