@@ -1,18 +1,34 @@
 import { html, type Html } from './html.ts';
-import { csrfField, layout, type SignedInAs } from './layout.ts';
+import { csrfField, layout, newTabLink, type SignedInAs } from './layout.ts';
+
+/** Who is asking, as the consent page and the app picker introduce it. */
+export interface PartnerIdentity {
+  name: string;
+  logoUrl?: string | null | undefined;
+  website?: string | null | undefined;
+  description?: string | null | undefined;
+  developer?: string | null | undefined;
+  privacyPolicyUrl?: string | null | undefined;
+  termsUrl?: string | null | undefined;
+  /** Approved by an operator of the platform. */
+  reviewed: boolean;
+}
+
+export interface ConsentPermission {
+  name: string;
+  description: string;
+  effect: 'read' | 'change';
+  sensitive: boolean;
+}
 
 export interface ConsentView {
-  partner: {
-    name: string;
-    logoUrl?: string | null;
-    website?: string | null;
-    description?: string | null;
-    developer?: string | null;
-    privacyPolicyUrl?: string | null;
-    termsUrl?: string | null;
-  };
+  partner: PartnerIdentity;
   app: { id: string; name: string };
-  permissions: ReadonlyArray<{ name: string; description: string }>;
+  permissions: readonly ConsentPermission[];
+  /** The host the owner's browser is sent back to, whatever the decision. */
+  returnHost: string;
+  /** The partner already has access to this app: allowing replaces its permissions. */
+  alreadyConnected: boolean;
   action: string;
   csrfToken: string;
   signedInAs: SignedInAs;
@@ -20,26 +36,71 @@ export interface ConsentView {
   changeAppHref?: string | undefined;
 }
 
+/**
+ * The partner's logo, or a neutral placeholder with its initial: a logo the
+ * page's policy would refuse (anything but https) is never tried, so no
+ * broken image is shown.
+ */
+export function partnerLogo(partner: Pick<PartnerIdentity, 'name' | 'logoUrl'>): Html {
+  if (partner.logoUrl?.startsWith('https://')) return html`<img class="logo" src="${partner.logoUrl}" alt="" width="48" height="48">`;
+  return html`<span class="logo placeholder" aria-hidden="true">${[...partner.name.trim()][0]?.toUpperCase() ?? '?'}</span>`;
+}
+
+export function reviewMark(reviewed: boolean): Html {
+  return reviewed
+    ? html`<span class="badge reviewed">Reviewed by the platform</span>`
+    : html`<span class="badge pending">Not reviewed by the platform</span>`;
+}
+
+function partnerFacts(partner: PartnerIdentity, returnHost: string): Html {
+  const links = [
+    partner.website ? newTabLink(partner.website, 'Website') : '',
+    partner.privacyPolicyUrl ? newTabLink(partner.privacyPolicyUrl, 'Privacy policy') : '',
+    partner.termsUrl ? newTabLink(partner.termsUrl, 'Terms of service') : '',
+  ].filter((link) => link !== '');
+  return html`<ul class="facts">
+${partner.developer ? html`<li>Developer: <strong>${partner.developer}</strong></li>` : ''}
+${links.length ? html`<li>${links.map((link, index) => html`${index ? ' · ' : ''}${link}`)}</li>` : ''}
+<li>You'll return to <strong>${returnHost}</strong></li>
+</ul>`;
+}
+
+function permissionItem(permission: ConsentPermission): Html {
+  return html`<li><span class="permission-description">${permission.description}</span>${
+    permission.sensitive ? html` <span class="badge sensitive">Sensitive</span>` : ''
+  } <code class="scope">${permission.name}</code></li>`;
+}
+
+function permissionGroups(partnerName: string, permissions: readonly ConsentPermission[]): Html {
+  const groups = [
+    { title: `${partnerName} will be able to read`, items: permissions.filter((permission) => permission.effect === 'read') },
+    { title: `${partnerName} will be able to change or delete`, items: permissions.filter((permission) => permission.effect === 'change') },
+  ].filter((group) => group.items.length);
+  return html`<div class="permission-groups">${groups.map(
+    (group) => html`<section><h2>${group.title}</h2><ul class="permissions">${group.items.map(permissionItem)}</ul></section>`,
+  )}</div>`;
+}
+
 export function consentPage(view: ConsentView): Html {
   const { partner, app } = view;
   return layout({
     title: `Allow ${partner.name}`,
     signedInAs: view.signedInAs,
+    wide: 'medium',
     body: html`<div class="partner">
-${partner.logoUrl ? html`<img src="${partner.logoUrl}" alt="" width="48" height="48">` : ''}
+${partnerLogo(partner)}
+<div>
 <h1>Allow <span class="name">${partner.name}</span> to access <span class="name">${app.name}</span>?</h1>
+${reviewMark(partner.reviewed)}
 </div>
-${partner.description ? html`<p>${partner.description}</p>` : ''}
-${partner.developer ? html`<p class="muted">Developed by ${partner.developer}</p>` : ''}
-${partner.website ? html`<p class="muted">Published at <a href="${partner.website}" target="_blank" rel="noopener noreferrer">${partner.website}</a></p>` : ''}
-${partner.privacyPolicyUrl || partner.termsUrl ? html`<p class="muted">${partner.privacyPolicyUrl ? html`<a href="${partner.privacyPolicyUrl}" target="_blank" rel="noopener noreferrer">Privacy policy</a> ` : ''}${partner.termsUrl ? html`<a href="${partner.termsUrl}" target="_blank" rel="noopener noreferrer">Terms of service</a>` : ''}</p>` : ''}
-${view.changeAppHref ? html`<p class="muted">App: <strong>${app.name}</strong> · <a href="${view.changeAppHref}">choose another app</a></p>` : ''}
-<h2>${partner.name} will be able to</h2>
-<ul class="permissions">
-${view.permissions.map((permission) => html`<li><span class="permission-description">${permission.description}</span> <code>${permission.name}</code></li>`)}
-</ul>
+</div>
+${partner.description ? html`<p class="description">${partner.description}</p>` : ''}
+${partnerFacts(partner, view.returnHost)}
+<p class="muted">App: <strong>${app.name}</strong> <code>${app.id}</code>${view.changeAppHref ? html` · <a href="${view.changeAppHref}">choose another app</a>` : ''}</p>
+${view.alreadyConnected ? html`<p class="notice">${partner.name} already has access to ${app.name}: allowing again updates its permissions to the ones below.</p>` : ''}
+${permissionGroups(partner.name, view.permissions)}
 <p class="muted">You can remove this access at any time from your dashboard.</p>
-<form method="post" action="${view.action}" class="actions">
+<form method="post" action="${view.action}" class="actions sticky">
 ${csrfField(view.csrfToken)}
 <input type="hidden" name="app" value="${app.id}">
 <button type="submit" name="decision" value="deny">Deny</button>

@@ -19,9 +19,9 @@ export function dashboardPage(view: DashboardView): Html {
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 ${
   view.apps.length
-    ? html`<table>
+    ? html`<table class="stack">
 <thead><tr><th scope="col">App</th><th scope="col">Connected integrations</th><th scope="col">API keys</th></tr></thead>
-<tbody>${view.apps.map((app) => html`<tr><td><a href="/dashboard/apps/${app.id}">${app.name}</a></td><td>${app.integrations}</td><td>${app.keys}</td></tr>`)}</tbody>
+<tbody>${view.apps.map((app) => html`<tr><td><a href="/dashboard/apps/${app.id}">${app.name}</a></td><td data-label="Connected integrations">${app.integrations}</td><td data-label="API keys">${app.keys}</td></tr>`)}</tbody>
 </table>`
     : html`<p class="empty">You have no apps yet. Create one below.</p>`
 }
@@ -86,16 +86,16 @@ ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <h2 id="integrations">Connected integrations</h2>
 ${
   view.integrations.length
-    ? html`<table>
+    ? html`<table class="stack">
 <thead><tr><th scope="col">Integration</th><th scope="col">Permissions</th><th scope="col">Approved</th><th scope="col">Last used</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
 <tbody>${view.integrations.map(
         (row) => html`<tr>
-<td>${row.logoUrl ? html`<img src="${row.logoUrl}" alt="" width="20" height="20"> ` : ''}${row.partnerName}${
+<td>${row.logoUrl?.startsWith('https://') ? html`<img src="${row.logoUrl}" alt="" width="20" height="20"> ` : ''}${row.partnerName}${
   row.suspended ? html`<br><span class="badge pending">Suspended by the platform</span> <span class="muted">its access is paused; your approval stays and it resumes without you doing anything</span>` : ''
 }</td>
-<td>${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
-<td>${formatDate(row.approvedAt)}${row.updatedAt ? html`<br><span class="muted">changed ${formatDate(row.updatedAt)}</span>` : ''}</td>
-<td>${formatDate(row.lastUsedAt)}</td>
+<td data-label="Permissions">${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
+<td data-label="Approved">${formatDate(row.approvedAt)}${row.updatedAt ? html`<br><span class="muted">changed ${formatDate(row.updatedAt)}</span>` : ''}</td>
+<td data-label="Last used">${formatDate(row.lastUsedAt)}</td>
 <td><form method="post" action="/dashboard/apps/${app.id}/integrations/${row.authorizationId}/remove" class="inline">${csrfField(session.csrfToken)}<button type="submit" class="danger" aria-label="Remove ${row.partnerName}">Remove</button></form></td>
 </tr>`,
       )}</tbody>
@@ -114,16 +114,16 @@ ${copyField('new-key-secret', 'Secret', view.createdKey.secret)}</div>`
 }
 ${
   view.keys.length
-    ? html`<table>
+    ? html`<table class="stack">
 <thead><tr><th scope="col">Name</th><th scope="col">Key id</th><th scope="col">Permissions</th><th scope="col">Expires</th><th scope="col">Allowed IPs</th><th scope="col">Last used</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
 <tbody>${view.keys.map(
         (key) => html`<tr>
 <td>${key.name}</td>
-<td><code>${key.id}</code></td>
-<td>${key.permissions.length ? key.permissions.map((name) => html`<code>${name}</code> `) : 'none'}</td>
-<td>${key.expiresAt ? formatDate(key.expiresAt) : 'never'}</td>
-<td>${key.allowedIps.length ? key.allowedIps.join(', ') : 'any'}</td>
-<td>${formatDate(key.lastUsedAt)}</td>
+<td data-label="Key id"><code>${key.id}</code></td>
+<td data-label="Permissions">${key.permissions.length ? key.permissions.map((name) => html`<code>${name}</code> `) : 'none'}</td>
+<td data-label="Expires">${key.expiresAt ? formatDate(key.expiresAt) : 'never'}</td>
+<td data-label="Allowed IPs">${key.allowedIps.length ? key.allowedIps.join(', ') : 'any'}</td>
+<td data-label="Last used">${formatDate(key.lastUsedAt)}</td>
 <td><form method="post" action="/dashboard/apps/${app.id}/keys/${key.id}/revoke" class="inline">${csrfField(session.csrfToken)}<button type="submit" class="danger" aria-label="Revoke ${key.name}">Revoke</button></form></td>
 </tr>`,
       )}</tbody>

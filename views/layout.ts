@@ -7,7 +7,8 @@ export interface PageOptions {
   signedInAs?: SignedInAs | undefined;
   /** Dashboard pages: navigation and a logout form. */
   session?: { email: string; csrfToken: string } | undefined;
-  wide?: boolean;
+  /** Dashboard tables want the full width; the consent page's permissions, a little more than a form. */
+  wide?: boolean | 'medium';
 }
 
 /** Who is signed in within the flow; "Not you?" posts to notYouAction, which ends that session and starts over. */
@@ -38,12 +39,17 @@ export function layout({ title, body, signedInAs, session, wide }: PageOptions):
         ? html`<form method="post" action="${signedInAs.notYouAction}" class="logout"><span class="who">Signed in as ${signedInAs.email}</span>${csrfField(signedInAs.csrfToken)}<button type="submit" class="link">Not you?</button></form>`
         : ''
   }</header>
-<main id="main" class="card${wide ? ' wide' : ''}">
+<main id="main" class="card${wide === 'medium' ? ' medium' : wide ? ' wide' : ''}">
 ${body}
 </main>
 </body>
 </html>
 `;
+}
+
+/** A link to another site, opened in a new tab that cannot reach back into this one, saying so to screen readers. */
+export function newTabLink(href: string, label: string): Html {
+  return html`<a href="${href}" target="_blank" rel="noopener noreferrer">${label}<span class="visually-hidden"> (opens in a new tab)</span></a>`;
 }
 
 /** The hidden field every form carries. */

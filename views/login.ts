@@ -5,6 +5,8 @@ export interface LoginView {
   action: string;
   csrfToken: string;
   partnerName?: string | undefined;
+  /** In the "Add to app" flow: where Cancel posts, and whether the partner is still unreviewed. */
+  flow?: { abortAction: string; reviewed: boolean } | undefined;
   email?: string | undefined;
   error?: string | undefined;
 }
@@ -14,6 +16,7 @@ export function loginPage(view: LoginView): Html {
     title: 'Log in',
     body: html`<h1>Log in</h1>
 ${view.partnerName ? html`<p class="lead"><strong>${view.partnerName}</strong> wants to connect to one of your apps. Log in to continue.</p>` : ''}
+${view.flow && !view.flow.reviewed ? html`<p class="notice"><strong>${view.partnerName}</strong> has not been reviewed by the platform yet: only the account that registered it can add it to an app.</p>` : ''}
 ${view.error ? html`<p class="error" role="alert" id="login-error">${view.error}</p>` : ''}
 <form method="post" action="${view.action}" novalidate>
 ${csrfField(view.csrfToken)}
@@ -22,6 +25,14 @@ ${csrfField(view.csrfToken)}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit" class="primary">Log in</button>
-</form>`,
+</form>
+${
+  view.flow
+    ? html`<form method="post" action="${view.flow.abortAction}">
+${csrfField(view.csrfToken)}
+<button type="submit" class="link">Cancel and return to ${view.partnerName}</button>
+</form>`
+    : ''
+}`,
   });
 }

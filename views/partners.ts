@@ -22,10 +22,10 @@ export function portalPage(view: PortalView): Html {
     body: html`<h1>Integrations you build</h1>
 ${
   view.partners.length
-    ? html`<table>
+    ? html`<table class="stack">
 <thead><tr><th scope="col">Integration</th><th scope="col">Client id</th><th scope="col">Status</th></tr></thead>
 <tbody>${view.partners.map(
-        (partner) => html`<tr><td><a href="/partners/${partner.id}">${partner.name}</a></td><td><code>${partner.id}</code></td><td>${
+        (partner) => html`<tr><td><a href="/partners/${partner.id}">${partner.name}</a></td><td data-label="Client id"><code>${partner.id}</code></td><td data-label="Status">${
           partner.approved ? html`<span class="badge">Approved</span>` : html`<span class="badge pending">Pending approval</span>`
         }</td></tr>`,
       )}</tbody>

@@ -88,11 +88,15 @@ export async function findLiveAuthorizationOfPartnerOnApp(db: Knex, partnerId: s
   return live(db).where({ partner_id: partnerId, app_id: appId }).first();
 }
 
-/** Live authorizations, oldest first, optionally of one app and/or one partner. */
-export async function listLiveAuthorizations(db: Knex, filter: { appId?: string | undefined; partnerId?: string | undefined } = {}): Promise<Authorization[]> {
+/** Live authorizations, oldest first, optionally of one app, one partner and/or one account. */
+export async function listLiveAuthorizations(
+  db: Knex,
+  filter: { appId?: string | undefined; partnerId?: string | undefined; accountId?: string | undefined } = {},
+): Promise<Authorization[]> {
   const query = live(db).select('*').orderBy('created_at');
   if (filter.appId !== undefined) query.andWhere({ app_id: filter.appId });
   if (filter.partnerId !== undefined) query.andWhere({ partner_id: filter.partnerId });
+  if (filter.accountId !== undefined) query.andWhere({ account_id: filter.accountId });
   return query;
 }
 

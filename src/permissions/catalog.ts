@@ -11,20 +11,24 @@ export interface Permission {
   description: string;
   /** The broadest level a credential holding this permission may act at. */
   levels: ReadonlyArray<Level>;
+  /** What it lets a holder do to the owner's data: only look, or act on it (send, change, delete). */
+  effect: 'read' | 'change';
+  /** Control over the app itself, its keys or its people: the consent page flags it. */
+  sensitive?: true;
 }
 
 export const permissionCatalog: readonly Permission[] = [
-  { name: 'app:read', description: "Read the app's name, settings and metadata", levels: ['app', 'account'] },
-  { name: 'app:manage', description: "Change or delete the app's settings and metadata", levels: ['app', 'account'] },
-  { name: 'message:send', description: 'Send messages to the users of the app on any channel', levels: ['app', 'account', 'appUser'] },
-  { name: 'inbound-message:read', description: 'Read the messages users send to the app', levels: ['app', 'account', 'appUser'] },
-  { name: 'users:manage', description: 'Create, read, update and delete the users of the app and their profiles', levels: ['app', 'account'] },
-  { name: 'webhooks:manage', description: 'Create, change and delete the webhooks that receive the app’s events', levels: ['app', 'account'] },
-  { name: 'integrations:manage', description: 'Connect and remove channels and integrations of the app', levels: ['app', 'account'] },
-  { name: 'events:read', description: "Read the app's activity log: approvals, removals, keys and sign-ins", levels: ['app', 'account'] },
-  { name: 'keys:manage', description: "Create, list and revoke the app's API keys", levels: ['app', 'account'] },
-  { name: 'web:sdk', description: 'Use the client-side web messaging SDK on behalf of one user', levels: ['appUser'] },
-  { name: 'mobile-app-messaging:sdk', description: 'Use the mobile messaging SDK on behalf of one user', levels: ['appUser'] },
+  { name: 'app:read', description: "Read the app's name, settings and metadata", levels: ['app', 'account'], effect: 'read' },
+  { name: 'app:manage', description: "Change or delete the app's settings and metadata", levels: ['app', 'account'], effect: 'change', sensitive: true },
+  { name: 'message:send', description: 'Send messages to the users of the app on any channel', levels: ['app', 'account', 'appUser'], effect: 'change' },
+  { name: 'inbound-message:read', description: 'Read the messages users send to the app', levels: ['app', 'account', 'appUser'], effect: 'read' },
+  { name: 'users:manage', description: 'Create, read, update and delete the users of the app and their profiles', levels: ['app', 'account'], effect: 'change', sensitive: true },
+  { name: 'webhooks:manage', description: 'Create, change and delete the webhooks that receive the app’s events', levels: ['app', 'account'], effect: 'change', sensitive: true },
+  { name: 'integrations:manage', description: 'Connect and remove channels and integrations of the app', levels: ['app', 'account'], effect: 'change' },
+  { name: 'events:read', description: "Read the app's activity log: approvals, removals, keys and sign-ins", levels: ['app', 'account'], effect: 'read' },
+  { name: 'keys:manage', description: "Create, list and revoke the app's API keys", levels: ['app', 'account'], effect: 'change', sensitive: true },
+  { name: 'web:sdk', description: 'Use the client-side web messaging SDK on behalf of one user', levels: ['appUser'], effect: 'change' },
+  { name: 'mobile-app-messaging:sdk', description: 'Use the mobile messaging SDK on behalf of one user', levels: ['appUser'], effect: 'change' },
 ];
 
 const byName = new Map(permissionCatalog.map((permission) => [permission.name, permission]));

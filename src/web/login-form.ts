@@ -11,7 +11,7 @@ import type { CsrfGuard } from '../http/csrf.ts';
 export function showLoginForm(
   ctx: Context,
   csrf: CsrfGuard,
-  view: { action: string; partnerName?: string | undefined },
+  view: { action: string; partnerName?: string | undefined; flow?: { abortAction: string; reviewed: boolean } | undefined },
   failed?: Exclude<LoginAttempt, { outcome: 'signed-in' }>,
 ): void {
   const base = { ...view, csrfToken: csrf.tokenFor(ctx) };

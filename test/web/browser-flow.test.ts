@@ -79,9 +79,9 @@ describeInBrowser('the "Add to app" flow in a browser', () => {
     await page.getByRole('heading', { name: 'Choose an app' }).waitFor();
     const choices = page.getByRole('radio');
     expect(await choices.count()).toBe(2);
-    // Listed by name, the first one preselected; the owner picks the other one.
+    // Listed by name, none preselected: the owner picks one deliberately.
     expect(await choices.first().getAttribute('id')).toBe(`app-${owner.apps[1]!.id}`);
-    expect(await page.getByLabel('Sales').isChecked()).toBe(true);
+    expect(await page.getByLabel('Sales').isChecked()).toBe(false);
     expect(await page.getByLabel('Support').isChecked()).toBe(false);
     await saveScreenshot(page, 'flow-app-picker');
     await page.getByLabel('Support').check();
@@ -119,6 +119,7 @@ describeInBrowser('the "Add to app" flow in a browser', () => {
     await page.goto(authorizeUrl(server.url, { client_id: partner.id, state: 'browser-deny' }));
     await logInOnPage(page, { email: owner.account.email, password: owner.password });
     await page.getByRole('heading', { name: 'Choose an app' }).waitFor();
+    await page.getByLabel('Sales').check();
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('heading', { name: 'Allow Acme Integration to access Sales?' }).waitFor();
     await page.getByRole('button', { name: 'Deny', exact: true }).click();
@@ -241,11 +242,11 @@ describeInBrowser('the partner portal in a browser', () => {
     await other.getByRole('heading', { name: 'No app to connect' }).waitFor();
     expect(await other.getByRole('radio').count()).toBe(0);
     // The stranger does have an app: the page says the integration awaits approval, not that there is no app.
-    expect(await mainText(other)).toContain(`${name} is waiting for approval`);
+    expect(await mainText(other)).toContain(`${name} has not been reviewed by the platform yet`);
     expect(await mainText(other)).not.toContain('your account has none');
     expect(await other.getByRole('button', { name: 'Allow', exact: true }).count()).toBe(0);
     await saveScreenshot(other, 'portal-pending-no-app');
-    await other.getByRole('button', { name: `Back to ${name}` }).click();
+    await other.getByRole('button', { name: `Cancel and return to ${name}` }).click();
     const refused = await landOnPartner(other);
     expect(refused.searchParams.get('error')).toBe('access_denied');
     expect(refused.searchParams.get('state')).toBe('stranger');

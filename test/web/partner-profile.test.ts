@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, UsageError } from '../../src/cli/commands.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
-import { CookieBrowser, text } from '../support/browser.ts';
+import { CookieBrowser, field, text } from '../support/browser.ts';
 import { box } from '../support/credentials.ts';
 import { reachConsentPage } from '../support/flow.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
@@ -119,5 +119,49 @@ describe('partner profile at registration', () => {
     expect(page).toContain('name="decision"');
     expect(page).not.toContain('Privacy policy');
     expect(page).not.toContain('href=""');
+  });
+});
+
+describe('the flow tells who is asking before and after login', () => {
+  it('an unreviewed integration is named as such on the login page and the consent page', async () => {
+    const developer = await server.createOwner({ appNames: ['Own App'] });
+    const pending = await server.createPartner({ approved: false, accountId: developer.account.id });
+    const browser = new CookieBrowser(server.url);
+    const start = await browser.get(`/oauth/authorize?${new URLSearchParams({ client_id: pending.partner.id, response_type: 'code' })}`);
+    const login = await (await browser.get(start.headers.get('location')!)).text();
+    expect(text(login)).toContain('has not been reviewed by the platform yet');
+    expect(login).toMatch(/action="\/interaction\/[^"]+\/abort"/);
+    const consent = (await reachConsentPage(browser, { client_id: pending.partner.id, response_type: 'code' }, {
+      email: developer.account.email,
+      password: developer.password,
+    })) as string;
+    expect(text(consent)).toContain('Not reviewed by the platform');
+    expect(text(consent)).not.toContain('Reviewed by the platform');
+  });
+
+  it('the picker preselects nothing, and a choice that is not one of the owner\'s apps shows it again with an error', async () => {
+    const owner = await server.createOwner({ appNames: ['First', 'Second'] });
+    const partner = await server.createPartner({});
+    const browser = new CookieBrowser(server.url);
+    const { email, password } = { email: owner.account.email, password: owner.password };
+    // Walk to the picker: the helper picks an app only when asked for one, so stop at the picker by hand.
+    const start = await browser.get(`/oauth/authorize?${new URLSearchParams({ client_id: partner.partner.id, response_type: 'code' })}`);
+    const loginPath = start.headers.get('location')!;
+    const login = await (await browser.get(loginPath)).text();
+    let response = await browser.post(`${loginPath}/login`, { _csrf: field(login, '_csrf')!, email, password });
+    let pickerPath = loginPath;
+    for (let hops = 0; response.status === 303 && hops < 6; hops += 1) {
+      pickerPath = new URL(response.headers.get('location')!, server.url).pathname;
+      response = await browser.get(pickerPath);
+    }
+    const picker = await response.text();
+    expect(picker).toContain('type="radio"');
+    expect(picker).not.toContain('checked');
+    const refused = await browser.get(`${pickerPath}?app=not-an-app`);
+    expect(refused.status).toBe(400);
+    const again = await refused.text();
+    expect(again).toContain('<title>Error: Choose an app');
+    expect(text(again)).toContain('Error: Choose one of your apps.');
+    expect(again).toContain('aria-invalid="true"');
   });
 });

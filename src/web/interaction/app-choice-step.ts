@@ -1,5 +1,7 @@
 import type { Context } from 'koa';
+import { listLiveAuthorizations } from '../../authorizations/authorizations.ts';
 import { describePermission } from '../../permissions/catalog.ts';
+import type { PublicPartner } from '../../partners/partners.ts';
 import { renderPage } from '../../http/render.ts';
 import {
   eligibleApps,
@@ -9,6 +11,7 @@ import {
   sessionOwner,
   signedInAs,
   usableBy,
+  type InteractionDetails,
   type InteractionDependencies,
 } from './interaction.ts';
 
@@ -25,33 +28,57 @@ export function showAppChoice({ db, csrf }: InteractionDependencies) {
     const base = { csrfToken: csrf.tokenFor(ctx), signedInAs: signedInAs(ctx, csrf, owner), partnerName: partner.name };
     if (apps.length === 0) {
       const pendingApproval = !usableBy(owner, partner);
-      return renderPage(ctx, 200, 'noAppsPage', { ...base, abortAction: interactionPaths.abort(details.uid), pendingApproval });
+      return renderPage(ctx, 200, 'noAppsPage', { ...base, abortAction: interactionPaths.abort(details.uid), retryHref: interactionPaths.page(details.uid), pendingApproval });
     }
+    const connected = new Set((await listLiveAuthorizations(db, { partnerId: partner.id, accountId: owner.id })).map((authorization) => authorization.app_id));
     const chosen = apps.length === 1 ? apps[0] : apps.find((app) => app.id === ctx.query.app);
     if (!chosen) {
-      return renderPage(ctx, 200, 'appPickerPage', {
+      return renderPage(ctx, ctx.query.app === undefined ? 200 : 400, 'appPickerPage', {
         ...base,
-        apps: apps.map((app) => ({ id: app.id, name: app.display_name })),
+        partner: partnerIdentity(partner),
+        apps: apps.map((app) => ({ id: app.id, name: app.display_name, connected: connected.has(app.id) })),
         action: interactionPaths.page(details.uid),
         abortAction: interactionPaths.abort(details.uid),
+        error: ctx.query.app === undefined ? undefined : 'Choose one of your apps.',
       });
     }
     return renderPage(ctx, 200, 'consentPage', {
       csrfToken: base.csrfToken,
       signedInAs: base.signedInAs,
-      partner: {
-        name: partner.name,
-        logoUrl: partner.logo_url,
-        website: partner.website,
-        description: partner.description,
-        developer: partner.developer,
-        privacyPolicyUrl: partner.privacy_policy_url,
-        termsUrl: partner.terms_url,
-      },
+      partner: partnerIdentity(partner),
       app: { id: chosen.id, name: chosen.display_name },
-      permissions: requestedPermissions(details).map((name) => ({ name, description: describePermission(name)?.description ?? name })),
+      permissions: consentPermissions(details),
+      returnHost: returnHost(details, partner),
+      alreadyConnected: connected.has(chosen.id),
       action: interactionPaths.consent(details.uid),
       changeAppHref: apps.length > 1 ? interactionPaths.page(details.uid) : undefined,
     });
   };
+}
+
+/** What the pages of the flow say about who is asking. */
+export function partnerIdentity(partner: PublicPartner) {
+  return {
+    name: partner.name,
+    logoUrl: partner.logo_url,
+    website: partner.website,
+    description: partner.description,
+    developer: partner.developer,
+    privacyPolicyUrl: partner.privacy_policy_url,
+    termsUrl: partner.terms_url,
+    reviewed: partner.approved,
+  };
+}
+
+function consentPermissions(details: InteractionDetails) {
+  return requestedPermissions(details).map((name) => {
+    const permission = describePermission(name);
+    return { name, description: permission?.description ?? name, effect: permission?.effect ?? 'change', sensitive: permission?.sensitive ?? false };
+  });
+}
+
+/** Where the browser goes back to: the redirect URL the request named, else the partner's default one. */
+function returnHost(details: InteractionDetails, partner: PublicPartner): string {
+  const target = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : partner.redirect_uris[0];
+  return target && URL.canParse(target) ? new URL(target).host : partner.name;
 }

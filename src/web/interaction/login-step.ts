@@ -12,7 +12,11 @@ type FailedLogin = Exclude<LoginAttempt, { outcome: 'signed-in' }>;
 export function showLogin({ csrf }: InteractionDependencies) {
   return (ctx: Context, failed?: FailedLogin): void => {
     const { details, partner } = interactionOf(ctx);
-    showLoginForm(ctx, csrf, { action: interactionPaths.login(details.uid), partnerName: partner.name }, failed);
+    showLoginForm(ctx, csrf, {
+      action: interactionPaths.login(details.uid),
+      partnerName: partner.name,
+      flow: { abortAction: interactionPaths.abort(details.uid), reviewed: partner.approved },
+    }, failed);
   };
 }
 
