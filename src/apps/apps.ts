@@ -70,14 +70,14 @@ export async function createApp(db: Knex, accountId: string, input: AppInput): P
 /** Applies unchecked changes, validated here and only here; settings merge into the app's. */
 export async function updateApp(db: Knex, app: App, changes: AppChanges): Promise<App> {
   const fields = appChanges.parse(changes);
-  const [updated] = await db('apps')
-    .where({ id: app.id })
-    .update({
-      ...(fields.displayName !== undefined ? { display_name: fields.displayName } : {}),
-      ...(fields.settings !== undefined ? { settings: JSON.stringify({ ...app.settings, ...fields.settings }) } : {}),
-      ...(fields.metadata !== undefined ? { metadata: fields.metadata === null ? null : JSON.stringify(fields.metadata) } : {}),
-    })
-    .returning('*');
+  const columns = {
+    ...(fields.displayName !== undefined ? { display_name: fields.displayName } : {}),
+    ...(fields.settings !== undefined ? { settings: JSON.stringify({ ...app.settings, ...fields.settings }) } : {}),
+    ...(fields.metadata !== undefined ? { metadata: fields.metadata === null ? null : JSON.stringify(fields.metadata) } : {}),
+  };
+  // Nothing to change (`{}`): the app as it is, as PATCH with no fields means.
+  if (!Object.keys(columns).length) return app;
+  const [updated] = await db('apps').where({ id: app.id }).update(columns).returning('*');
   return updated as App;
 }
 

@@ -1,12 +1,18 @@
 import type { Context, Next } from 'koa';
 import { ZodError } from 'zod';
-import { wantsJson } from './audience.ts';
+import { isOAuthPath, wantsJson } from './audience.ts';
 import { ApiOrPageProblem, ApiProblem, codeForStatus, forbiddenBody, ForbiddenProblem, invalidInput, OAuthProblem, PageProblem, Problem } from './problems.ts';
 import { renderPage } from './render.ts';
 
+/** A refusal any address can meet, in its audience's shape: a page, the OAuth error, or the API's. */
+function problemFor(ctx: Context, problem: ApiOrPageProblem): Problem {
+  if (!wantsJson(ctx)) return problem.page;
+  return isOAuthPath(ctx.path) ? problem.oauth : problem.api;
+}
+
 /** Writes a thrown problem as the response its kind fixes. */
 export function renderProblem(ctx: Context, problem: Problem): void {
-  if (problem instanceof ApiOrPageProblem) return renderProblem(ctx, wantsJson(ctx) ? problem.api : problem.page);
+  if (problem instanceof ApiOrPageProblem) return renderProblem(ctx, problemFor(ctx, problem));
   for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
   if (problem instanceof PageProblem) {
     return renderPage(ctx, problem.status, 'errorPage', { title: problem.title, message: problem.message, code: problem.code });
@@ -73,7 +79,7 @@ export function errorBoundary(logger: ErrorLog) {
       await next();
     } catch (caught) {
       const problem = asProblem(caught) ?? unexpected(caught);
-      if (problem.status >= 500) logger.error({ err: caught, method: ctx.method, path: ctx.path }, 'request failed');
+      if (problem.status >= 500) logger.error({ err: caught, requestId: ctx.state.requestId, method: ctx.method, path: ctx.path }, 'request failed');
       renderProblem(ctx, problem);
     }
   };

@@ -83,10 +83,17 @@ export class OAuthProblem extends Problem {
   }
 }
 
+/** The RFC 6749 error code for a refusal that has no more specific one. */
+function oauthErrorFor(status: number): string {
+  if (status === 503) return 'temporarily_unavailable';
+  return status >= 500 ? 'server_error' : 'invalid_request';
+}
+
 /**
  * A refusal that any address can meet (a NUL character, an unknown path, a
- * wrong method, a malformed body): JSON for API clients, a page for
- * browsers; the boundary decides which (see audience.ts).
+ * wrong method, a malformed body): JSON for API clients (the OAuth error
+ * shape under /oauth/), a page for browsers; the boundary decides which
+ * (see audience.ts).
  */
 export class ApiOrPageProblem extends Problem {
   readonly api: ApiProblem;
@@ -96,6 +103,11 @@ export class ApiOrPageProblem extends Problem {
     super(api.status, api.message);
     this.api = api;
     this.page = page;
+  }
+
+  /** The same refusal in the OAuth error shape, for the OAuth endpoints' clients. */
+  get oauth(): OAuthProblem {
+    return new OAuthProblem(this.status, oauthErrorFor(this.status), this.api.message, { ...this.api.headers });
   }
 }
 

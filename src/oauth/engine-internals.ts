@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import compose from 'koa-compose';
 import type { Provider } from 'oidc-provider';
+import { replayBody } from '../http/request-body.ts';
 
 /*
  * Every place appgrant relies on how oidc-provider works inside rather than
@@ -54,24 +53,6 @@ export function replaceClientSecretComparison(
 /**
  * The engine parses request bodies itself, from ctx.req. After a step has
  * read (and rewritten) the body, the engine is given a stand-in request that
- * carries `body` instead. It is a plain stream with the request's fields, not
- * a second IncomingMessage, which would take over (and close) the socket.
+ * carries `body` instead (see replayBody).
  */
-export function replayRequestBody(ctx: Context, body: Buffer, contentType: string): void {
-  const original = ctx.req;
-  const stream = new Readable({ read() {} });
-  stream.push(body);
-  stream.push(null);
-  const replay = Object.assign(stream, {
-    method: original.method,
-    url: original.url,
-    httpVersion: original.httpVersion,
-    httpVersionMajor: original.httpVersionMajor,
-    httpVersionMinor: original.httpVersionMinor,
-    socket: original.socket,
-    connection: original.socket,
-    headers: { ...original.headers, 'content-type': contentType, 'content-length': String(body.length) },
-  }) as unknown as IncomingMessage;
-  ctx.req = replay;
-  ctx.request.req = replay;
-}
+export const replayRequestBody: (ctx: Context, body: Buffer, contentType: string) => void = replayBody;

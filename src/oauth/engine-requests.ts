@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { responseModes } from './metadata.ts';
 import { partnerPropertiesOf } from './client-metadata.ts';
 import { containsNul } from '../http/nul-bytes.ts';
+import { readRequestBody, refuseDeepJson } from '../http/request-body.ts';
 import { OAuthProblem } from '../http/problems.ts';
 import { replayRequestBody } from './engine-internals.ts';
 import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
@@ -11,19 +12,6 @@ import type { RecordIds } from './storage/record-ids.ts';
 
 /** The engine's own limit on request bodies. */
 const bodyLimit = 56 * 1024;
-
-/** The body, or 'too-large' as soon as it passes the limit (by Content-Length or by what arrives). */
-async function readBody(ctx: Context): Promise<Buffer | 'too-large'> {
-  if (ctx.request.length > bodyLimit) return 'too-large';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > bodyLimit) return 'too-large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 /** A JSON object of scalar values as form parameters; undefined when it is anything else. */
 function jsonToParams(body: Buffer): URLSearchParams | undefined {
@@ -83,8 +71,9 @@ export interface EnginePaths {
  *   than in the fragment;
  * - the SDKs post JSON to the token endpoint: a JSON body becomes the
  *   equivalent form;
- * - bodies over the limit get 413 and a closed connection; values with NUL,
- *   which PostgreSQL cannot store, are refused before any lookup.
+ * - bodies are read as every body is (src/http/request-body.ts: decoded,
+ *   at most the engine's own limit, JSON of bounded depth); values with
+ *   NUL, which PostgreSQL cannot store, are refused before any lookup.
  */
 export function normalizeEngineRequests(provider: Provider, db: Knex, ids: RecordIds, paths: EnginePaths) {
   const bodyEndpoints = new Set([paths.token, paths.introspection, paths.revocation, paths.pushed_authorization_request]);
@@ -129,10 +118,8 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, ids: Recor
     }
     const isJson = ctx.is('application/json');
     if (!isJson && !ctx.is('application/x-www-form-urlencoded')) return next();
-    const body = await readBody(ctx);
-    if (body === 'too-large') {
-      throw new OAuthProblem(413, 'invalid_request', 'the request body is too large', { Connection: 'close' });
-    }
+    const body = await readRequestBody(ctx, bodyLimit);
+    if (isJson) refuseDeepJson(body.toString('utf8'));
     const params = isJson ? jsonToParams(body) : new URLSearchParams(body.toString('utf8'));
     if (!params) throw new OAuthProblem(400, 'invalid_request', 'the body must be a JSON object of string values');
     if (containsNul([...params.keys(), ...params.values()])) throw new OAuthProblem(400, 'invalid_request', 'the request contains a NUL character');

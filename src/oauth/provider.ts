@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Context } from 'koa';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type JWK } from 'oidc-provider';
 import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
@@ -199,8 +200,8 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     },
     renderError: async (ctx, out, error) => {
       const code = out.error;
+      // A 5xx is logged once, by the server_error listener below.
       const status = (error as { status?: number }).status ?? 500;
-      if (status >= 500 && code !== 'temporarily_unavailable') logger.error({ err: error }, 'oauth engine error');
       // The database could not answer (src/db/unavailable.ts): the page says to try again, and when.
       if (code === 'temporarily_unavailable') return renderProblem(ctx, unavailable.page(databaseRetryAfterSeconds, code));
       const title = errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
@@ -221,6 +222,13 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   provider.use(explainSuspension);
   // A partner may be granted app-level permissions only (see partners.ts).
   provider.use(advertiseWhatWorks({ scopes: permissionsOfLevel('app'), grantTypes: partnerGrantTypes(settings) }));
-  provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oauth engine error'));
+  provider.on('server_error', logServerError(logger));
   return provider;
+}
+
+/** The engine's 5xx, logged once (whatever page or JSON it renders) with the request's id. */
+function logServerError(logger: Logger) {
+  return (ctx: KoaContextWithOIDC, error: Error): void => {
+    logger.error({ err: error, requestId: (ctx as unknown as Context).state.requestId, method: ctx.method, path: ctx.path }, 'oauth engine error');
+  };
 }

@@ -37,8 +37,9 @@ import { strictTransportSecurity } from '../http/transport-security.ts';
 import { refuseNulInBody, refuseNulInUrl } from '../http/nul-bytes.ts';
 import { errorBoundary, renderProblem, renderProblems } from '../http/boundary.ts';
 import { isApiPath } from '../http/audience.ts';
-import { explainUnanswered } from '../http/fallbacks.ts';
-import { ApiProblem } from '../http/problems.ts';
+import { explainUnanswered, methodNotAllowed } from '../http/fallbacks.ts';
+import { boundRequestBodies } from '../http/request-body.ts';
+import { refuseMalformedHost } from '../http/host.ts';
 import { apiCors } from '../api/cors.ts';
 import { healthRouter } from './health.ts';
 import { answerDatabaseUnavailable, retryAfterEngineOutage, unavailableFor } from './unavailable.ts';
@@ -93,7 +94,7 @@ function engine(provider: Provider, issuer: string) {
     const methods = engineMethodsFor(path);
     if (!methods) return next();
     if (!methods.includes(ctx.method) && !(ctx.method === 'HEAD' && methods.includes('GET'))) {
-      throw new ApiProblem(405, 'method_not_allowed', 'Method Not Allowed', { Allow: methods.join(', ') });
+      throw methodNotAllowed([...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', '));
     }
     if (path !== ctx.path) ctx.path = path;
     await handle(ctx);
@@ -191,7 +192,12 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
-  const parseBody = bodyParser({ enableTypes: ['form', 'json'], formLimit: '64kb', jsonLimit: '256kb' });
+  const bodyLimits = { formBytes: 64 * 1024, jsonBytes: 256 * 1024 };
+  // Bodies are decoded, bounded and depth-checked (request-body.ts) before the parser sees them.
+  const parseBody = compose<Context>([
+    boundRequestBodies(bodyLimits),
+    bodyParser({ enableTypes: ['form', 'json'], formLimit: bodyLimits.formBytes, jsonLimit: bodyLimits.jsonBytes }) as Middleware,
+  ]);
 
   // The platform API answers JSON only and is most of the traffic: it gets
   // its own short stack, without the page, engine and site routing steps.
@@ -219,6 +225,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
   if (settings.production) application.use(strictTransportSecurity);
   application.use(requestLog(logger, metrics));
   application.use(errorBoundary(logger));
+  application.use(refuseMalformedHost);
   application.use(answerDatabaseUnavailable);
   application.use(keepRequestReads);
   application.use((ctx, next) => (isApiPath(ctx.path) ? apiStack(ctx, next) : siteStack(ctx, next)));

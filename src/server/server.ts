@@ -16,6 +16,7 @@ import { demoBanner, seedDemo } from './demo.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
 import { OutboundClient } from '../outbound/client.ts';
 import { outboundPolicy } from '../outbound/targets.ts';
+import { shapeParserRefusals } from '../http/client-errors.ts';
 
 export interface RunningServer {
   url: string;
@@ -59,6 +60,7 @@ type RequestHandler = (request: IncomingMessage, response: ServerResponse) => vo
  */
 async function startListener(settings: Settings) {
   const http = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
+  shapeParserRefusals(http);
   let handle: RequestHandler = startingApp().callback();
   const state = { stopping: false };
   http.on('request', (request: IncomingMessage, response: ServerResponse) => {

@@ -23,7 +23,8 @@ const redirectUri = 'https://partner.example/callback';
 const appPermissions = ['app:read', 'app:manage', 'message:send', 'inbound-message:read', 'users:manage', 'webhooks:manage', 'integrations:manage', 'events:read', 'keys:manage'];
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // The test client is a trusted proxy, so forwarded Host and scheme are believed: they still never make a URL.
+  server = await startTestServer({ TRUST_PROXY: '1' });
   owner = await server.createOwner();
   const created = await server.createPartner({ redirectUris: [redirectUri, 'https://partner.example/second'], permissions: appPermissions });
   partner = { id: created.partner.id, secret: created.clientSecret };
@@ -38,14 +39,14 @@ const client = (): oauth.Client => ({ client_id: partner.id });
 const ownerCredentials = (): OwnerCredentials => ({ email: owner.account.email, password: owner.password });
 
 /** A raw HTTP/1.1 request, so the Host header and the request line can be anything. */
-function rawGet(path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function rawGet(path: string, headers: Record<string, string>): Promise<{ status: number; body: string; location: string | undefined }> {
   const { hostname, port } = new URL(server.url);
   return new Promise((done, fail) => {
     const sent = request({ host: hostname, port, path, headers }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => done({ status: response.statusCode ?? 0, body }));
+      response.on('end', () => done({ status: response.statusCode ?? 0, body, location: response.headers.location }));
     });
     sent.on('error', fail);
     sent.end();
@@ -90,7 +91,6 @@ describe('the metadata document', () => {
     ['a foreign Host', '/.well-known/oauth-authorization-server', { host: 'evil.example' }],
     ['an absolute-form request line', 'http://evil.example/.well-known/oauth-authorization-server', { host: 'evil.example' }],
     ['forwarded host and scheme', '/.well-known/oauth-authorization-server', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' }],
-    ['a Host with userinfo', '/.well-known/oauth-authorization-server', { host: 'evil.example@other.example' }],
   ])('builds every URL from ISSUER, whatever %s says', async (_name, path, headers) => {
     const { status, body } = await rawGet(path, headers);
     expect(status).toBe(200);
@@ -101,10 +101,47 @@ describe('the metadata document', () => {
     }
   });
 
-  it('sends the login redirect of the flow to ISSUER whatever the Host says', async () => {
-    const { status, body } = await rawGet(`/oauth/authorize?${new URLSearchParams({ client_id: partner.id, response_type: 'code' })}`, { host: 'evil.example' });
-    expect(status).toBe(303);
-    expect(body).not.toContain('evil.example');
+  it.each([
+    ['a foreign Host', { host: 'evil.example' }],
+    ['forwarded host and scheme', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' }],
+  ])('sends every redirect to ISSUER (or a path under it) whatever %s says', async (_name, headers) => {
+    const authorize = (query: Record<string, string>) => `/oauth/authorize?${new URLSearchParams({ client_id: partner.id, response_type: 'code', ...query })}`;
+    const redirects = [
+      // the flow's redirect to its login page, and an error sent back to the partner
+      [authorize({}), undefined],
+      [authorize({ scope: 'not-a-permission', state: 's' }), redirectUri],
+      // the dashboard's and the portal's redirects to the login page
+      ['/dashboard', undefined],
+      ['/', undefined],
+      ['/partners', undefined],
+    ] as const;
+    for (const [path, partnerUrl] of redirects) {
+      const { status, body, location } = await rawGet(path, headers);
+      expect([302, 303], `${path}: ${status}`).toContain(status);
+      expect(`${location} ${body}`, path).not.toContain('evil.example');
+      const target = new URL(location ?? '', server.issuer);
+      expect(target.origin === new URL(server.issuer).origin || target.href.startsWith(partnerUrl ?? server.issuer), `${path} → ${location}`).toBe(true);
+      if (partnerUrl) expect(target.searchParams.get('iss')).toBe(server.issuer);
+    }
+  });
+
+  it.each([
+    ['an unclosed IPv6 literal', '[::1'],
+    ['userinfo', 'evil.example@other.example'],
+    ['a space', 'evil.example other.example'],
+    ['a port out of range', 'evil.example:99999'],
+  ])('refuses a Host made of %s with 400, in the shape of the route', async (_name, host) => {
+    const metadata = await rawGet('/.well-known/oauth-authorization-server', { host, accept: 'application/json' });
+    expect(metadata.status).toBe(400);
+    expect(JSON.parse(metadata.body)).toEqual({ errors: [{ code: 'bad_request', title: 'The Host header is malformed' }] });
+    for (const path of ['/oauth/authorize?client_id=x', '/oauth/jwks']) {
+      const engine = await rawGet(path, { host });
+      expect(engine.status, path).toBe(400);
+      expect(JSON.parse(engine.body), path).toEqual({ error: 'invalid_request', error_description: 'The Host header is malformed' });
+    }
+    const page = await rawGet('/login', { host, accept: 'text/html' });
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('<!doctype html>');
   });
 
 });
