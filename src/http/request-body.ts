@@ -56,20 +56,59 @@ function decodedStream(request: IncomingMessage, decoder: Transform | undefined)
 }
 
 /**
+ * How deep a JSON text nests, counted byte by byte as it arrives, without
+ * parsing it (so without recursion). UTF-8 never encodes another character
+ * with the bytes of a bracket, a quote or a backslash.
+ */
+export class JsonDepthGauge {
+  readonly #limit: number;
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Reads the next bytes; false once the text has nested deeper than the limit. */
+  feed(bytes: Uint8Array): boolean {
+    for (const byte of bytes) {
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (byte === 0x5c) this.#escaped = true;
+        else if (byte === 0x22) this.#inString = false;
+      } else if (byte === 0x22) this.#inString = true;
+      else if (byte === 0x5b || byte === 0x7b) {
+        this.#depth += 1;
+        if (this.#depth > this.#limit) return false;
+      } else if (byte === 0x5d || byte === 0x7d) this.#depth -= 1;
+    }
+    return true;
+  }
+}
+
+const tooDeep = () => refusal(400, `The JSON body nests deeper than ${maxJsonDepth} levels`, 'What was sent is nested too deeply.');
+
+/**
  * The request's body, decoded, or a refusal: 415 for an unknown coding, 400
  * for one that does not decode (or a body cut short), 413 as soon as the
  * body, as sent or as decoded, passes `limitBytes`, whatever its framing
- * (Content-Length, chunked, compressed).
+ * (Content-Length, chunked, compressed). A JSON body (`json`) is refused
+ * with 400 as soon as it nests deeper than maxJsonDepth, whatever its
+ * length: that is what is wrong with it.
  */
-export async function readRequestBody(ctx: Context, limitBytes: number): Promise<Buffer> {
+export async function readRequestBody(ctx: Context, limitBytes: number, { json = false } = {}): Promise<Buffer> {
   const decoder = decoderFor(ctx.get('content-encoding'));
-  if (ctx.request.length !== undefined && ctx.request.length > limitBytes) throw tooLarge();
+  const depth = json ? new JsonDepthGauge(maxJsonDepth) : undefined;
+  if (!depth && ctx.request.length !== undefined && ctx.request.length > limitBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
+  let deep = false;
   try {
     for await (const chunk of decodedStream(ctx.req, decoder)) {
       size += chunk.length;
-      if (size > limitBytes) break;
+      deep = depth?.feed(chunk) === false;
+      if (deep || size > limitBytes) break;
       chunks.push(chunk);
     }
   } catch {
@@ -82,33 +121,9 @@ export async function readRequestBody(ctx: Context, limitBytes: number): Promise
       decoder.destroy();
     }
   }
+  if (deep) throw tooDeep();
   if (size > limitBytes) throw tooLarge();
   return Buffer.concat(chunks, size);
-}
-
-/** Whether a JSON text nests no deeper than `limit` (counted without parsing it, so without recursion). */
-export function jsonDepthWithin(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index += 1) {
-    const char = text.charCodeAt(index);
-    if (inString) {
-      if (char === 0x5c) index += 1;
-      else if (char === 0x22) inString = false;
-    } else if (char === 0x22) inString = true;
-    else if (char === 0x5b || char === 0x7b) {
-      depth += 1;
-      if (depth > limit) return false;
-    } else if (char === 0x5d || char === 0x7d) depth -= 1;
-  }
-  return true;
-}
-
-/** Refuses a JSON text that nests deeper than maxJsonDepth with 400. */
-export function refuseDeepJson(text: string): void {
-  if (!jsonDepthWithin(text, maxJsonDepth)) {
-    throw refusal(400, `The JSON body nests deeper than ${maxJsonDepth} levels`, 'What was sent is nested too deeply.');
-  }
 }
 
 /**
@@ -162,8 +177,7 @@ export function boundRequestBodies(limits: BodyLimits) {
     if (!methodsWithBodies.has(ctx.method) || !ctx.request.type) return next();
     const kind = ctx.is(...jsonTypes) ? 'json' : ctx.is('application/x-www-form-urlencoded') ? 'form' : undefined;
     if (!kind) return next();
-    const body = await readRequestBody(ctx, kind === 'json' ? limits.jsonBytes : limits.formBytes);
-    if (kind === 'json') refuseDeepJson(body.toString('utf8'));
+    const body = await readRequestBody(ctx, kind === 'json' ? limits.jsonBytes : limits.formBytes, { json: kind === 'json' });
     replayBody(ctx, body, ctx.get('content-type'));
     return next();
   };

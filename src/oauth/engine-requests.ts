@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { responseModes } from './metadata.ts';
 import { partnerPropertiesOf } from './client-metadata.ts';
 import { containsNul } from '../http/nul-bytes.ts';
-import { readRequestBody, refuseDeepJson } from '../http/request-body.ts';
+import { readRequestBody } from '../http/request-body.ts';
 import { OAuthProblem } from '../http/problems.ts';
 import { replayRequestBody } from './engine-internals.ts';
 import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
@@ -118,8 +118,7 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, ids: Recor
     }
     const isJson = ctx.is('application/json');
     if (!isJson && !ctx.is('application/x-www-form-urlencoded')) return next();
-    const body = await readRequestBody(ctx, bodyLimit);
-    if (isJson) refuseDeepJson(body.toString('utf8'));
+    const body = await readRequestBody(ctx, bodyLimit, { json: Boolean(isJson) });
     const params = isJson ? jsonToParams(body) : new URLSearchParams(body.toString('utf8'));
     if (!params) throw new OAuthProblem(400, 'invalid_request', 'the body must be a JSON object of string values');
     if (containsNul([...params.keys(), ...params.values()])) throw new OAuthProblem(400, 'invalid_request', 'the request contains a NUL character');

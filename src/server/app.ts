@@ -166,10 +166,14 @@ export function startingApp(): Koa {
   return app;
 }
 
-export function createKoaApplication(services: Services, isShuttingDown: () => boolean = () => false): Koa {
-  const { db, settings, logger, provider, metrics } = services;
-  // Koa reads X-Forwarded-Proto/Host only when proxies are trusted, and resolveClientAddress removes them from any other peer.
-  const application = new Koa({ proxy: settings.TRUST_PROXY.kind !== 'none', keys: services.cookieKeys });
+/** The platform API's router and the site's (pages, health, metrics, JWKS, …), as the application mounts them. */
+export interface Routers {
+  api: Router;
+  site: Router[];
+}
+
+export function routersOf(services: Services, isShuttingDown: () => boolean = () => false): Routers {
+  const { db, settings, provider, metrics } = services;
   const csrf = new CsrfGuard(services.cookieKeys[0] as string);
   const loginGuesses = new GuessLimits(services.counters, {
     name: 'login',
@@ -180,7 +184,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
   const login = new PasswordLogin(db, services.hasher, loginGuesses, metrics.login);
   const sessions = new OwnerSessions(db, services.digests, settings.DASHBOARD_SESSION_TTL, provider);
   const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents });
-  const siteRouters = [
+  const site = [
     // With a listener of its own (server.ts), /metrics is not on the public one.
     ...(settings.METRICS_PORT === undefined ? [metrics.router(settings.METRICS_TOKEN)] : []),
     healthRouter(db, isShuttingDown),
@@ -192,6 +196,35 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];
+  return { api, site };
+}
+
+/** A route: its path pattern (`:name` for a parameter) and the methods it takes. */
+export interface Route {
+  path: string;
+  methods: string[];
+}
+
+/** Every route the server answers: the engine's endpoints and each router's, read from the routers themselves. */
+export function routeTable(routers: Routers): Route[] {
+  const engine = [
+    ...[...engineMethods].map(([path, methods]) => ({ path, methods })),
+    { path: '/.well-known/oauth-authorization-server', methods: ['GET'] },
+    { path: `${oauthRoutes.authorization}/:uid`, methods: ['GET'] },
+  ];
+  const routed = [routers.api, ...routers.site].flatMap((router) =>
+    router.stack
+      .filter((layer) => layer.methods.length && typeof layer.path === 'string')
+      .map((layer) => ({ path: layer.path as string, methods: layer.methods.filter((method) => method !== 'HEAD') })),
+  );
+  return [...engine, ...routed];
+}
+
+export function createKoaApplication(services: Services, isShuttingDown: () => boolean = () => false): Koa {
+  const { settings, logger, provider, metrics } = services;
+  // Koa reads X-Forwarded-Proto/Host only when proxies are trusted, and resolveClientAddress removes them from any other peer.
+  const application = new Koa({ proxy: settings.TRUST_PROXY.kind !== 'none', keys: services.cookieKeys });
+  const { api, site: siteRouters } = routersOf(services, isShuttingDown);
   const bodyLimits = { formBytes: 64 * 1024, jsonBytes: 256 * 1024 };
   // Bodies are decoded, bounded and depth-checked (request-body.ts) before the parser sees them.
   const parseBody = compose<Context>([
