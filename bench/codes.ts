@@ -13,26 +13,26 @@ import { SigningKeySet } from '../src/keys/signing-keys.ts';
 import { passwordHasherFor } from '../src/accounts/password-hasher.ts';
 
 /**
- * Codes handed out one per request. A code is single use: presenting one
- * twice is a replay, which revokes the whole grant. So the queue never hands
- * out a code twice, and when it runs dry it hands out a bogus one (an
- * ordinary invalid_grant, no revocation) and counts it as exhausted.
+ * Codes (or refresh tokens) handed out one per request. Both are single use:
+ * presenting one twice is a replay, which revokes the whole grant. So the
+ * queue never hands out one twice, and when it runs dry it hands out a bogus
+ * one (an ordinary invalid_grant, no revocation) and counts it as exhausted.
  */
-export class CodeQueue {
-  readonly #codes: string[] = [];
+export class TokenQueue {
+  readonly #tokens: string[] = [];
   exhausted = 0;
 
-  add(codes: string[]): void {
-    for (const code of codes) this.#codes.push(code);
+  add(tokens: string[]): void {
+    for (const token of tokens) this.#tokens.push(token);
   }
 
   get size(): number {
-    return this.#codes.length;
+    return this.#tokens.length;
   }
 
   next(): string {
-    const code = this.#codes.pop();
-    if (code !== undefined) return code;
+    const token = this.#tokens.pop();
+    if (token !== undefined) return token;
     this.exhausted += 1;
     return `exhausted-${this.exhausted}`;
   }
@@ -44,14 +44,24 @@ export interface CodeMinter {
   mint(count: number): Promise<string[]>;
 }
 
-/** Seconds a minted code stays valid: long enough to mint ahead and run the scenario. */
-const mintedCodeTtl = 600;
+/** Seconds a minted code or refresh token stays valid: long enough to mint ahead and run the scenario. */
+const mintedTtl = 600;
 
-/** The fields oidc-provider's code response type sets on a code (lib/helpers/process_response_types.js). */
-const codeFields = [
-  'accountId', 'acr', 'amr', 'authTime', 'claims', 'codeChallenge', 'codeChallengeMethod', 'grantId', 'nonce',
-  'redirectUri', 'resource', 'scope', 'sessionUid', 'expiresWithSession', 'sid', 'dpopJkt', 'rar',
-] as const;
+/**
+ * The fields the engine sets on a code (its code response type,
+ * lib/helpers/process_response_types.js) and on a refresh token (the code
+ * exchange, lib/helpers/grant_common.js).
+ */
+const templateFields = {
+  AuthorizationCode: [
+    'accountId', 'acr', 'amr', 'authTime', 'claims', 'codeChallenge', 'codeChallengeMethod', 'grantId', 'nonce',
+    'redirectUri', 'resource', 'scope', 'sessionUid', 'expiresWithSession', 'sid', 'dpopJkt', 'rar',
+  ],
+  RefreshToken: [
+    'accountId', 'acr', 'amr', 'authTime', 'claims', 'expiresWithSession', 'grantId', 'gty', 'nonce', 'resource',
+    'rotations', 'scope', 'sessionUid', 'sid', 'rar', 'jkt',
+  ],
+} as const;
 
 async function inParallel(count: number, parallelism: number, task: () => Promise<string>): Promise<string[]> {
   const results: string[] = [];
@@ -90,54 +100,47 @@ export async function appgrantProvider(db: Knex, settings: Settings): Promise<Pr
 }
 
 /**
- * Mints codes like the one a real "Add to app" flow just produced: the real
- * code is read back with the engine's AuthorizationCode.find, and every
- * field the code response type sets on it (account, grant, redirect URL,
- * scope, resource, session binding, auth time) is copied into new
- * AuthorizationCode models, saved through the server's own adapter.
+ * Mints codes (or refresh tokens) like one a real "Add to app" flow just
+ * produced: the real one is read back with the engine's own model, and every
+ * field the engine sets on it (account, grant, redirect URL, scope,
+ * resource, session binding, auth time) is copied into new models of the
+ * same kind, saved through the server's own adapter.
  */
-export async function appgrantCodeMinter(provider: Provider, settings: Settings, realCode: string): Promise<CodeMinter> {
-  const template = await provider.AuthorizationCode.find(realCode);
-  if (!template) throw new Error('the code from the real flow was not found');
+export async function appgrantMinter(provider: Provider, settings: Settings, model: keyof typeof templateFields, real: string): Promise<CodeMinter> {
+  const Model = provider[model] as unknown as {
+    new (properties: Record<string, unknown>): { save(): Promise<string> };
+    find(value: string, options: { ignoreExpiration: boolean }): Promise<(Record<string, unknown> & { clientId?: string; resource?: unknown }) | undefined>;
+  };
+  const template = await Model.find(real, { ignoreExpiration: true });
+  if (!template) throw new Error(`the ${model} from the real flow was not found`);
   const expectedResource = platformApiResource(settings);
-  if (template.resource !== expectedResource) throw new Error(`unexpected code resource ${String(template.resource)}`);
+  if (template.resource !== expectedResource) throw new Error(`unexpected ${model} resource ${String(template.resource)}`);
   const client = template.clientId ? await provider.Client.find(template.clientId) : undefined;
   if (!client) throw new Error(`client ${String(template.clientId)} not found`);
   const fields: Record<string, unknown> = {};
-  for (const name of codeFields) {
-    const value = (template as unknown as Record<string, unknown>)[name];
+  for (const name of templateFields[model]) {
+    const value = template[name];
     if (value !== undefined) fields[name] = value;
   }
-  const properties = {
-    ...fields,
-    client,
-    accountId: template.accountId!,
-    grantId: template.grantId!,
-    scope: template.scope ?? '',
-    gty: 'authorization_code',
-    expiresIn: mintedCodeTtl,
-  };
+  const properties = { ...fields, client, expiresIn: mintedTtl };
   return {
-    describe: { clientId: client.clientId, ...fields },
-    mint: (count) => inParallel(count, 16, () => new provider.AuthorizationCode(properties).save()),
+    describe: { model, clientId: client.clientId, ...fields },
+    mint: (count) => inParallel(count, 16, () => new Model(properties).save()),
   };
 }
 
-/**
- * Codes from the bare oidc-provider baseline's bench-only POST /__mint route;
- * session-bound like appgrant's when the real code was.
- */
-export function bareCodeMinter(base: string, sessionBound: boolean): CodeMinter {
+/** Codes (or refresh tokens) from an engine baseline's bench-only POST /__mint route (baselines/engine.ts). */
+export function engineMinter(base: string, kind: 'code' | 'refresh_token'): CodeMinter {
   return {
-    describe: { via: `${base}/__mint`, sessionBound },
+    describe: { via: `${base}/__mint`, kind },
     mint: async (count) => {
-      const codes: string[] = [];
+      const tokens: string[] = [];
       for (let remaining = count; remaining > 0; remaining -= 5000) {
-        const response = await fetch(`${base}/__mint?n=${Math.min(5000, remaining)}${sessionBound ? '&sessionBound=1' : ''}`, { method: 'POST' });
+        const response = await fetch(`${base}/__mint?n=${Math.min(5000, remaining)}&kind=${kind}`, { method: 'POST' });
         if (response.status !== 200) throw new Error(`mint failed: HTTP ${response.status} ${await response.text()}`);
-        codes.push(...((await response.json()) as { codes: string[] }).codes);
+        tokens.push(...((await response.json()) as { tokens: string[] }).tokens);
       }
-      return codes;
+      return tokens;
     },
   };
 }

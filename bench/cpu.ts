@@ -81,9 +81,18 @@ function postgresBackends(database: string): Map<number, number> {
 
 export class CpuMeter {
   readonly #database: string | undefined;
+  readonly #poolers: number[];
 
-  constructor(database?: string) {
+  /** `poolers`: processes counted with PostgreSQL (a PgBouncer between the process and its database). */
+  constructor(database?: string, poolers: number[] = []) {
     this.#database = database;
+    this.#poolers = poolers;
+  }
+
+  #postgres(): Map<number, number> {
+    const backends = this.#database ? postgresBackends(this.#database) : new Map<number, number>();
+    for (const pid of this.#poolers) backends.set(pid, processTicks(pid));
+    return backends;
   }
 
   snapshot(targetPid: number): Snapshot {
@@ -93,7 +102,7 @@ export class CpuMeter {
       busy,
       total,
       target: processTimes(targetPid),
-      postgres: this.#database ? postgresBackends(this.#database) : new Map(),
+      postgres: this.#postgres(),
       bench: process.cpuUsage(),
     };
   }

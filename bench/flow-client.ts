@@ -120,11 +120,16 @@ export function codeExchangeBody(code: string, redirectUri: string): string {
   return new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri }).toString();
 }
 
-/** POST /oauth/token with client_secret_basic; the token response, or a FlowError. */
-export async function exchangeCode(base: string, partner: Partner, code: string, redirectUri: string): Promise<TokenResponse> {
+/** The form body of a refresh_token token request. */
+export function refreshBody(refreshToken: string): string {
+  return new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString();
+}
+
+/** POST /oauth/token with client_secret_basic (and extra headers, e.g. a DPoP proof); the token response, or a FlowError. */
+export async function exchangeCode(base: string, partner: Partner, code: string, redirectUri: string, headers: Record<string, string> = {}): Promise<TokenResponse> {
   const response = await fetch(new URL('/oauth/token', base), {
     method: 'POST',
-    headers: { authorization: basicAuthorization(partner.id, partner.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { ...headers, authorization: basicAuthorization(partner.id, partner.secret), 'content-type': 'application/x-www-form-urlencoded' },
     body: codeExchangeBody(code, redirectUri),
   });
   const text = await response.text();

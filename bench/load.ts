@@ -1,12 +1,22 @@
 import autocannon from 'autocannon';
 import type { CpuUsage } from './cpu.ts';
 
+/** Who answers: appgrant or a baseline, on PostgreSQL directly or through PgBouncer (`--pgbouncer`). */
+export type Target =
+  | 'appgrant'
+  | 'appgrant via PgBouncer'
+  | 'bare-oidc'
+  | 'peer-oidc'
+  | 'peer-oidc via PgBouncer'
+  | 'bare-koa'
+  | 'unauthenticated-api';
+
 /** One measured scenario, appgrant's or a baseline's. */
 export interface Measurement {
   name: string;
   /** 'http': autocannon, one request per unit; 'flow': whole "Add to app" dances per unit. */
   unit: 'request' | 'flow';
-  target: 'appgrant' | 'bare-oidc' | 'bare-koa' | 'unauthenticated-api';
+  target: Target;
   connections: number;
   durationSec: number;
   /** Units completed (responses received, or flows finished). */
@@ -31,7 +41,7 @@ export interface Measurement {
 
 export interface HttpLoad {
   name: string;
-  target: Measurement['target'];
+  target: Target;
   base: string;
   method: 'GET' | 'POST';
   path: string;
@@ -39,6 +49,8 @@ export interface HttpLoad {
   body?: string;
   /** Called for every request; returns the body to send (e.g. with a fresh code). */
   bodyFor?: () => string;
+  /** Called for every request; headers added to `headers` (e.g. a fresh DPoP proof). */
+  headersFor?: () => Record<string, string>;
   expectedStatus: number;
   /** Checks each body that came with the expected status; a false is counted as a mismatch. */
   verifyBody?: (body: string) => boolean;
@@ -59,9 +71,13 @@ export async function runHttpLoad(load: HttpLoad, shape: LoadShape): Promise<Mea
     headers: { ...load.headers, ...(load.body !== undefined || load.bodyFor ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
     ...(load.body !== undefined ? { body: load.body } : {}),
   };
-  if (load.bodyFor) {
-    const bodyFor = load.bodyFor;
-    request.setupRequest = (built) => ({ ...built, body: bodyFor() });
+  const { bodyFor, headersFor } = load;
+  if (bodyFor || headersFor) {
+    request.setupRequest = (built) => ({
+      ...built,
+      ...(bodyFor ? { body: bodyFor() } : {}),
+      ...(headersFor ? { headers: { ...built.headers, ...headersFor() } } : {}),
+    });
   }
   let bodyFailures = 0;
   if (load.verifyBody) {

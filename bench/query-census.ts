@@ -5,7 +5,7 @@ import type { Settings } from '../src/config/settings.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { createKoaApplication, createServices } from '../src/server/app.ts';
 import type { CodeMinter } from './codes.ts';
-import { addToApp, basicAuthorization, codeExchangeBody, type Owner, type Partner } from './flow-client.ts';
+import { addToApp, basicAuthorization, codeExchangeBody, refreshBody, type Owner, type Partner } from './flow-client.ts';
 
 /**
  * Which database statements each kind of request runs. The server process
@@ -28,6 +28,7 @@ export interface CensusInput {
   db: Knex;
   settings: Settings;
   minter: CodeMinter;
+  refreshMinter: CodeMinter;
   partner: Partner;
   resourceServer: Partner;
   redirectUri: string;
@@ -35,6 +36,8 @@ export interface CensusInput {
   appId: string;
   /** Authorization headers by credential kind. */
   credentials: Record<string, string>;
+  /** A DPoP-bound token's Authorization header, and a fresh proof for GET /v2/apps/{appId} each call. */
+  dpop: { authorization: string; proof: () => string };
   login: { cookie: string; csrfToken: string; owner: Owner };
   flowOwner: Owner;
 }
@@ -91,6 +94,10 @@ export async function queryCensus(input: CensusInput, samples = 20): Promise<Cen
     await measure('code exchange', samples, () =>
       send(base, '/oauth/token', form(basicAuthorization(input.partner.id, input.partner.secret), codeExchangeBody(codes.pop()!, input.redirectUri)), 200),
     );
+    const refreshTokens = await input.refreshMinter.mint(samples + 1);
+    await measure('refresh', samples, () =>
+      send(base, '/oauth/token', form(basicAuthorization(input.partner.id, input.partner.secret), refreshBody(refreshTokens.pop()!)), 200),
+    );
     const introspection = new URLSearchParams({ token: input.accessToken, token_type_hint: 'access_token' }).toString();
     await measure('introspection', samples, () =>
       send(base, '/oauth/introspect', form(basicAuthorization(input.resourceServer.id, input.resourceServer.secret), introspection), 200),
@@ -98,6 +105,8 @@ export async function queryCensus(input: CensusInput, samples = 20): Promise<Cen
     for (const [kind, authorization] of Object.entries(input.credentials)) {
       await measure(`GET /v2/apps/{id} ${kind}`, samples, () => send(base, `/v2/apps/${input.appId}`, { headers: { authorization } }, 200));
     }
+    const { dpop } = input;
+    await measure('GET /v2/apps/{id} DPoP', samples, () => send(base, `/v2/apps/${input.appId}`, { headers: { authorization: dpop.authorization, dpop: dpop.proof() } }, 200));
     const { cookie, csrfToken, owner } = input.login;
     const loginBody = new URLSearchParams({ _csrf: csrfToken, email: owner.email, password: owner.password }).toString();
     await measure('dashboard login', 3, () =>

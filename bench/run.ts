@@ -16,8 +16,12 @@
  * the server, e.g. --node-arg=--trace-gc), --server-env NAME=VALUE
  * (repeatable: a setting for the server, e.g.
  * --server-env=DATABASE_NAMED_STATEMENTS=false), --only <list> (a subset of exchange,
- * introspection, v2, login, flow, bare-oidc, unauthenticated, bare-koa; for
- * profiling one path).
+ * refresh, introspection, v2 (or one kind: v2-Basic, v2-JWT, v2-Bearer,
+ * v2-DPoP), login, flow, bare-oidc, peer-oidc, unauthenticated, bare-koa;
+ * for profiling one path), --pgbouncer (a second
+ * appgrant server and a second peer, on the same databases through a
+ * PgBouncer in transaction mode the bench starts, measured side by side with
+ * the direct ones).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,26 +33,31 @@ import { loadSettings } from '../src/config/settings.ts';
 import { SecretBox } from '../src/keys/secret-box.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { loadKeyEncryptionKeys } from '../src/keys/server-keys.ts';
-import { appgrantCodeMinter, appgrantProvider, bareCodeMinter } from './codes.ts';
+import { appgrantMinter, appgrantProvider, engineMinter, type CodeMinter } from './codes.ts';
 import { CpuMeter } from './cpu.ts';
 import { createBenchDatabase, type BenchDatabase } from './database.ts';
-import { authorizeAsOwner, basicAuthorization, CookieBrowser, exchangeCode, field } from './flow-client.ts';
-import type { Measurement } from './load.ts';
+import { DpopKey } from './dpop.ts';
+import { authorizeAsOwner, basicAuthorization, CookieBrowser, exchangeCode, field, refreshBody } from './flow-client.ts';
+import type { Measurement, Target } from './load.ts';
 import { freePort, killAllChildren, repoRoot, startChild, stopAllChildren, type Child } from './processes.ts';
 import { describeCensus, queryCensus } from './query-census.ts';
 import { checksTable, evaluate, machineInfo, measurementsTable, problemsOf } from './report.ts';
 import {
   appReadLoad,
   codeExchangeContender,
+  dpopReadContender,
   flowContender,
   httpContender,
   introspectionLoad,
   loginLoad,
   measureSideBySide,
+  refreshContender,
   type Contender,
+  type Probe,
   type Shape,
 } from './scenarios.ts';
 import { partnerPermissions, redirectUri, seed } from './seed.ts';
+import { startPgBouncer, type Bouncer } from '../test/support/pgbouncer.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -63,11 +72,14 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
     'server-env': { type: 'string', multiple: true },
+    pgbouncer: { type: 'boolean', default: false },
   },
   strict: true,
 });
 
-const scenarioGroups = ['exchange', 'introspection', 'v2', 'login', 'flow', 'bare-oidc', 'unauthenticated', 'bare-koa'] as const;
+const scenarioGroups = [
+  'exchange', 'refresh', 'introspection', 'v2', 'v2-Basic', 'v2-JWT', 'v2-Bearer', 'v2-DPoP', 'login', 'flow', 'bare-oidc', 'peer-oidc', 'unauthenticated', 'bare-koa',
+] as const;
 type ScenarioGroup = (typeof scenarioGroups)[number];
 const only = new Set<ScenarioGroup>(
   args.only === undefined
@@ -98,19 +110,22 @@ const resultsDir = join(repoRoot, 'bench', 'results');
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-let benchDatabase: BenchDatabase | undefined;
+/** appgrant's database first, then the peer's. */
+const benchDatabases: BenchDatabase[] = [];
 let database: Database | undefined;
+let bouncer: Bouncer | undefined;
 let cleaning: Promise<void> | undefined;
 
-/** Stops every child, closes the bench's own pool, drops the database. Runs once. */
+/** Stops every child and the PgBouncer, closes the bench's own pool, drops the databases. Runs once. */
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await stopAllChildren().catch((error: unknown) => say(`cleanup: stopping processes failed: ${String(error)}`));
+    await bouncer?.stop().catch((error: unknown) => say(`cleanup: stopping PgBouncer failed: ${String(error)}`));
     await database?.close().catch((error: unknown) => say(`cleanup: closing the pool failed: ${String(error)}`));
-    if (benchDatabase) {
+    for (const benchDatabase of benchDatabases) {
       await benchDatabase.drop().then(
-        () => say(`dropped database ${benchDatabase!.name}`),
-        (error: unknown) => say(`cleanup: could not drop database ${benchDatabase!.name}: ${String(error)}`),
+        () => say(`dropped database ${benchDatabase.name}`),
+        (error: unknown) => say(`cleanup: could not drop database ${benchDatabase.name}: ${String(error)}`),
       );
     }
   })();
@@ -137,18 +152,39 @@ async function expectOk(label: string, response: Response, check: (body: string)
   return body;
 }
 
+/** Where one contender's requests go, how its CPU is watched, and what it needs for the token paths. */
+interface Side {
+  target: Target;
+  base: string;
+  probe: Probe;
+  codes: CodeMinter;
+  refreshTokens: CodeMinter;
+  /** A live access token of its own, for introspection. */
+  accessToken: string;
+}
+
+/** PgBouncer's server sessions per database with --pgbouncer: production's default_pool_size (deploy/pgbouncer/pool.ini). */
+const bouncerPoolSize = 20;
+
+const probe = (child: Child, meter: CpuMeter): Probe => ({ child, meter, progress: say });
+
+function tokenRequest(authorization: string, body: string): RequestInit {
+  return { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body };
+}
+
 async function main(): Promise<number> {
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   say(`appgrant bench (${quick ? 'quick smoke run' : 'full run'}): ${shape.durationSec} s per scenario after ${shape.warmupSec} s warm-up, ` +
-    `${shape.connections} connections, ${shape.flowWorkers} flow workers`);
+    `${shape.connections} connections, ${shape.flowWorkers} flow workers${args.pgbouncer ? ', directly and through PgBouncer' : ''}`);
 
   const machineAtStart = machineInfo('');
   if (machineAtStart.loadAverageAtStart[0]! > machineAtStart.nproc / 2) {
     say(`note: the machine is busy (load average ${machineAtStart.loadAverageAtStart.join(' ')} on ${machineAtStart.nproc} cores); ` +
       'the figures will be lower than on an idle machine (see the "other" cores column)');
   }
-  benchDatabase = await createBenchDatabase(adminUrl);
+  const benchDatabase = await createBenchDatabase(adminUrl);
+  benchDatabases.push(benchDatabase);
   say(`created database ${benchDatabase.name}`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -177,16 +213,9 @@ async function main(): Promise<number> {
   };
   // The bench process reads the same configuration, for the engine that mints codes and the seeding.
   const settings = loadSettings(serverEnv);
-  const nodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(resultsDir, 'profiles')] : []), ...(args['node-arg'] ?? [])];
   mkdirSync(resultsDir, { recursive: true });
   const serverLogFile = join(resultsDir, `${stamp}.server.log`);
-  const serverOptions = { name: 'appgrant', script: 'bin/appgrant-server', env: serverEnv, nodeArgs, readyUrl: `${base}/readyz`, logFile: serverLogFile };
-  // A server that does not answer its readiness check in time (seen once on a busy shared
-  // machine, right after the test suite) is stopped, the last answer printed, and started once more.
-  const server = await startChild(serverOptions).catch((error: unknown) => {
-    say(`the appgrant server did not start: ${error instanceof Error ? error.message : String(error)}\ntrying once more`);
-    return startChild(serverOptions);
-  });
+  const server = await startServer('appgrant', serverEnv, port, serverLogFile);
   const idleRssMB = Math.round(((server.rss() ?? 0) / 1024 / 1024) * 10) / 10;
   say(`appgrant server pid ${server.pid} at ${base}, ${idleRssMB} MB resident when ready (password hash m=${settings.PASSWORD_HASH_MEMORY_KIB} KiB t=${settings.PASSWORD_HASH_ITERATIONS} p=${settings.PASSWORD_HASH_PARALLELISM})`);
 
@@ -196,13 +225,22 @@ async function main(): Promise<number> {
   const box = new SecretBox(await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS));
   const fixtures = await seed(db, settings, box, shape.flowWorkers);
   const appId = fixtures.owner.app.id;
+  const partnerAuthorization = basicAuthorization(fixtures.partner.id, fixtures.partner.secret);
 
-  // One real "Add to app" over HTTP creates the grant and the authorization; its code is the template for the minted ones.
+  // One real "Add to app" over HTTP creates the grant and the authorization. Its code is
+  // the template for the minted ones and is exchanged with a DPoP proof: the DPoP-bound
+  // token. A minted code gives the Bearer token and the template for minted refresh tokens.
   const real = await authorizeAsOwner({ base, partner: fixtures.partner, redirectUri, owner: fixtures.owner });
   const provider = await appgrantProvider(db, settings);
-  const minter = await appgrantCodeMinter(provider, settings, real.code);
-  const token = await exchangeCode(base, fixtures.partner, real.code, redirectUri);
-  say(`real flow: ${real.requests} requests to the code, token for app ${token.app_id} with scope "${token.scope}"`);
+  const codes = await appgrantMinter(provider, settings, 'AuthorizationCode', real.code);
+  const dpopKey = new DpopKey();
+  const dpopToken = await exchangeCode(base, fixtures.partner, real.code, redirectUri, { dpop: dpopKey.proof('POST', `${settings.ISSUER}/oauth/token`) });
+  if (dpopToken.token_type.toLowerCase() !== 'dpop') throw new Error(`the code exchanged with a DPoP proof gave token_type ${dpopToken.token_type}`);
+  const token = await exchangeCode(base, fixtures.partner, (await codes.mint(1))[0]!, redirectUri);
+  if (!token.refresh_token) throw new Error('the code exchange issued no refresh token');
+  const refreshTokens = await appgrantMinter(provider, settings, 'RefreshToken', token.refresh_token);
+  say(`real flow: ${real.requests} requests to the code, exchanged with a DPoP proof (token_type ${dpopToken.token_type}); ` +
+    `a minted code gave a Bearer token for app ${token.app_id} with scope "${token.scope}"`);
 
   const jwt = await new SignJWT({ scope: 'app' })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: fixtures.appKey.id })
@@ -213,19 +251,19 @@ async function main(): Promise<number> {
     JWT: `Bearer ${jwt}`,
     Bearer: `Bearer ${token.access_token}`,
   };
+  const appUrl = `${settings.ISSUER}/v2/apps/${appId}`;
+  const dpop = { authorization: `DPoP ${dpopToken.access_token}`, proof: () => dpopKey.proof('GET', appUrl, dpopToken.access_token) };
   let appBody = '';
   for (const [kind, authorization] of Object.entries(credentials)) {
     appBody = await expectOk(`GET /v2/apps/{id} with ${kind}`, await fetch(`${base}/v2/apps/${appId}`, { headers: { authorization } }), (body) => body.includes(appId));
   }
+  await expectOk('GET /v2/apps/{id} with DPoP', await fetch(`${base}/v2/apps/${appId}`, { headers: { authorization: dpop.authorization, dpop: dpop.proof() } }), (body) => body.includes(appId));
   await expectOk(
     'introspection',
-    await fetch(`${base}/oauth/introspect`, {
-      method: 'POST',
-      headers: { authorization: basicAuthorization(fixtures.resourceServer.id, fixtures.resourceServer.secret), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: token.access_token, token_type_hint: 'access_token' }),
-    }),
+    await fetch(`${base}/oauth/introspect`, tokenRequest(basicAuthorization(fixtures.resourceServer.id, fixtures.resourceServer.secret), new URLSearchParams({ token: token.access_token, token_type_hint: 'access_token' }).toString())),
     (body) => body.includes('"active":true'),
   );
+  await expectOk('refresh', await fetch(`${base}/oauth/token`, tokenRequest(partnerAuthorization, refreshBody((await refreshTokens.mint(1))[0]!))), (body) => body.includes('"access_token"'));
 
   // The dashboard login form's CSRF cookie and token, fetched once and reused by every login request.
   const browser = new CookieBrowser(base);
@@ -237,91 +275,121 @@ async function main(): Promise<number> {
   const census = await queryCensus({
     db,
     settings,
-    minter,
+    minter: codes,
+    refreshMinter: refreshTokens,
     partner: fixtures.partner,
     resourceServer: fixtures.resourceServer,
     redirectUri,
     accessToken: token.access_token,
     appId,
     credentials,
+    dpop,
     login: { cookie: browser.cookieHeader(), csrfToken, owner: fixtures.owner },
     flowOwner: fixtures.flowOwners[0]!,
   });
   for (const entry of census) say(`  ${describeCensus(entry)}`);
 
   const meter = new CpuMeter(benchDatabase.name);
-  const probe = (child: Child) => ({ child, meter, progress: say });
   const measurements: Measurement[] = [];
-
   const wanted = (group: ScenarioGroup) => only.has(group);
+  const wantedKind = (kind: string) => wanted('v2') || only.has(`v2-${kind}` as ScenarioGroup);
+
+  // With --pgbouncer: PgBouncer in transaction mode (production's pool.ini) in front of
+  // the same PostgreSQL, and a second appgrant server on the same database through it.
+  let serverViaBouncer: (Child & { base: string }) | undefined;
+  if (args.pgbouncer) {
+    const admin = new URL(adminUrl);
+    if (!['127.0.0.1', 'localhost'].includes(admin.hostname)) throw new Error('--pgbouncer needs PostgreSQL on 127.0.0.1 (the bench starts PgBouncer next to it)');
+    bouncer = await startPgBouncer({ port: Number(admin.port || 5432) }, bouncerPoolSize);
+    say(`\nPgBouncer pid ${bouncer.pid} on port ${bouncer.port}: pool_mode=transaction (deploy/pgbouncer/pool.ini), ${bouncerPoolSize} server sessions per database`);
+    const viaPort = await freePort();
+    const child = await startServer('appgrant via PgBouncer', { ...serverEnv, PORT: String(viaPort), DATABASE_URL: bouncer.url(benchDatabase.name) }, viaPort, join(resultsDir, `${stamp}.server-pgbouncer.log`));
+    serverViaBouncer = Object.assign(child, { base: `http://127.0.0.1:${viaPort}` });
+    say(`appgrant server via PgBouncer pid ${child.pid} at ${serverViaBouncer.base}, same database and issuer`);
+  }
 
   // Every baseline runs in its own process, started now and idle until its
-  // turn. Each appgrant scenario is measured side by side with its baseline,
+  // turn. Each appgrant scenario is measured side by side with its baselines,
   // in alternating rounds (scenarios.ts), so a machine that slows down or
   // speeds up during the run moves both sides of a ratio alike.
-  const bare = wanted('bare-oidc') ? await startBareOidc() : undefined;
-  const plain = wanted('unauthenticated')
-    ? await startBaseline('unauthenticated-api', 'bench/baselines/unauthenticated-api.ts', '/healthz', (port) => ({ PORT: String(port), DATABASE_URL: benchDatabase!.url }))
+  const engineEnv = (childPort: number, childBase: string) => ({
+    PORT: String(childPort),
+    ISSUER: childBase,
+    PARTNER_ID: fixtures.partner.id,
+    PARTNER_SECRET: fixtures.partner.secret,
+    RS_ID: fixtures.resourceServer.id,
+    RS_SECRET: fixtures.resourceServer.secret,
+    REDIRECT_URI: redirectUri,
+    SCOPE: token.scope || partnerPermissions.join(' '),
+    ACCOUNT_ID: fixtures.owner.accountId,
+  });
+  /** An engine baseline, with a code of its own minted and exchanged and a refresh token used once, to check it answers like appgrant. */
+  async function startEngine(target: Target, script: string, env: Record<string, string>, cpu: CpuMeter): Promise<Side> {
+    const child = await startBaseline(target, script, '/__health', (childPort, childBase) => ({ ...engineEnv(childPort, childBase), ...env }));
+    const side = { target, base: child.base, probe: probe(child, cpu), codes: engineMinter(child.base, 'code'), refreshTokens: engineMinter(child.base, 'refresh_token') };
+    const engineToken = await exchangeCode(child.base, fixtures.partner, (await side.codes.mint(1))[0]!, redirectUri);
+    await expectOk(`${target} refresh`, await fetch(`${child.base}/oauth/token`, tokenRequest(partnerAuthorization, refreshBody((await side.refreshTokens.mint(1))[0]!))), (body) => body.includes('"access_token"'));
+    return { ...side, accessToken: engineToken.access_token };
+  }
+  const bare = wanted('bare-oidc') ? await startEngine('bare-oidc', 'bench/baselines/bare-oidc.ts', {}, meter) : undefined;
+  const peers: Side[] = [];
+  if (wanted('peer-oidc')) {
+    const peerDatabase = await createBenchDatabase(adminUrl);
+    benchDatabases.push(peerDatabase);
+    peers.push(await startEngine('peer-oidc', 'bench/baselines/peer-oidc.ts', { DATABASE_URL: peerDatabase.url }, new CpuMeter(peerDatabase.name)));
+    if (bouncer) {
+      peers.push(await startEngine('peer-oidc via PgBouncer', 'bench/baselines/peer-oidc.ts', { DATABASE_URL: bouncer.url(peerDatabase.name) }, new CpuMeter(peerDatabase.name, [bouncer.pid])));
+    }
+  }
+  const lean = wanted('unauthenticated')
+    ? await startBaseline('unauthenticated-api', 'bench/baselines/unauthenticated-api.ts', '/healthz', (childPort) => ({ PORT: String(childPort), DATABASE_URL: benchDatabase.url }))
     : undefined;
   const koa = wanted('bare-koa')
-    ? await startBaseline('bare-koa', 'bench/baselines/bare-koa.ts', '/healthz', (port) => ({ PORT: String(port), APP_ID: appId, BODY: appBody }))
+    ? await startBaseline('bare-koa', 'bench/baselines/bare-koa.ts', '/healthz', (childPort) => ({ PORT: String(childPort), APP_ID: appId, BODY: appBody }))
     : undefined;
+
+  const appgrantSides: Side[] = [
+    { target: 'appgrant', base, probe: probe(server, meter), codes, refreshTokens, accessToken: token.access_token },
+    ...(serverViaBouncer
+      ? [{ target: 'appgrant via PgBouncer' as const, base: serverViaBouncer.base, probe: probe(serverViaBouncer, new CpuMeter(benchDatabase.name, [bouncer!.pid])), codes, refreshTokens, accessToken: token.access_token }]
+      : []),
+  ];
+  const engineSides = [...(bare ? [bare] : []), ...peers];
+  const tokenSides = (group: ScenarioGroup) => [...(wanted(group) ? appgrantSides : []), ...engineSides];
+  const everyChild = [...appgrantSides, ...engineSides].map((side) => side.probe.child).concat(lean ?? [], koa ?? []);
   const side = async (contenders: Contender[]) => {
+    if (!contenders.length) return;
     measurements.push(...(await measureSideBySide(contenders, shape)));
-    for (const child of [server, bare?.child, plain, koa]) if (child) ensureRunning(child);
+    for (const child of everyChild) ensureRunning(child);
   };
   const connections = shape.connections;
+  const tokenTarget = (one: Side, minter: CodeMinter) => ({ target: one.target, base: one.base, partner: fixtures.partner, redirectUri, minter });
 
-  say(`\nmeasurements: each appgrant scenario side by side with its baseline, in ${shape.rounds} alternating rounds`);
-  const exchange = [
-    ...(wanted('exchange') ? [codeExchangeContender({ target: 'appgrant', base, partner: fixtures.partner, redirectUri, minter }, connections, probe(server))] : []),
-    ...(bare ? [codeExchangeContender({ target: 'bare-oidc', base: bare.base, partner: fixtures.partner, redirectUri, minter: bare.minter }, connections, probe(bare.child))] : []),
-  ];
-  if (exchange.length) await side(exchange);
-  const introspection = [
-    ...(wanted('introspection')
-      ? [httpContender(introspectionLoad({ target: 'appgrant', base, client: fixtures.resourceServer, accessToken: token.access_token }), connections, probe(server))]
-      : []),
-    ...(bare
-      ? [httpContender(introspectionLoad({ target: 'bare-oidc', base: bare.base, client: fixtures.resourceServer, accessToken: bare.accessToken }), connections, probe(bare.child))]
-      : []),
-  ];
-  if (introspection.length) await side(introspection);
-  const reads = [
-    ...(plain ? [httpContender(appReadLoad('GET /v2/apps/{id}', 'unauthenticated-api', plain.base, appId), connections, probe(plain))] : []),
-    ...(wanted('v2')
-      ? Object.entries(credentials).map(([kind, authorization]) =>
-          httpContender(appReadLoad(`GET /v2/apps/{id} ${kind}`, 'appgrant', base, appId, authorization), connections, probe(server)),
-        )
-      : []),
-    ...(koa ? [httpContender(appReadLoad('GET /v2/apps/{id}', 'bare-koa', koa.base, appId), connections, probe(koa))] : []),
-  ];
-  if (reads.length) await side(reads);
-  if (wanted('login')) await side([httpContender(loginLoad(base, browser.cookieHeader(), csrfToken, fixtures.owner), connections, probe(server))]);
-  if (wanted('flow')) await side([flowContender({ base, partner: fixtures.partner, redirectUri, owners: fixtures.flowOwners }, shape.flowWorkers, probe(server))]);
+  say(`\nmeasurements: each appgrant scenario side by side with its baselines, in ${shape.rounds} alternating rounds`);
+  await side(tokenSides('exchange').map((one) => codeExchangeContender(tokenTarget(one, one.codes), connections, one.probe)));
+  await side(tokenSides('refresh').map((one) => refreshContender(tokenTarget(one, one.refreshTokens), connections, one.probe)));
+  await side(
+    tokenSides('introspection').map((one) =>
+      httpContender(introspectionLoad({ target: one.target, base: one.base, client: fixtures.resourceServer, accessToken: one.accessToken }), connections, one.probe),
+    ),
+  );
+  await side([
+    ...(lean ? [httpContender(appReadLoad('GET /v2/apps/{id}', 'unauthenticated-api', lean.base, appId), connections, probe(lean, meter))] : []),
+    ...appgrantSides.flatMap((one) => [
+      ...Object.entries(credentials)
+        .filter(([kind]) => wantedKind(kind))
+        .map(([kind, authorization]) => httpContender(appReadLoad(`GET /v2/apps/{id} ${kind}`, one.target, one.base, appId, authorization), connections, one.probe)),
+      ...(wantedKind('DPoP')
+        ? [dpopReadContender({ target: one.target, base: one.base, issuer: settings.ISSUER, appId, accessToken: dpopToken.access_token, key: dpopKey }, connections, one.probe)]
+        : []),
+    ]),
+    ...(koa ? [httpContender(appReadLoad('GET /v2/apps/{id}', 'bare-koa', koa.base, appId), connections, probe(koa, meter))] : []),
+  ]);
+  if (wanted('login')) await side([httpContender(loginLoad(base, browser.cookieHeader(), csrfToken, fixtures.owner), connections, probe(server, meter))]);
+  if (wanted('flow')) await side([flowContender({ base, partner: fixtures.partner, redirectUri, owners: fixtures.flowOwners }, shape.flowWorkers, probe(server, meter))]);
 
-  const serverLog = server.output.trim();
-  await Promise.all([server, bare?.child, plain, koa].map((child) => child?.stop()));
-
-  /** bare oidc-provider with a code of its own minted and exchanged once, to check it answers like appgrant. */
-  async function startBareOidc() {
-    const child = await startBaseline('bare-oidc', 'bench/baselines/bare-oidc.ts', '/__health', (port, childBase) => ({
-      PORT: String(port),
-      ISSUER: childBase,
-      PARTNER_ID: fixtures.partner.id,
-      PARTNER_SECRET: fixtures.partner.secret,
-      RS_ID: fixtures.resourceServer.id,
-      RS_SECRET: fixtures.resourceServer.secret,
-      REDIRECT_URI: redirectUri,
-      SCOPE: token.scope || partnerPermissions.join(' '),
-      ACCOUNT_ID: fixtures.owner.accountId,
-    }));
-    // Bound to a login session like appgrant's real codes when those are.
-    const bareMinter = bareCodeMinter(child.base, minter.describe.expiresWithSession === true);
-    const [bareCode] = await bareMinter.mint(1);
-    const bareToken = await exchangeCode(child.base, fixtures.partner, bareCode!, redirectUri);
-    return { child, base: child.base, minter: bareMinter, accessToken: bareToken.access_token };
-  }
+  const serverLog = [server, serverViaBouncer].flatMap((child) => (child?.output.trim() ? [`${child.name}:\n${child.output.trim().slice(-2000)}`] : [])).join('\n');
+  await stopAllChildren();
 
   const profiles = args['cpu-prof'] ? join(resultsDir, 'profiles') : undefined;
 
@@ -332,8 +400,8 @@ async function main(): Promise<number> {
   if (notes.length) say(`\nnotes\n${notes.join('\n')}`);
   say(`\n${checksTable(checks)}`);
   if (quick) say('\n(quick smoke run: the figures are not representative; the targets are for the full run)');
-  if (serverLog) say(`\nthe server wrote (all of it in ${serverLogFile}; the end):\n${serverLog.slice(-2000)}`);
-  if (profiles) say(`\nserver CPU profile in ${profiles}`);
+  if (serverLog) say(`\nthe servers wrote (all of it in ${serverLogFile} and next to it; the end):\n${serverLog}`);
+  if (profiles) say(`\nserver CPU profiles in ${profiles}`);
 
   const { KEY_ENCRYPTION_KEYS: _secret, DATABASE_URL: _url, ...publicEnv } = serverEnv;
   const results = {
@@ -354,7 +422,8 @@ async function main(): Promise<number> {
         parallelism: settings.PASSWORD_HASH_PARALLELISM,
       },
     },
-    mintedCodeTemplate: minter.describe,
+    pgbouncer: bouncer ? { poolMode: 'transaction', serverSessionsPerDatabase: bouncerPoolSize } : undefined,
+    mintedTemplates: { codes: codes.describe, refreshTokens: refreshTokens.describe },
     queryCensus: census,
     measurements,
     checks,
@@ -373,6 +442,20 @@ async function main(): Promise<number> {
   }
   say('\nOK: every scenario answered as expected');
   return 0;
+}
+
+/**
+ * The appgrant server as `npm start` runs it. One that does not answer its readiness check in
+ * time (seen once on a busy shared machine, right after the test suite) is stopped, the
+ * last answer printed, and started once more.
+ */
+async function startServer(name: string, env: Record<string, string>, port: number, logFile: string): Promise<Child> {
+  const nodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(resultsDir, 'profiles')] : []), ...(args['node-arg'] ?? [])];
+  const options = { name, script: 'bin/appgrant-server', env, nodeArgs, readyUrl: `http://127.0.0.1:${port}/readyz`, logFile };
+  return startChild(options).catch((error: unknown) => {
+    say(`${name} did not start: ${error instanceof Error ? error.message : String(error)}\ntrying once more`);
+    return startChild(options);
+  });
 }
 
 /** A baseline in its own process on a free port; `base` is its URL. */

@@ -1,6 +1,7 @@
-import { CodeQueue, type CodeMinter } from './codes.ts';
-import { addToApp, basicAuthorization, codeExchangeBody, type Owner, type Partner } from './flow-client.ts';
-import { runFlowLoad, runHttpLoad, type HttpLoad, type Measurement } from './load.ts';
+import { TokenQueue, type CodeMinter } from './codes.ts';
+import { ProofQueue, type DpopKey } from './dpop.ts';
+import { addToApp, basicAuthorization, codeExchangeBody, refreshBody, type Owner, type Partner } from './flow-client.ts';
+import { runFlowLoad, runHttpLoad, type HttpLoad, type Measurement, type Target } from './load.ts';
 import type { CpuMeter, CpuUsage } from './cpu.ts';
 import type { Child } from './processes.ts';
 
@@ -40,6 +41,8 @@ export interface Contender {
   run: (durationSec: number) => Promise<Measurement>;
   /** Called before the warm-up (with nothing) and after it (with its result), e.g. to mint codes for what follows. */
   prepare?: (warmup: Measurement | undefined, nextSec: number) => Promise<void>;
+  /** Called before each measured round (not timed), e.g. to make fresh DPoP proofs. */
+  beforeRound?: (roundSec: number) => void;
   /** Notes for the combined result, asked for at the end. */
   notes?: () => string[];
 }
@@ -106,6 +109,7 @@ export async function measureSideBySide(contenders: Contender[], shape: Shape): 
   const sliceSec = shape.durationSec / shape.rounds;
   for (let roundIndex = 0; roundIndex < shape.rounds; roundIndex += 1) {
     for (const [index, contender] of contenders.entries()) {
+      contender.beforeRound?.(sliceSec);
       const before = contender.probe.meter.snapshot(contender.probe.child.pid);
       const slice = await contender.run(sliceSec);
       slice.cpu = contender.probe.meter.usage(before, contender.probe.child.pid);
@@ -127,58 +131,119 @@ export function httpContender(load: HttpLoad, connections: number, probe: Probe)
 }
 
 export interface CodeExchangeTarget {
-  target: Measurement['target'];
+  target: Target;
   base: string;
   partner: Partner;
   redirectUri: string;
   minter: CodeMinter;
 }
 
-/** Codes minted per second of run before the warm-up says how fast the target really is. */
+/** Codes (or refresh tokens) minted per second of run before the warm-up says how fast the target really is. */
 const initialMintRate = 2000;
 
+/** Enough of something per second for a run: 3× the warm-up's rate, at least `floor`/s, plus a margin per connection. */
+function aheadFor(warmup: Measurement | undefined, nextSec: number, connections: number, floor: number): number {
+  return Math.ceil(Math.max(3 * (warmup?.perSecond ?? 0), floor) * nextSec) + connections * 4;
+}
+
 /**
- * POST /oauth/token, authorization_code with client_secret_basic, one
- * fresh code per request. Codes for the warm-up are minted first at an
- * assumed 2000/s; the measured rounds then get 2000/s or three times the
- * warm-up's rate, whichever is more, all minted before they start so minting
- * never competes with the measurement.
+ * POST /oauth/token with client_secret_basic, one fresh single-use token
+ * (a code, or a refresh token) per request. Tokens for the warm-up are minted
+ * first at an assumed 2000/s; the measured rounds then get 2000/s or three
+ * times the warm-up's rate, whichever is more, all minted before they start
+ * so minting never competes with the measurement.
  */
-export function codeExchangeContender(target: CodeExchangeTarget, connections: number, probe: Probe): Contender {
-  const queue = new CodeQueue();
+function tokenRequestContender(
+  name: string,
+  target: CodeExchangeTarget,
+  body: (token: string) => string,
+  connections: number,
+  probe: Probe,
+): Contender {
+  const queue = new TokenQueue();
   let minted = 0;
   const load: HttpLoad = {
-    name: 'code exchange',
+    name,
     target: target.target,
     base: target.base,
     method: 'POST',
     path: '/oauth/token',
     headers: { authorization: basicAuthorization(target.partner.id, target.partner.secret) },
-    bodyFor: () => codeExchangeBody(queue.next(), target.redirectUri),
+    bodyFor: () => body(queue.next()),
     expectedStatus: 200,
-    verifyBody: (body) => body.includes('"access_token"'),
+    verifyBody: (answer) => answer.includes('"access_token"'),
   };
   return {
     probe,
     run: (durationSec) => runHttpLoad(load, { durationSec, connections }),
     prepare: async (warmup, nextSec) => {
-      const needed = Math.ceil(Math.max(3 * (warmup?.perSecond ?? 0), initialMintRate) * nextSec) + connections * 4;
-      const count = needed - queue.size;
+      const count = aheadFor(warmup, nextSec, connections, initialMintRate) - queue.size;
       if (count > 0) {
         const started = performance.now();
         queue.add(await target.minter.mint(count));
         minted += count;
-        probe.progress(`  ${target.target}: minted codes for ${nextSec} s in ${Math.round(performance.now() - started)} ms`);
+        probe.progress(`  ${target.target}: minted ${count} for ${name}, ${nextSec} s, in ${Math.round(performance.now() - started)} ms`);
       }
       // Running short during the warm-up is harmless; only the measured rounds count.
       if (warmup) queue.exhausted = 0;
     },
-    notes: () => [`${minted} codes minted, ${queue.size} left unused`, ...(queue.exhausted ? [`codes ran out: ${queue.exhausted} requests carried a bogus code`] : [])],
+    notes: () => [`${minted} minted, ${queue.size} left unused`, ...(queue.exhausted ? [`ran out: ${queue.exhausted} requests carried a bogus one`] : [])],
+  };
+}
+
+/** grant_type=authorization_code, one fresh code per request (the minter mints codes). */
+export function codeExchangeContender(target: CodeExchangeTarget, connections: number, probe: Probe): Contender {
+  return tokenRequestContender('code exchange', target, (code) => codeExchangeBody(code, target.redirectUri), connections, probe);
+}
+
+/** grant_type=refresh_token, one fresh refresh token per request (the minter mints refresh tokens). */
+export function refreshContender(target: CodeExchangeTarget, connections: number, probe: Probe): Contender {
+  return tokenRequestContender('refresh', target, refreshBody, connections, probe);
+}
+
+export interface DpopReadTarget {
+  target: Target;
+  base: string;
+  /** The issuer the proofs name (htu), which may differ from `base`. */
+  issuer: string;
+  appId: string;
+  accessToken: string;
+  key: DpopKey;
+}
+
+/** Proofs made per second of round before the warm-up says how fast the target really is. */
+const initialProofRate = 3000;
+
+/**
+ * GET /v2/apps/{appId} with `Authorization: DPoP <token>` and a fresh proof
+ * per request, made before each round for the whole round.
+ */
+export function dpopReadContender(target: DpopReadTarget, connections: number, probe: Probe): Contender {
+  const url = `${target.issuer}/v2/apps/${target.appId}`;
+  const proofs = new ProofQueue(() => target.key.proof('GET', url, target.accessToken));
+  let rate = initialProofRate;
+  const load: HttpLoad = {
+    ...appReadLoad('GET /v2/apps/{id} DPoP', target.target, target.base, target.appId, `DPoP ${target.accessToken}`),
+    headersFor: () => ({ dpop: proofs.next() }),
+  };
+  return {
+    probe,
+    run: (durationSec) => runHttpLoad(load, { durationSec, connections }),
+    prepare: async (warmup, nextSec) => {
+      if (warmup) {
+        rate = Math.max(3 * warmup.perSecond, initialProofRate);
+        proofs.madeLate = 0;
+      } else {
+        proofs.refill(aheadFor(undefined, nextSec, connections, rate));
+      }
+    },
+    beforeRound: (roundSec) => proofs.refill(aheadFor(undefined, roundSec, connections, rate)),
+    notes: () => (proofs.madeLate ? [`proofs ran out: ${proofs.madeLate} made during the measured rounds`] : []),
   };
 }
 
 export interface IntrospectionTarget {
-  target: Measurement['target'];
+  target: Target;
   base: string;
   client: Partner;
   accessToken: string;
@@ -200,7 +265,7 @@ export function introspectionLoad(target: IntrospectionTarget): HttpLoad {
 }
 
 /** GET /v2/apps/{appId}, with an Authorization header or none. */
-export function appReadLoad(name: string, target: Measurement['target'], base: string, appId: string, authorization?: string): HttpLoad {
+export function appReadLoad(name: string, target: Target, base: string, appId: string, authorization?: string): HttpLoad {
   return {
     name,
     target,

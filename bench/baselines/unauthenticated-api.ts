@@ -1,45 +1,43 @@
 /**
- * Baseline: appgrant's GET /v2/apps/:appId with authentication switched
- * off. The same findApp and presentApp on the same database, with the same
- * pool size as the server, but no credential check at all: what the read
- * itself costs.
+ * Baseline, the lean read: GET /v2/apps/:appId with no authentication and no
+ * framework, what the read itself costs. node:http, a path match, one
+ * prepared `pg` statement on the same database with appgrant's pool size,
+ * and the same JSON (presentApp). Nothing else: no middleware, no query
+ * builder, no request log.
  *
- * Environment: PORT, DATABASE_URL.
+ * Environment: PORT, DATABASE_URL, POOL_SIZE (default 10, appgrant's).
  */
-import { createServer } from 'node:http';
-import Koa from 'koa';
-import Router from '@koa/router';
-import { findApp } from '../../src/apps/apps.ts';
+import { createServer, type ServerResponse } from 'node:http';
+import pg from 'pg';
+import type { App } from '../../src/apps/apps.ts';
 import { presentApp } from '../../src/api/presenters.ts';
-import { openDatabase } from '../../src/db/database.ts';
 
 const port = Number(process.env.PORT);
 const databaseUrl = process.env.DATABASE_URL;
 if (!port || !databaseUrl) throw new Error('PORT and DATABASE_URL are required');
+const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.POOL_SIZE ?? 10) });
 
-const database = await openDatabase({ databaseUrl, dataDir: 'unused' });
-const db = database.knex;
+const appPath = /^\/v2\/apps\/([^/?]+)$/;
 
-const router = new Router();
-router.get('/healthz', (ctx) => {
-  ctx.body = { status: 'ok' };
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  response.end(json);
+}
+
+async function readApp(id: string): Promise<App | undefined> {
+  const { rows } = await pool.query<App>({ name: 'lean_find_app', text: 'select * from apps where id = $1', values: [id] });
+  return rows[0];
+}
+
+const server = createServer((request, response) => {
+  const match = request.method === 'GET' ? appPath.exec(request.url ?? '') : null;
+  if (request.url === '/healthz') return send(response, 200, { status: 'ok' });
+  if (!match) return send(response, 404, { errors: [{ code: 'not_found', title: 'Not found' }] });
+  readApp(decodeURIComponent(match[1]!)).then(
+    (app) => (app ? send(response, 200, { app: presentApp(app) }) : send(response, 404, { errors: [{ code: 'app_not_found', title: 'App not found' }] })),
+    () => send(response, 503, { errors: [{ code: 'unavailable', title: 'Database unavailable' }] }),
+  );
 });
-router.get('/v2/apps/:appId', async (ctx) => {
-  const app = await findApp(db, ctx.params.appId as string);
-  if (!app) {
-    ctx.status = 404;
-    ctx.body = { errors: [{ code: 'app_not_found', title: 'App not found' }] };
-    return;
-  }
-  ctx.body = { app: presentApp(app) };
-});
-
-const app = new Koa();
-app.use(router.routes());
-const server = createServer(app.callback());
 server.listen(port, '127.0.0.1');
-process.on('SIGTERM', () => {
-  server.close(() => {
-    database.close().finally(() => process.exit(0));
-  });
-});
+process.on('SIGTERM', () => server.close(() => void pool.end().finally(() => process.exit(0))));

@@ -16,6 +16,7 @@ import { root } from './server-process.ts';
  */
 export interface Bouncer {
   port: number;
+  pid: number;
   url(database: string): string;
   stop(): Promise<void>;
 }
@@ -39,7 +40,7 @@ async function accepting(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`pgbouncer did not listen on ${port} within ${timeoutMs} ms`);
 }
 
-export async function startPgBouncer(cluster: Cluster, poolSize = 4): Promise<Bouncer> {
+export async function startPgBouncer(cluster: Pick<Cluster, 'port'>, poolSize = 4): Promise<Bouncer> {
   const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
   const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
   const dir = mkdtempSync(join(tmpdir(), 'appgrant-pgbouncer-'));
@@ -77,6 +78,7 @@ export async function startPgBouncer(cluster: Cluster, poolSize = 4): Promise<Bo
   }
   return {
     port,
+    pid: child.pid!,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
