@@ -36,6 +36,12 @@ export interface Measurement {
   peakRssMB?: number;
   /** Cores used during the measured run (not the warm-up), by whom. */
   cpu?: CpuUsage;
+  /**
+   * When the measured rounds ran, in microseconds of the monotonic clock the
+   * V8 CPU profiles of --cpu-prof use too: bench/profile-summary.ts cuts a
+   * server's profile down to one scenario with them.
+   */
+  windows?: { fromUs: number; toUs: number }[];
   notes: string[];
 }
 

@@ -1,10 +1,16 @@
 /**
- * `node bench/profile-summary.ts <file.cpuprofile> [top]`: where a V8 CPU
- * profile (from `npm run bench -- --cpu-prof`) spent its time, by package
- * or source folder and by function (self time), plus the inclusive time of
- * the project's own functions. Idle time is left out of the percentages.
+ * `node bench/profile-summary.ts <file.cpuprofile> [top] [--results <file.json>
+ * --scenario <name> [--target <process>]]`: where a V8 CPU profile (from
+ * `npm run bench -- --cpu-prof`) spent its time, by package or source folder
+ * and by function (self time), plus the inclusive time of the project's own
+ * functions. Idle time is left out of the percentages. With --results and
+ * --scenario, only the samples taken during that scenario's measured rounds
+ * count (the windows the bench recorded for it; --target defaults to
+ * appgrant): one profile of a run with several scenarios then says where
+ * each one's time went, without the start-up and the warm-ups.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 
 interface ProfileNode {
   id: number;
@@ -14,24 +20,61 @@ interface ProfileNode {
 
 interface Profile {
   nodes: ProfileNode[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
 
-const [file, topArgument] = process.argv.slice(2);
-if (!file) {
-  process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [top]\n');
+interface Window {
+  fromUs: number;
+  toUs: number;
+}
+
+const { values: options, positionals } = parseArgs({
+  options: { results: { type: 'string' }, scenario: { type: 'string' }, target: { type: 'string', default: 'appgrant' } },
+  allowPositionals: true,
+});
+const [file, topArgument] = positionals;
+if (!file || (options.scenario === undefined) !== (options.results === undefined)) {
+  process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [top] [--results <file.json> --scenario <name> [--target <process>]]\n');
   process.exit(2);
 }
 const top = Number(topArgument ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+
+/** The measured rounds of one scenario, from a results file, or undefined for the whole profile. */
+function windowsOf(resultsFile: string | undefined, scenario: string | undefined, target: string): Window[] | undefined {
+  if (!resultsFile || !scenario) return undefined;
+  const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as { measurements: { target: string; name: string; windows?: Window[] }[] };
+  const measurement = results.measurements.find((m) => m.target === target && m.name === scenario);
+  if (!measurement?.windows?.length) {
+    const known = results.measurements.map((m) => `${m.target}: ${m.name}`).join('; ');
+    throw new Error(`no measured rounds of "${target}: ${scenario}" in ${resultsFile} (known: ${known})`);
+  }
+  return measurement.windows;
+}
+
+/** Sample ids, keeping only those taken inside the windows when there are any. */
+function samplesIn(windows: Window[] | undefined): { id: number; micros: number }[] {
+  const kept: { id: number; micros: number }[] = [];
+  let at = profile.startTime;
+  profile.samples.forEach((id, index) => {
+    const micros = profile.timeDeltas[index] ?? 0;
+    at += micros;
+    if (!windows || windows.some((window) => at >= window.fromUs && at <= window.toUs)) kept.push({ id, micros });
+  });
+  return kept;
+}
+const windows = windowsOf(options.results, options.scenario, options.target);
+const samples = samplesIn(windows);
+if (windows && !samples.length) throw new Error('no sample of the profile falls inside the measured rounds: is it the profile of that run?');
 
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 
 const selfMicros = new Map<number, number>();
-profile.samples.forEach((id, index) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+for (const { id, micros } of samples) selfMicros.set(id, (selfMicros.get(id) ?? 0) + micros);
 
 function area(url: string, name: string): string {
   if (!url) return name.startsWith('(') ? name : '(native)';
@@ -97,7 +140,8 @@ const list = (title: string, entries: Map<string, number>) => {
     process.stdout.write(`  ${percent(micros)}  ${(micros / 1000).toFixed(0).padStart(7)} ms  ${name}\n`);
   }
 };
-process.stdout.write(`${file}: ${(busy / 1000).toFixed(0)} ms busy\n`);
+const scope = windows ? `the measured rounds of "${options.target}: ${options.scenario}" (${windows.length}, ${((windows.reduce((sum, w) => sum + w.toUs - w.fromUs, 0)) / 1e6).toFixed(1)} s)` : 'the whole profile';
+process.stdout.write(`${file}, ${scope}: ${(busy / 1000).toFixed(0)} ms busy in ${samples.length} samples\n`);
 list('self time by package / folder', areas);
 list('self time charged to the nearest package / folder on the stack (native and node internals go to their caller)', charged);
 list('self time by function', functions);

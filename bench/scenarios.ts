@@ -14,6 +14,9 @@ export interface Shape {
   rounds: number;
 }
 
+/** CLOCK_MONOTONIC in microseconds, the clock of V8's CPU profiles (and of process.hrtime) on Linux. */
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
 const megabytes = (bytes: number | undefined) => (bytes === undefined ? undefined : Math.round((bytes / 1024 / 1024) * 10) / 10);
 
 export type Progress = (line: string) => void;
@@ -87,6 +90,7 @@ function combine(slices: Measurement[]): Measurement {
       ? { cpu: { machine: cpuAverage('machine'), target: cpuAverage('target'), targetKernel: cpuAverage('targetKernel'), postgres: cpuAverage('postgres'), bench: cpuAverage('bench'), other: cpuAverage('other') } }
       : {}),
     notes: [...new Set(slices.flatMap((slice) => slice.notes))],
+    windows: slices.flatMap((slice) => slice.windows ?? []),
   };
 }
 
@@ -111,7 +115,9 @@ export async function measureSideBySide(contenders: Contender[], shape: Shape): 
     for (const [index, contender] of contenders.entries()) {
       contender.beforeRound?.(sliceSec);
       const before = contender.probe.meter.snapshot(contender.probe.child.pid);
+      const fromUs = monotonicMicros();
       const slice = await contender.run(sliceSec);
+      slice.windows = [{ fromUs, toUs: monotonicMicros() }];
       slice.cpu = contender.probe.meter.usage(before, contender.probe.child.pid);
       slices[index]!.push(slice);
     }
