@@ -84,14 +84,15 @@ async function inParallel(count: number, parallelism: number, task: () => Promis
 export async function appgrantProvider(db: Knex, settings: Settings): Promise<Provider> {
   const logger = createLogger('warn');
   const keyEncryptionKeys = await loadKeyEncryptionKeys(db, settings.KEY_ENCRYPTION_KEYS);
-  const signingKeys = new SigningKeySet(db, new SecretBox(keyEncryptionKeys), settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
+  const box = new SecretBox(keyEncryptionKeys);
+  const signingKeys = new SigningKeySet(db, box, settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
   await signingKeys.start();
   signingKeys.stop();
   return createOAuthProvider({
     db,
     settings,
     logger,
-    cookieKeys: await loadCookieKeys(db, settings.COOKIE_KEYS),
+    cookieKeys: await loadCookieKeys(db, settings.COOKIE_KEYS, box),
     signingKey: signingKeys.signingKey()!.jwk,
     secretVerifier: new ClientSecretVerifier(passwordHasherFor(settings)),
     recordIds: new RecordIds(new BearerDigests(keyEncryptionKeys)),

@@ -218,6 +218,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (production && !raw.KEY_ENCRYPTION_KEYS) {
     throw new SettingsError('invalid configuration: KEY_ENCRYPTION_KEYS: required in production (id:secret pairs that encrypt API key secrets)');
   }
+  if (production && !raw.COOKIE_KEYS) {
+    throw new SettingsError('invalid configuration: COOKIE_KEYS: required in production (comma-separated keys of at least 32 characters that sign cookies)');
+  }
   if (production && !raw.METRICS_TOKEN && raw.METRICS_PORT === undefined) {
     throw new SettingsError(
       'invalid configuration: METRICS_TOKEN or METRICS_PORT: one is required in production (a token /metrics asks for, or a separate private listener for it)',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EncryptionKey } from './secret-box.ts';
+import type { EncryptionKey, SecretBox } from './secret-box.ts';
 import type { Knex } from 'knex';
 
 /**
@@ -13,9 +13,26 @@ async function sharedMaterial<T>(db: Knex, purpose: string, create: () => T): Pr
   return row.material as T;
 }
 
-/** Keys that sign session and interaction cookies: configured, or shared through the database. */
-export async function loadCookieKeys(db: Knex, configured: string[] | undefined): Promise<string[]> {
-  return configured ?? sharedMaterial(db, 'cookie-keys', () => [randomBytes(32).toString('base64url')]);
+const cookieKeysPurpose = 'cookie-keys';
+
+/**
+ * Keys that sign session and interaction cookies: configured (production
+ * requires it), or else generated once and shared through the database,
+ * sealed under the key-encryption keys, so that a copy of the table does
+ * not let anyone forge a cookie. Keys an earlier version stored in plain
+ * form are sealed the first time they are read.
+ */
+export async function loadCookieKeys(db: Knex, configured: string[] | undefined, box: SecretBox): Promise<string[]> {
+  if (configured) return configured;
+  const seal = (keys: string[]) => ({ sealed: box.seal(JSON.stringify(keys), cookieKeysPurpose) });
+  const material = await sharedMaterial<{ sealed: string } | string[]>(db, cookieKeysPurpose, () => seal([randomBytes(32).toString('base64url')]));
+  if (Array.isArray(material)) {
+    await db('server_keys').where({ purpose: cookieKeysPurpose }).update({ material: JSON.stringify(seal(material)) });
+    return material;
+  }
+  const opened = box.open(material.sealed, cookieKeysPurpose);
+  if (opened === undefined) throw new Error('the cookie keys in server_keys cannot be opened with the configured KEY_ENCRYPTION_KEYS');
+  return JSON.parse(opened) as string[];
 }
 
 /**

@@ -130,7 +130,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   const recordIds = new RecordIds(digests);
   await digestLegacyRecords(db, recordIds);
   await keyLegacyOwnerSessions(db, digests);
-  const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS);
+  const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS, box);
   const signingKeys = new SigningKeySet(db, box, settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
   await signingKeys.start();
   const counters = new SharedCounters(db, settings.REDIS_URL);

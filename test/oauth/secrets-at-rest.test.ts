@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { CookieBrowser } from '../support/browser.ts';
@@ -164,6 +164,7 @@ describe('secrets at rest', () => {
 describe('records written by an earlier version', () => {
   // The server's own digests, from the key-encryption key it is given, to find the rows of known tokens.
   const digests = new BearerDigests([{ id: 'k1', secret: encryptionSecret }]);
+  const legacyCookieKey = 'a-cookie-key-kept-in-plain-form-by-an-earlier-version';
   let store: DurableStore;
   let server: StoredServer;
 
@@ -200,13 +201,17 @@ describe('records written by an earlier version', () => {
     await asEarlierVersion('AccessToken', run.refreshed.access_token);
     await asEarlierVersion('RefreshToken', run.refreshed.refresh_token);
     await server.db('web_sessions').update({ id_hash: createHash('sha256').update(run.dashboardCookie).digest('hex'), keyed: false });
+    // Cookie keys as an earlier version kept them: in plain form.
+    await server.db('server_keys').where({ purpose: 'cookie-keys' }).update({ material: JSON.stringify([legacyCookieKey]) });
     // The same address again: a refresh token is for the platform API under that issuer.
     const port = new URL(server.url).port;
     await server.close();
 
     server = await startServerOnStore(store, { ...keyEncryptionEnv, PORT: port, ISSUER: `http://127.0.0.1:${port}` });
     const dump = await databaseDump(server.db);
-    for (const secret of [run.refreshed.access_token, run.refreshed.refresh_token, run.dashboardCookie]) expect(dump.includes(secret)).toBe(false);
+    for (const secret of [run.refreshed.access_token, run.refreshed.refresh_token, run.dashboardCookie, legacyCookieKey]) expect(dump.includes(secret)).toBe(false);
+    const { material } = await server.db('server_keys').where({ purpose: 'cookie-keys' }).first();
+    expect(Object.keys(material)).toEqual(['sealed']);
     expect(await server.db('oauth_records').where({ id_digested: false }).whereIn('kind', ['AccessToken', 'RefreshToken'])).toEqual([]);
 
     expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth: `Bearer ${run.refreshed.access_token}` })).status).toBe(200);
@@ -214,5 +219,12 @@ describe('records written by an earlier version', () => {
     expect(dashboard.status).toBe(200);
     const again = await fetch(`${server.url}/oauth/token`, refreshBody(run.partner, run.refreshed.refresh_token));
     expect(again.status, await again.clone().text()).toBe(200);
+
+    // The same cookie key still signs: the engine's session cookie carries its signature.
+    const browser = new CookieBrowser(server.url);
+    await authorizeThroughPages(browser, { client_id: run.partner.id, response_type: 'code' }, { email: account.email, password }, { appId: app.id });
+    const cookies = new Map(browser.cookieHeader().split('; ').map((pair) => pair.split('=') as [string, string]));
+    const signed = `appgrant.session=${cookies.get('appgrant.session')}`;
+    expect(cookies.get('appgrant.session.sig')).toBe(createHmac('sha1', legacyCookieKey).update(signed).digest('base64url'));
   });
 });

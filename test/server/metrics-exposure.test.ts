@@ -81,6 +81,7 @@ describe('/metrics access', () => {
       NODE_ENV: 'production',
       ISSUER: 'https://auth.example.com',
       KEY_ENCRYPTION_KEYS: 'k1:0123456789abcdef0123456789abcdef',
+      COOKIE_KEYS: 'cookie-key-0123456789abcdef0123456789',
     };
     expect(() => loadSettings(production)).toThrow(SettingsError);
     expect(() => loadSettings(production)).toThrow(/METRICS_TOKEN or METRICS_PORT/);

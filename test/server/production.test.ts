@@ -19,6 +19,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
  */
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const cookieKeys = 'cookie-key-of-the-production-test-0123456789';
 const productionEnv = {
   NODE_ENV: 'production',
   ISSUER: 'https://127.0.0.1:0',
@@ -28,6 +29,7 @@ const productionEnv = {
   NOTICE_POLL_INTERVAL_MS: '100',
   // Production refuses to start without a way to keep /metrics private.
   METRICS_TOKEN: 'metrics-token-for-the-production-test-0123456789',
+  COOKIE_KEYS: cookieKeys,
   ...keyEncryptionEnv,
 };
 const hsts = 'max-age=31536000; includeSubDomains';
@@ -96,8 +98,10 @@ describe('demo data', () => {
   it.each([
     ['SEED_DEMO=true', { SEED_DEMO: 'true' }, 'SEED_DEMO: demo data (with published passwords and secrets) is never seeded in production'],
     ['OUTBOUND_ALLOW_PRIVATE_TARGETS=true', { OUTBOUND_ALLOW_PRIVATE_TARGETS: 'true' }, 'OUTBOUND_ALLOW_PRIVATE_TARGETS: is for development and tests only, never production'],
+    // Cookie keys come from configuration in production, never from the database.
+    ['COOKIE_KEYS unset', { COOKIE_KEYS: '' }, 'COOKIE_KEYS: required in production (comma-separated keys of at least 32 characters that sign cookies)'],
   ])('%s is refused at start in production (exit 2, the variable named)', async (_name, extra, message) => {
-    const { code, stderr } = await startProcess({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com', ...keyEncryptionEnv, ...extra });
+    const { code, stderr } = await startProcess({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com', COOKIE_KEYS: cookieKeys, ...keyEncryptionEnv, ...extra });
     expect(code).toBe(2);
     expect(stderr).toBe(`appgrant: invalid configuration: ${message}\n`);
   });
