@@ -101,7 +101,7 @@ export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) 
     decided(ctx, 'allowed', 'none');
   }
 
-  return async function checkAccess(ctx: Context, next: Next): Promise<void> {
+  async function checkAccess(ctx: Context, next: Next): Promise<void> {
     try {
       await decide(ctx);
       await next();
@@ -109,7 +109,9 @@ export function authorize(resolver: CallerResolver, db: Knex, rule: AccessRule) 
       if (error instanceof ForbiddenProblem) decided(ctx, 'forbidden', error.reason);
       throw error;
     }
-  };
+  }
+  // The rule stays readable on the step, so the API's description can be checked against what the routes enforce.
+  return Object.assign(checkAccess, { accessRule: rule });
 }
 
 /** The access step of one route: the levels that may call it and the permissions that allow it (any one). */

@@ -8,7 +8,8 @@ import type { ApiDependencies } from './dependencies.ts';
 import { appListQuery, pageNavigation } from './pagination.ts';
 import { requestOrigin } from '../http/origin.ts';
 import { actorOf } from './actors.ts';
-import { presentApp } from './presenters.ts';
+import { appAnswer, appListAnswer, emptyAnswer, presentApp } from './presenters.ts';
+import type { z } from 'zod';
 
 /** /v2/apps: an account's apps, page by page; one app read, changed or deleted. */
 export function appRoutes(router: Router, deps: ApiDependencies, guard: Guard): void {
@@ -30,7 +31,7 @@ function listApps({ db, issuer }: ApiDependencies) {
       before: query['page[before]'],
       size: query['page[size]'],
     });
-    ctx.body = { apps: page.apps.map(presentApp), ...pageNavigation(page, query, `${issuer}/v2/apps`) };
+    ctx.body = { apps: page.apps.map(presentApp), ...pageNavigation(page, query, `${issuer}/v2/apps`) } satisfies z.output<typeof appListAnswer>;
   };
 }
 
@@ -38,23 +39,23 @@ function addApp({ db }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = await createApp(db, callerOf(ctx).accountId, ctx.request.body as AppInput);
     ctx.status = 201;
-    ctx.body = { app: presentApp(app) };
+    ctx.body = { app: presentApp(app) } satisfies z.output<typeof appAnswer>;
   };
 }
 
 function showApp(ctx: Context): void {
-  ctx.body = { app: presentApp(appOf(ctx)) };
+  ctx.body = { app: presentApp(appOf(ctx)) } satisfies z.output<typeof appAnswer>;
 }
 
 function changeApp({ db }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
-    ctx.body = { app: presentApp(await updateApp(db, appOf(ctx), ctx.request.body as AppChanges)) };
+    ctx.body = { app: presentApp(await updateApp(db, appOf(ctx), ctx.request.body as AppChanges)) } satisfies z.output<typeof appAnswer>;
   };
 }
 
 function deleteApp({ db }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     await deleteAppWithItsGrants(db, appOf(ctx).id, { actor: actorOf(callerOf(ctx)), origin: requestOrigin(ctx) });
-    ctx.body = {};
+    ctx.body = {} satisfies z.output<typeof emptyAnswer>;
   };
 }

@@ -1,11 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { findApp } from '../apps/apps.ts';
-import type { Caller } from '../credentials/caller.ts';
 import { ApiProblem, ForbiddenProblem } from '../http/problems.ts';
 import { isKnownPermission } from '../permissions/catalog.ts';
 import { callerOf, holdsAny, type Guard } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { credentialAnswer, presentCredential } from './presenters.ts';
 
 /**
  * GET /v2/credentials/current: who the credentials belong to and, with
@@ -17,30 +18,22 @@ export function credentialRoutes(router: Router, deps: ApiDependencies, guard: G
   router.get('/credentials/current', guard(['app', 'account', 'appUser'], []), currentCredential(deps));
 }
 
+/** `?appId=…&permission=…`: each once, both optional. */
+export const currentCredentialQuery = z.object({
+  appId: z.string().optional().meta({ description: 'With it: 403 unless the credentials may act on this app' }),
+  permission: z.string().optional().meta({ description: 'With it: 403 unless the credentials hold this permission; 400 when no such permission exists' }),
+});
+
 function currentCredential({ db }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     const caller = callerOf(ctx);
-    const appId = typeof ctx.query.appId === 'string' ? ctx.query.appId : undefined;
-    const permission = typeof ctx.query.permission === 'string' ? ctx.query.permission : undefined;
+    const { appId, permission } = currentCredentialQuery.parse(ctx.query);
     if (permission !== undefined && !isKnownPermission(permission)) throw new ApiProblem(400, 'bad_request', 'Unknown permission');
     if (permission !== undefined && !holdsAny(caller, [permission])) throw new ForbiddenProblem('permission');
     if (appId !== undefined) {
       const app = caller.level === 'account' || caller.appId === appId ? await findApp(db, appId) : undefined;
       if (!app || app.account_id !== caller.accountId) throw new ForbiddenProblem('other_app');
     }
-    ctx.body = { credential: presentCredential(caller) };
-  };
-}
-
-function presentCredential(caller: Caller) {
-  return {
-    type: caller.credential,
-    level: caller.level,
-    accountId: caller.accountId,
-    ...(caller.appId ? { appId: caller.appId } : {}),
-    ...(caller.user ?? {}),
-    ...(caller.keyId ? { keyId: caller.keyId } : {}),
-    ...(caller.clientId ? { clientId: caller.clientId } : {}),
-    permissions: [...caller.permissions],
+    ctx.body = { credential: presentCredential(caller) } satisfies z.output<typeof credentialAnswer>;
   };
 }

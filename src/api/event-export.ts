@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { eventsAfter, eventTypes, presentEvent } from '../events/events.ts';
 import { ApiProblem } from '../http/problems.ts';
 
-const exportQuery = z.object({
+/** GET /ops/events: where to start, which events, how many. */
+export const exportQuery = z.object({
   after: z.string().regex(/^\d{1,18}$/, 'must be an event id').optional(),
   since: z.iso.datetime({ offset: true }).transform((value) => new Date(value)).optional(),
   type: z.union([z.enum(eventTypes), z.array(z.enum(eventTypes))]).transform((value) => (Array.isArray(value) ? value : [value])).optional(),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { eventTypes, pageEvents, presentEvent } from '../events/events.ts';
 import { appOf, appOrAccount, type Guard } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import type { eventListAnswer } from './presenters.ts';
 
 const eventCursor = z.string().regex(/^\d{1,18}$/, 'must be an event id');
 
@@ -31,6 +32,6 @@ function listAppEvents({ db, issuer }: ApiDependencies) {
       events: page.events.map(presentEvent),
       meta: { hasMore: page.hasMore, ...(last ? { beforeCursor: last } : {}) },
       links: page.hasMore && last ? { next: `${issuer}/v2/apps/${app.id}/events?${next}` } : {},
-    };
+    } satisfies z.output<typeof eventListAnswer>;
   };
 }

@@ -7,7 +7,8 @@ import { appOf, appOrAccount, callerOf, type Guard } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { requestOrigin } from '../http/origin.ts';
 import { actorOf } from './actors.ts';
-import { presentKey } from './presenters.ts';
+import { emptyAnswer, keyAnswer, keyListAnswer, newKeyAnswer, presentKey, presentNewKey } from './presenters.ts';
+import type { z } from 'zod';
 
 const keysManage = ['keys:manage'];
 
@@ -23,7 +24,7 @@ const noSuchKey = () => new ApiProblem(404, 'not_found', 'Resource not found');
 
 function listKeys({ db }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
-    ctx.body = { keys: (await listAppKeys(db, appOf(ctx).id)).map((key) => presentKey(key)) };
+    ctx.body = { keys: (await listAppKeys(db, appOf(ctx).id)).map((key) => presentKey(key)) } satisfies z.output<typeof keyListAnswer>;
   };
 }
 
@@ -48,7 +49,7 @@ function addKey({ db, box, keyEvents }: ApiDependencies) {
       audit: { actor: actorOf(callerOf(ctx)), origin: requestOrigin(ctx), appName: app.display_name },
     });
     ctx.status = 201;
-    ctx.body = { key: presentKey(key, secret) };
+    ctx.body = { key: presentNewKey(key, secret) } satisfies z.output<typeof newKeyAnswer>;
   };
 }
 
@@ -56,13 +57,13 @@ function showKey({ db }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     const key = await findAppKey(db, appOf(ctx).id, ctx.params.keyId as string);
     if (!key) throw noSuchKey();
-    ctx.body = { key: presentKey(key) };
+    ctx.body = { key: presentKey(key) } satisfies z.output<typeof keyAnswer>;
   };
 }
 
 function deleteKey({ db, keyEvents }: ApiDependencies) {
   return async (ctx: Context): Promise<void> => {
     if (!(await revokeApiKey(db, ctx.params.keyId as string, appOf(ctx).id, { actor: actorOf(callerOf(ctx)), origin: requestOrigin(ctx), appName: appOf(ctx).display_name }, keyEvents))) throw noSuchKey();
-    ctx.body = {};
+    ctx.body = {} satisfies z.output<typeof emptyAnswer>;
   };
 }

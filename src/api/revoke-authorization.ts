@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { z } from 'zod';
 import type { Knex } from 'knex';
 import { authorize, callerOf, holdsAny } from './access.ts';
 import type { CallerResolver } from '../credentials/resolve.ts';
@@ -9,6 +10,11 @@ import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 
 /** What removing another partner from an app takes, like connecting one. */
 const manageIntegrations = ['integrations:manage'];
+
+/** `?client_id=`: the partner an app's own credentials remove; ignored with a partner's token. */
+export const revokeAuthorizationQuery = z.object({
+  client_id: z.string().optional().meta({ description: "The partner to remove; required with the app's own credentials" }),
+});
 
 /**
  * DELETE /oauth/authorization: a partner gives up its access to an app with
@@ -28,8 +34,8 @@ export function revokeAuthorizationRouter(db: Knex, resolver: CallerResolver): R
       return;
     }
     if (!holdsAny(caller, manageIntegrations)) throw new ForbiddenProblem('permission');
-    const clientId = ctx.query.client_id;
-    if (typeof clientId !== 'string' || !clientId) throw new ApiProblem(400, 'bad_request', 'client_id is required with app credentials');
+    const { client_id: clientId } = revokeAuthorizationQuery.parse(ctx.query);
+    if (!clientId) throw new ApiProblem(400, 'bad_request', 'client_id is required with app credentials');
     const authorization = await findLiveAuthorizationOfPartnerOnApp(db, clientId, caller.appId as string);
     if (!authorization) throw new ApiProblem(404, 'not_found', 'No authorization of this partner on this app');
     await revokeGrant(db, authorization.grant_id, { cause: 'owner', actor: { type: 'api_key', id: caller.keyId as string }, origin: requestOrigin(ctx) });

@@ -14,7 +14,7 @@ export interface App {
 const appName = z.string().trim().min(1, 'must not be empty').max(100);
 
 /** The app settings of the platform's v2 API; unknown names are refused rather than dropped. */
-const appSettings = z
+export const appSettings = z
   .object({
     conversationRetentionSeconds: z.number().int().min(0),
     maskCreditCardNumbers: z.boolean(),
@@ -39,14 +39,17 @@ export const defaultAppSettings: Required<AppSettings> = {
   appLocalizationEnabled: false,
 };
 
-/** A flat object of strings, numbers and booleans, at most 4 KB as JSON. */
-const appMetadata = z
-  .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+/** An app's metadata as stored: a flat object of strings, numbers and booleans. */
+export const appMetadataValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
+/** Metadata as given: at most 4 KB as JSON, or null to clear it. */
+const appMetadata = appMetadataValues
   .nullable()
   .refine((value) => Buffer.byteLength(JSON.stringify(value ?? {})) <= 4096, 'App metadata is limited to 4096 bytes in size.');
 
-const appFields = z.object({ displayName: appName, settings: appSettings.optional(), metadata: appMetadata.optional() }).strict();
-const appChanges = appFields.partial().strict();
+/** What an app is created with (POST /v2/apps) and changed with (PATCH /v2/apps/{appId}). */
+export const appFields = z.object({ displayName: appName, settings: appSettings.optional(), metadata: appMetadata.optional() }).strict();
+export const appChanges = appFields.partial().strict();
 
 /** What an app is created with, unchecked: createApp validates it. */
 export type AppInput = z.input<typeof appFields>;

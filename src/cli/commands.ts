@@ -14,7 +14,7 @@ import { ensureSigningKeys, listSigningKeys, retireSigningKey, rotateSigningKey,
 import { findApp } from '../apps/apps.ts';
 import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyEvents, type KeyOwner } from '../credentials/api-keys.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
-import { presentKey } from '../api/presenters.ts';
+import { presentNewKey } from '../api/presenters.ts';
 import { issuesSentence } from '../http/problems.ts';
 import { eventsAfter, eventTypes, presentEvent, recordEvent, type EventFilter } from '../events/events.ts';
 
@@ -206,7 +206,7 @@ const commands: Record<string, Command> = {
         expiresAt: text(options, 'expires'),
         allowedIps: list(options, 'allow-ip'),
       }, { events: keyEvents, audit: { actor: { type: 'operator' } } });
-      return { ...presentKey(key, secret), level: owner.type === 'app' ? 'app' : 'account', owner: owner.type };
+      return { ...presentNewKey(key, secret), level: owner.type === 'app' ? 'app' : 'account', owner: owner.type };
     },
   },
   'key revoke': {

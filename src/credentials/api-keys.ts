@@ -77,6 +77,15 @@ function apiKeyInput(level: 'app' | 'account', { createdByCredential }: { create
 
 export type ApiKeyInput = z.input<ReturnType<typeof apiKeyInput>>;
 
+/** The four schemas, built once: by level, and whether a credential (rather than a person or the operator) creates the key. */
+const keyInputs = {
+  app: { byCredential: apiKeyInput('app', { createdByCredential: true }), byPerson: apiKeyInput('app', { createdByCredential: false }) },
+  account: { byCredential: apiKeyInput('account', { createdByCredential: true }), byPerson: apiKeyInput('account', { createdByCredential: false }) },
+};
+
+/** What POST /v2/apps/{appId}/keys takes: an app key, created by a credential, so its permissions may be left out. */
+export const appKeyInputFromCredential = keyInputs.app.byCredential;
+
 const publicColumns = [
   'id', 'owner_type', 'account_id', 'app_id', 'service_account_id', 'display_name', 'permissions',
   'allowed_ips', 'expires_at', 'created_at', 'last_used_at', 'revoked_at',
@@ -137,7 +146,7 @@ export async function createApiKey(
   { creator, events = unobserved, audit }: { creator?: KeyCreator | undefined; events?: KeyEvents | undefined; audit: KeyAudit },
 ): Promise<{ key: PublicApiKey; secret: string }> {
   const level = levelOfOwner(owner.type);
-  const parsed = apiKeyInput(level, { createdByCredential: creator !== undefined }).parse(input);
+  const parsed = keyInputs[level][creator ? 'byCredential' : 'byPerson'].parse(input);
   const fields = creator ? boundedByCreator(parsed, creator, level) : parsed;
   const id = newId(idPrefixes[owner.type]);
   const secret = newSecret();

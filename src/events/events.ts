@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { z } from 'zod';
 
 /**
  * The audit trail. Every security-relevant change is recorded by the code
@@ -75,7 +76,7 @@ export interface StoredEvent {
   account_id: string | null;
   app_id: string | null;
   partner_id: string | null;
-  target_type: string | null;
+  target_type: NonNullable<EventInput['target']>['type'] | null;
   target_id: string | null;
   client_ip: string | null;
   user_agent: string | null;
@@ -175,8 +176,29 @@ export async function sweepOldEvents(db: Knex, retentionDays: number, batch = 10
   }
 }
 
+const actorTypes = ['owner', 'partner', 'api_key', 'operator', 'system'] as const satisfies readonly Actor['type'][];
+const targetTypes = ['authorization', 'key', 'partner', 'signing_key', 'notice', 'account', 'app'] as const satisfies readonly NonNullable<EventInput['target']>['type'][];
+
+/** An event as the CLI, the export and the API present it: presentEvent's return type, and the API's description of it. */
+export const eventSchema = z
+  .object({
+    id: z.string().meta({ description: 'Increasing; the cursor of the export and of paging' }),
+    occurredAt: z.iso.datetime(),
+    type: z.enum(eventTypes),
+    actor: z.object({ type: z.enum(actorTypes), id: z.string().optional() }).strict(),
+    accountId: z.string().optional(),
+    appId: z.string().optional(),
+    partnerId: z.string().optional(),
+    target: z.object({ type: z.enum(targetTypes), id: z.string() }).strict().optional(),
+    clientIp: z.string().optional(),
+    userAgent: z.string().optional(),
+    cause: z.string().optional(),
+    detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string()).readonly()])),
+  })
+  .strict();
+
 /** An event as the CLI, the export and the API present it. */
-export function presentEvent(event: StoredEvent) {
+export function presentEvent(event: StoredEvent): z.output<typeof eventSchema> {
   return {
     id: event.id,
     occurredAt: new Date(event.occurred_at).toISOString(),

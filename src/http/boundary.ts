@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
-import { ZodError } from 'zod';
+import { ZodError, type z } from 'zod';
 import { isOAuthPath, wantsJson } from './audience.ts';
-import { ApiOrPageProblem, ApiProblem, codeForStatus, forbiddenBody, ForbiddenProblem, invalidInput, OAuthProblem, PageProblem, Problem } from './problems.ts';
+import { ApiOrPageProblem, ApiProblem, codeForStatus, forbiddenBody, ForbiddenProblem, invalidInput, OAuthProblem, PageProblem, Problem, type apiErrorsSchema, type oauthErrorSchema } from './problems.ts';
 import { renderPage } from './render.ts';
 
 /** A refusal any address can meet, in its audience's shape: a page, the OAuth error, or the API's. */
@@ -23,9 +23,9 @@ export function renderProblem(ctx: Context, problem: Problem): void {
     ctx.type = 'application/json';
     ctx.body = forbiddenBody;
   } else if (problem instanceof OAuthProblem) {
-    ctx.body = { error: problem.error, error_description: problem.message };
+    ctx.body = { error: problem.error, error_description: problem.message } satisfies z.output<typeof oauthErrorSchema>;
   } else if (problem instanceof ApiProblem) {
-    ctx.body = { errors: problem.errors };
+    ctx.body = { errors: [...problem.errors] } satisfies z.output<typeof apiErrorsSchema>;
   }
 }
 

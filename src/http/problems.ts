@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { ZodError } from 'zod';
+import { z, type ZodError } from 'zod';
 
 /**
  * Refusals are thrown, never written by hand: a handler, a middleware or a
@@ -18,11 +18,15 @@ export abstract class Problem extends Error {
   }
 }
 
+/** The API's error list, `{"errors":[{code, title}]}`: what the boundary writes for an ApiProblem. */
+export const apiErrorsSchema = z.object({
+  errors: z
+    .array(z.object({ code: z.string().meta({ description: 'bad_request, unauthorized, not_found, app_not_found, method_not_allowed, …' }), title: z.string() }).strict())
+    .min(1),
+}).strict();
+
 /** One entry of the API's error list. */
-export interface ApiErrorEntry {
-  code: string;
-  title: string;
-}
+export type ApiErrorEntry = z.output<typeof apiErrorsSchema>['errors'][number];
 
 /** The API's one error shape for 400, 401, 404, 405 (Sunshine Conversations v2): `{"errors":[{code, title}]}`. */
 export class ApiProblem extends Problem {
@@ -47,6 +51,13 @@ export class ApiProblem extends Problem {
  * "Credentials").
  */
 export const forbiddenBody = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
+
+/** The 403 body as a schema: its one value, for the API's description. */
+export const forbiddenSchema = z
+  .object({
+    requestError: z.object({ serviceException: z.object({ messageId: z.literal('FORBIDDEN'), text: z.literal('Forbidden') }).strict() }).strict(),
+  })
+  .strict();
 
 /** Why valid credentials may not do what they asked: never shown, only counted (the server's metrics). */
 export type ForbiddenReason = 'level' | 'permission' | 'other_app' | 'other_service_account' | 'expired' | 'ip_not_allowed';
@@ -74,6 +85,14 @@ export class PageProblem extends Problem {
 }
 
 /** The OAuth error shape of RFC 6749 §5.2: `{"error", "error_description"}`. */
+export const oauthErrorSchema = z
+  .object({
+    error: z.string().meta({ description: 'invalid_request, invalid_client, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof, temporarily_unavailable, …' }),
+    error_description: z.string().optional(),
+  })
+  .strict();
+
+/** A refusal in the OAuth error shape. */
 export class OAuthProblem extends Problem {
   readonly error: string;
 

@@ -30,6 +30,7 @@ import { BearerDigests } from '../keys/bearer-digests.ts';
 import { RecordIds } from '../oauth/storage/record-ids.ts';
 import { apiRouter } from '../api/routes.ts';
 import { eventExportRouter } from '../api/event-export.ts';
+import { openApiRouter } from '../api/openapi.ts';
 import { CsrfGuard } from '../http/csrf.ts';
 import { pageHeaders } from '../http/page-headers.ts';
 import { resolveClientAddress } from '../http/client-address.ts';
@@ -193,6 +194,7 @@ export function routersOf(services: Services, isShuttingDown: () => boolean = ()
     interactionRouter({ db, settings, provider, login, csrf, sessions }),
     revokeAuthorizationRouter(db, services.resolver),
     eventExportRouter(db, settings.EVENTS_EXPORT_TOKEN),
+    openApiRouter(settings.ISSUER),
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents }),
     portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
   ];

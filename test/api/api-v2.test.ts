@@ -5,13 +5,13 @@ import {
   appKey,
   basic,
   bearerJwt,
-  call,
   expectJsonError,
   expectUnauthorized,
   keyEncryptionEnv,
   levelPermissions,
   oauthToken,
 } from '../support/credentials.ts';
+import { call, checkedFetch, expectUndescribed } from '../support/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -122,7 +122,7 @@ describe('listing apps', () => {
     const forward: AppList[] = [];
     let next: string | undefined = `${server.url}/v2/apps?page[size]=1`;
     while (next && forward.length < 10) {
-      const page: AppList = await json<AppList>(await fetch(next, { headers: { authorization: auth } }), 200);
+      const page: AppList = await json<AppList>(await checkedFetch(next, { headers: { authorization: auth } }), 200);
       forward.push(page);
       if (page.links.next) expect(page.links.next.startsWith(`${server.issuer}/v2/apps?`)).toBe(true);
       next = page.links.next;
@@ -137,7 +137,7 @@ describe('listing apps', () => {
     let prev = forward[2]!.links.prev;
     expect(prev).toBeDefined();
     while (prev && backward.length < 10) {
-      const page: AppList = await json<AppList>(await fetch(prev, { headers: { authorization: auth } }), 200);
+      const page: AppList = await json<AppList>(await checkedFetch(prev, { headers: { authorization: auth } }), 200);
       backward.push(...page.apps.map((app) => app.id));
       prev = page.links.prev;
     }
@@ -405,7 +405,7 @@ describe('app keys', () => {
 describe('never HTML or a stack trace for an API client', () => {
   it('malformed JSON on POST /v2/apps → 400 JSON (with and without credentials)', async () => {
     for (const auth of [account, undefined]) {
-      const response = await fetch(`${server.url}/v2/apps`, {
+      const response = await checkedFetch(`${server.url}/v2/apps`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
         body: '{"displayName": "broken",',
@@ -417,18 +417,18 @@ describe('never HTML or a stack trace for an API client', () => {
   it('malformed JSON on PATCH and on POST keys → 400 JSON', async () => {
     const app = await newApp();
     for (const [method, path] of [['PATCH', `/v2/apps/${app.id}`], ['POST', `/v2/apps/${app.id}/keys`]] as const) {
-      const response = await fetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json', authorization: account }, body: '{nope' });
+      const response = await checkedFetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json', authorization: account }, body: '{nope' });
       await expectJsonError(response, 400);
     }
   });
 
   it('a body of another type on POST /v2/apps → 400 JSON', async () => {
-    const response = await fetch(`${server.url}/v2/apps`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: account }, body: 'displayName=x' });
+    const response = await checkedFetch(`${server.url}/v2/apps`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: account }, body: 'displayName=x' });
     await expectJsonError(response, 400);
   });
 
   it('a body over the size limit → 413 JSON', async () => {
-    const response = await fetch(`${server.url}/v2/apps`, {
+    const response = await checkedFetch(`${server.url}/v2/apps`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: account },
       body: JSON.stringify({ displayName: 'big', metadata: { blob: 'x'.repeat(300 * 1024) } }),
@@ -443,6 +443,7 @@ describe('never HTML or a stack trace for an API client', () => {
     ['/v2/apps/0123456789abcdef01234567/nothing', {}],
     ['/v2/nothing', { accept: 'text/html' }],
   ])('unknown path %s (%j) → 404 JSON', async (path, headers) => {
+    expectUndescribed('GET', path);
     await expectJsonError(await fetch(`${server.url}${path}`, { headers: { authorization: account, ...headers } }), 404, 'not_found');
   });
 
@@ -455,11 +456,13 @@ describe('never HTML or a stack trace for an API client', () => {
     ['POST', '/v2/apps/0123456789abcdef01234567/keys/app_0123456789abcdef01234567'],
     ['POST', '/v2/credentials/current'],
   ])('wrong method %s %s → 405 JSON', async (method, path) => {
+    expectUndescribed(method, path);
     const response = await fetch(`${server.url}${path}`, { method, headers: { authorization: account, accept: 'text/html' } });
     await expectJsonError(response, 405);
   });
 
   it('a 405 names the allowed methods in Allow (RFC 9110 §15.5.6)', async () => {
+    expectUndescribed('PUT', '/v2/apps');
     const response = await fetch(`${server.url}/v2/apps`, { method: 'PUT', headers: { authorization: account } });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')?.split(/, */).sort()).toEqual(expect.arrayContaining(['GET', 'POST']));
@@ -485,7 +488,7 @@ describe('never HTML or a stack trace for an API client', () => {
   });
 
   it('a malformed percent-encoding in the path answers a 4xx JSON error, not a 500', async () => {
-    const response = await fetch(`${server.url}/v2/apps/%E0%A4%A`, { headers: { authorization: account } });
+    const response = await checkedFetch(`${server.url}/v2/apps/%E0%A4%A`, { headers: { authorization: account } });
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
     await expectJsonError(response, response.status);

@@ -10,7 +10,6 @@ import {
   basic,
   bearerJwt,
   box,
-  call,
   corsHeaders,
   expectForbidden,
   expectUnauthorized,
@@ -23,6 +22,7 @@ import {
   serviceAccountKey,
   type IssuedKey,
 } from '../support/credentials.ts';
+import { call, checkedFetch, expectUndescribed } from '../support/contract.ts';
 import { startTestServer, testSettings, type TestServer } from '../support/server.ts';
 import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -300,7 +300,7 @@ describe('permissions inside a level', () => {
   it('a refreshed token narrowed with scope=app:read acts only with app:read', async () => {
     const app = await newApp();
     const first = await oauthToken(server.url, partner, ownerLogin(), app.id, 'app:read app:manage');
-    const refreshed = await fetch(`${server.url}/oauth/token`, {
+    const refreshed = await checkedFetch(`${server.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
@@ -396,7 +396,7 @@ describe('the 401 and 403 answers', () => {
     ['Basic of invalid UTF-8', `Basic ${Buffer.from([0xff, 0xfe, 0x41, 0x3a, 0x01]).toString('base64')}`],
     ['Basic with a 5000-character key id', `Basic ${Buffer.from(`${'x'.repeat(5000)}:s`).toString('base64')}`],
   ])('%s → 401 with WWW-Authenticate and the JSON error', async (_name, auth) => {
-    const response = await fetch(`${server.url}/v2/credentials/current`, { headers: auth === undefined ? {} : { authorization: auth } });
+    const response = await checkedFetch(`${server.url}/v2/credentials/current`, { headers: auth === undefined ? {} : { authorization: auth } });
     await expectUnauthorized(response);
   });
 
@@ -734,7 +734,7 @@ describe('revocation on one instance', () => {
     const app = await newApp();
     const auth = `Bearer ${(await oauthToken(server.url, partner, ownerLogin(), app.id)).access_token}`;
     expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth })).status).toBe(200);
-    const revoked = await fetch(`${server.url}/oauth/authorization`, { method: 'DELETE', headers: { authorization: auth } });
+    const revoked = await checkedFetch(`${server.url}/oauth/authorization`, { method: 'DELETE', headers: { authorization: auth } });
     expect(revoked.status).toBe(204);
     await expectUnauthorized(await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth }));
   });
@@ -743,10 +743,10 @@ describe('revocation on one instance', () => {
     const app = await newApp();
     const auth = `Bearer ${(await oauthToken(server.url, partner, ownerLogin(), app.id)).access_token}`;
     const key = await appKey(server.db, app);
-    const revoked = await fetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } });
+    const revoked = await checkedFetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } });
     expect(revoked.status).toBe(204);
     await expectUnauthorized(await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth }));
-    const none = await fetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } });
+    const none = await checkedFetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } });
     expect(none.status).toBe(404);
   });
 
@@ -755,7 +755,7 @@ describe('revocation on one instance', () => {
     const token = await oauthToken(server.url, partner, ownerLogin(), app.id);
     const auth = `Bearer ${token.access_token}`;
     expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth })).status).toBe(200);
-    const revoked = await fetch(`${server.url}/oauth/revoke`, {
+    const revoked = await checkedFetch(`${server.url}/oauth/revoke`, {
       method: 'POST',
       headers: {
         authorization: `Basic ${Buffer.from(`${partner.id}:${partner.secret}`).toString('base64')}`,
@@ -778,7 +778,7 @@ describe('revocation on one instance', () => {
     const [app, other] = [await newApp(), await newApp()];
     const auth = `Bearer ${(await oauthToken(server.url, partner, ownerLogin(), app.id)).access_token}`;
     const otherKey = await appKey(server.db, other);
-    const response = await fetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(otherKey) } });
+    const response = await checkedFetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(otherKey) } });
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth })).status).toBe(200);
@@ -786,7 +786,7 @@ describe('revocation on one instance', () => {
 
   it('DELETE /oauth/authorization refuses account-level credentials with the 403 body', async () => {
     const key = await accountKey(server.db, owner.account.id);
-    await expectForbidden(await fetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } }));
+    await expectForbidden(await checkedFetch(`${server.url}/oauth/authorization?client_id=${partner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } }));
   });
 });
 
@@ -835,6 +835,8 @@ describe('CORS (CORS_ORIGINS=https://web.example)', () => {
   it.each(['/v2/credentials/current', '/v2/apps', '/v2/apps/0123456789abcdef01234567/keys'])(
     'a preflight for %s from the allowed origin → 204 with the allow headers',
     async (path) => {
+      // A preflight is the browser's question about CORS, answered before routing: no operation of the API.
+      expectUndescribed('OPTIONS', path);
       const response = await fetch(`${server.url}${path}`, {
         method: 'OPTIONS',
         headers: { origin: webOrigin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
@@ -972,7 +974,7 @@ describe.runIf(testDatabaseKind === 'postgres')('revocation across two instances
     const auth = `Bearer ${token.access_token}`;
     expect((await call(b.url, 'GET', `/v2/apps/${pairApp.id}`, { auth })).status).toBe(200);
     expect((await call(b.url, 'GET', '/v2/credentials/current', { auth })).status).toBe(200);
-    const revoked = await fetch(`${a.url}/oauth/authorization`, { method: 'DELETE', headers: { authorization: auth } });
+    const revoked = await checkedFetch(`${a.url}/oauth/authorization`, { method: 'DELETE', headers: { authorization: auth } });
     expect(revoked.status).toBe(204);
     await expectUnauthorized(await call(b.url, 'GET', `/v2/apps/${pairApp.id}`, { auth }));
     await expectUnauthorized(await call(b.url, 'GET', '/v2/credentials/current', { auth }));
@@ -983,7 +985,7 @@ describe.runIf(testDatabaseKind === 'postgres')('revocation across two instances
     const auth = `Bearer ${token.access_token}`;
     expect((await call(a.url, 'GET', `/v2/apps/${pairApp.id}`, { auth })).status).toBe(200);
     const key = await appKey(db, pairApp);
-    const revoked = await fetch(`${b.url}/oauth/authorization?client_id=${pairPartner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } });
+    const revoked = await checkedFetch(`${b.url}/oauth/authorization?client_id=${pairPartner.id}`, { method: 'DELETE', headers: { authorization: basic(key) } });
     expect(revoked.status).toBe(204);
     await expectUnauthorized(await call(a.url, 'GET', `/v2/apps/${pairApp.id}`, { auth }));
   });

@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type Router from '@koa/router';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApiDocument, openApiText } from '../../src/api/openapi.ts';
+import { apiRouter } from '../../src/api/routes.ts';
+import { revokeAuthorizationRouter } from '../../src/api/revoke-authorization.ts';
+import { eventExportRouter } from '../../src/api/event-export.ts';
+import type { AccessRule } from '../../src/api/access.ts';
+import { forbiddenBody, forbiddenSchema } from '../../src/http/problems.ts';
+import { createServices, type Services } from '../../src/server/app.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { expectDescribed } from '../support/contract.ts';
+
+/**
+ * The OpenAPI document is the contract: valid OpenAPI 3.1, committed as
+ * docs/openapi.json exactly as generated, served at /openapi.json, and
+ * describing every route the API serves with the access it enforces. The
+ * answers themselves are checked against it by the API tests
+ * (test/support/contract.ts); here, that the check refuses what it must.
+ */
+
+const exportToken = 'e'.repeat(40);
+let server: TestServer;
+let services: Services;
+
+beforeAll(async () => {
+  server = await startTestServer({ EVENTS_EXPORT_TOKEN: exportToken });
+  services = await createServices(server.db, server.settings, createLogger('silent'));
+});
+
+afterAll(async () => {
+  services?.signingKeys.stop();
+  await server?.close();
+});
+
+async function validateOpenApi(document: unknown) {
+  const validator = new Validator();
+  const result = await validator.validate(structuredClone(document) as Parameters<Validator['validate']>[0]);
+  return { ...result, version: validator.version };
+}
+
+type JsonObject = Record<string, unknown>;
+type Paths = Record<string, Record<string, JsonObject>>;
+
+describe('the OpenAPI document', () => {
+  it('is valid OpenAPI 3.1 by a maintained validator', async () => {
+    const result = await validateOpenApi(openApiDocument());
+    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+    expect(result).toMatchObject({ valid: true, version: '3.1' });
+  });
+
+  it('the validator is not lenient: a response without a description, or a parameter without its place, is refused', async () => {
+    const document = openApiDocument() as { paths: Paths };
+    const withoutDescription = structuredClone(document);
+    delete (withoutDescription.paths['/v2/apps']!.get!.responses as Record<string, JsonObject>)['200']!.description;
+    expect((await validateOpenApi(withoutDescription)).valid).toBe(false);
+    const parameterWithoutPlace = structuredClone(document);
+    delete (parameterWithoutPlace.paths['/v2/apps']!.get!.parameters as JsonObject[])[0]!.in;
+    expect((await validateOpenApi(parameterWithoutPlace)).valid).toBe(false);
+  });
+
+  it('docs/openapi.json is exactly what the generator writes', () => {
+    const committed = readFileSync(fileURLToPath(new URL('../../docs/openapi.json', import.meta.url)), 'utf8');
+    expect(committed === openApiText(), 'docs/openapi.json is stale: run `npm run openapi` and commit docs/openapi.json').toBe(true);
+  });
+
+  it('GET /openapi.json serves it, naming this server, to any origin', async () => {
+    const response = await fetch(`${server.url}/openapi.json`, { headers: { origin: 'https://docs.example' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    const served = (await response.json()) as JsonObject;
+    expect(served).toEqual({ ...openApiDocument(), servers: [{ url: server.issuer }] });
+    expect((await validateOpenApi(served)).valid).toBe(true);
+  });
+
+  it('only GET and HEAD are answered at /openapi.json', async () => {
+    const response = await fetch(`${server.url}/openapi.json`, { method: 'POST', headers: { accept: 'application/json' } });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toMatch(/GET/);
+  });
+
+  it('the 403 it describes is the exact body the API sends', () => {
+    const document = openApiDocument() as { components: { responses: Record<string, { content: Record<string, { example: unknown }> }> } };
+    expect(document.components.responses.Forbidden!.content['application/json']!.example).toEqual(JSON.parse(forbiddenBody));
+    expect(JSON.stringify(forbiddenSchema.parse(JSON.parse(forbiddenBody)))).toBe(forbiddenBody);
+    expect(forbiddenSchema.safeParse({ requestError: { serviceException: { messageId: 'FORBIDDEN', text: 'Forbidden', extra: 1 } } }).success).toBe(false);
+  });
+});
+
+interface RouteLayer {
+  path: string;
+  methods: string[];
+  stack: ((...args: unknown[]) => unknown)[];
+}
+
+/** Each method and path a router answers, with the access rule its authorize step enforces. */
+function routesOf(router: Router): { method: string; path: string; rule: AccessRule | undefined }[] {
+  return (router.stack as unknown as RouteLayer[])
+    .filter((layer) => layer.methods.length > 0)
+    .flatMap((layer) =>
+      layer.methods
+        .filter((method) => method !== 'HEAD')
+        .map((method) => ({
+          method: method.toLowerCase(),
+          path: layer.path.replace(/:(\w+)/g, '{$1}'),
+          rule: layer.stack.map((step) => (step as { accessRule?: AccessRule }).accessRule).find(Boolean),
+        })),
+    );
+}
+
+describe('the document and the routes', () => {
+  function servedRoutes() {
+    const deps = { db: server.db, box: services.box, resolver: services.resolver, issuer: server.issuer, keyEvents: services.metrics.keyEvents };
+    return [
+      ...routesOf(apiRouter(deps)),
+      ...routesOf(revokeAuthorizationRouter(server.db, services.resolver)),
+      ...routesOf(eventExportRouter(server.db, exportToken)),
+    ];
+  }
+
+  it('describes every route the API serves, with the levels and permissions it enforces', () => {
+    const { paths } = openApiDocument() as { paths: Paths };
+    const routes = servedRoutes();
+    expect(routes.length).toBeGreaterThan(10);
+    for (const { method, path, rule } of routes) {
+      const operation = paths[path]?.[method];
+      expect(operation, `${method.toUpperCase()} ${path} is served but not described`).toBeDefined();
+      if (!rule) continue;
+      expect(operation!['x-levels'], `${method} ${path} levels`).toEqual([...rule.levels]);
+      expect(operation!['x-permissions'], `${method} ${path} permissions`).toEqual([...rule.permissions]);
+    }
+  });
+
+  it('describes no /v2 route the API does not serve', () => {
+    const { paths } = openApiDocument() as { paths: Paths };
+    const served = new Set(servedRoutes().map(({ method, path }) => `${method} ${path}`));
+    const described = Object.entries(paths)
+      .filter(([path]) => path.startsWith('/v2/') || path === '/oauth/authorization' || path === '/ops/events')
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
+    expect(described.filter((operation) => !served.has(operation))).toEqual([]);
+  });
+});
+
+describe('the contract check refuses what the document does not describe', () => {
+  const app = { id: 'a'.repeat(24), displayName: 'A', settings: {}, metadata: null };
+  const jsonAnswer = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } });
+  const url = (path: string) => `${server.url}${path}`;
+  const settings = {
+    conversationRetentionSeconds: 0,
+    maskCreditCardNumbers: true,
+    useAnimalNames: false,
+    echoPostback: false,
+    ignoreAutoConversationStart: false,
+    multiConvoEnabled: false,
+    appLocalizationEnabled: false,
+  };
+
+  it('accepts an answer as described', async () => {
+    await expectDescribed('GET', url(`/v2/apps/${app.id}`), jsonAnswer({ app: { ...app, settings } }));
+  });
+
+  it.each([
+    ['a field it does not name', 'GET', `/v2/apps/${'a'.repeat(24)}`, () => jsonAnswer({ app: { ...app, settings, secret: 'x' } }), /does not match/],
+    ['a missing field', 'GET', `/v2/apps/${'a'.repeat(24)}`, () => jsonAnswer({ app: { ...app, settings: {} } }), /does not match/],
+    ['a status it does not list', 'GET', '/v2/apps', () => jsonAnswer({ errors: [{ code: 'x', title: 'x' }] }, 409), /does not describe this status/],
+    ['a route it does not describe', 'GET', '/v2/nothing', () => jsonAnswer({}), /describes no such operation/],
+    ['a content type it does not list', 'GET', '/v2/apps', () => new Response('<html>', { status: 200, headers: { 'content-type': 'text/html' } }), /content type/],
+    ['a 401 without its challenge', 'GET', '/v2/apps', () => jsonAnswer({ errors: [{ code: 'unauthorized', title: 'x' }] }, 401), /WWW-Authenticate/],
+    ['a 403 with another body', 'GET', '/v2/apps', () => jsonAnswer({ errors: [{ code: 'forbidden', title: 'x' }] }, 403), /does not match/],
+    ['a body where none is described', 'POST', '/oauth/revoke', () => jsonAnswer({}), /no body/],
+  ])('refuses %s', async (_name, method, path, answer, message) => {
+    await expect(expectDescribed(method, url(path), answer())).rejects.toThrow(message);
+  });
+});
