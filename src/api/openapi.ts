@@ -5,7 +5,7 @@ import { appKeyInputFromCredential } from '../credentials/api-keys.ts';
 import { eventSchema } from '../events/events.ts';
 import { apiErrorsSchema, forbiddenBody, forbiddenSchema, oauthErrorSchema } from '../http/problems.ts';
 import { oauthRoutes } from '../oauth/provider.ts';
-import { introspectionAnswerSchema, tokenAnswerSchema, tokenOperationRequestSchema, tokenRequestSchema } from '../oauth/wire.ts';
+import { introspectionAnswerSchema, jwksSchema, tokenAnswerSchema, tokenOperationRequestSchema, tokenRequestSchema } from '../oauth/wire.ts';
 import type { Level } from '../permissions/catalog.ts';
 import { accountLevel, appOrAccount } from './access.ts';
 import { currentCredentialQuery } from './credentials.ts';
@@ -69,6 +69,7 @@ answerSchemas.add(forbiddenSchema, { id: 'Forbidden' });
 answerSchemas.add(oauthErrorSchema, { id: 'OAuthError' });
 answerSchemas.add(tokenAnswerSchema, { id: 'TokenAnswer' });
 answerSchemas.add(introspectionAnswerSchema, { id: 'IntrospectionAnswer' });
+answerSchemas.add(jwksSchema, { id: 'JsonWebKeySet' });
 
 const schemaRef = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
@@ -341,6 +342,16 @@ const oauthOperations: Record<string, Record<string, Operation>> = {
         429: shared('OAuthThrottled'),
         503: shared('OAuthUnavailable'),
       },
+    },
+  },
+  [oauthRoutes.jwks]: {
+    get: {
+      summary: 'The signing keys (JWKS)',
+      description:
+        'The public half of every published ES256 signing key. Removal and other notices carry `appgrant-signature: t=<unix time>,kid=<kid>,es256=<base64url signature of "<t>.<body>">`: verify it with the key of that `kid` and refuse a stale `t`. A key is published here before it signs.',
+      tags: ['OAuth'],
+      security: [{}],
+      answers: { 200: { description: 'The key set', content: { 'application/jwk-set+json': { schema: schemaRef('JsonWebKeySet') } } } },
     },
   },
   '/oauth/authorization': {

@@ -78,3 +78,12 @@ export const introspectionAnswerSchema = z.union([
     })
     .strict(),
 ]);
+
+/** GET /oauth/jwks: the public half of every published signing key (ES256), which removal notices are signed with. */
+export const jwksSchema = z
+  .object({
+    keys: z.array(
+      z.object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string(), kid: z.string(), alg: z.literal('ES256'), use: z.literal('sig') }).strict(),
+    ),
+  })
+  .strict();

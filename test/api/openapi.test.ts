@@ -4,15 +4,12 @@ import type Router from '@koa/router';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument, openApiText } from '../../src/api/openapi.ts';
-import { apiRouter } from '../../src/api/routes.ts';
-import { revokeAuthorizationRouter } from '../../src/api/revoke-authorization.ts';
-import { eventExportRouter } from '../../src/api/event-export.ts';
 import type { AccessRule } from '../../src/api/access.ts';
 import { forbiddenBody, forbiddenSchema } from '../../src/http/problems.ts';
-import { createServices, type Services } from '../../src/server/app.ts';
+import { createServices, routersOf, type Services } from '../../src/server/app.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { expectDescribed } from '../support/contract.ts';
+import { checkedFetch, expectDescribed } from '../support/contract.ts';
 
 /**
  * The OpenAPI document is the contract: valid OpenAPI 3.1, committed as
@@ -27,6 +24,7 @@ let server: TestServer;
 let services: Services;
 
 beforeAll(async () => {
+  // With the export's token, so that GET /ops/events exists.
   server = await startTestServer({ EVENTS_EXPORT_TOKEN: exportToken });
   services = await createServices(server.db, server.settings, createLogger('silent'));
 });
@@ -77,6 +75,12 @@ describe('the OpenAPI document', () => {
     expect((await validateOpenApi(served)).valid).toBe(true);
   });
 
+  it('describes the signing keys partners verify notices with, as GET /oauth/jwks serves them', async () => {
+    const response = await checkedFetch(`${server.url}/oauth/jwks`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { keys: unknown[] }).keys.length).toBeGreaterThan(0);
+  });
+
   it('only GET and HEAD are answered at /openapi.json', async () => {
     const response = await fetch(`${server.url}/openapi.json`, { method: 'POST', headers: { accept: 'application/json' } });
     expect(response.status).toBe(405);
@@ -113,13 +117,11 @@ function routesOf(router: Router): { method: string; path: string; rule: AccessR
 }
 
 describe('the document and the routes', () => {
+  /** The API's routes: all of /v2, and the site's under /oauth/ and /ops/ (the engine's own are described by hand). */
   function servedRoutes() {
-    const deps = { db: server.db, box: services.box, resolver: services.resolver, issuer: server.issuer, keyEvents: services.metrics.keyEvents };
-    return [
-      ...routesOf(apiRouter(deps)),
-      ...routesOf(revokeAuthorizationRouter(server.db, services.resolver)),
-      ...routesOf(eventExportRouter(server.db, exportToken)),
-    ];
+    const { api, site } = routersOf(services);
+    const siteApi = site.flatMap(routesOf).filter(({ path }) => path.startsWith('/oauth/') || path.startsWith('/ops/'));
+    return [...routesOf(api), ...siteApi];
   }
 
   it('describes every route the API serves, with the levels and permissions it enforces', () => {
