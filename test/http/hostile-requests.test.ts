@@ -8,7 +8,6 @@ import { startServer, type RunningServer } from '../../src/server/server.ts';
 import { maxJsonDepth } from '../../src/http/request-body.ts';
 import { startTestServer, testSettings, type TestServer } from '../support/server.ts';
 import { createTestDatabase } from '../support/database.ts';
-import type { Database } from '../../src/db/database.ts';
 import { accountKey, basic, keyEncryptionEnv, type IssuedKey } from '../support/credentials.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
 
@@ -351,7 +350,6 @@ describe('a hostile round over every route: never a 5xx, never an internal detai
 
 describe('what the edge refuses is logged', () => {
   let logged: RunningServer;
-  let database: Database;
   const lines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
@@ -361,13 +359,12 @@ describe('what the edge refuses is logged', () => {
         done();
       },
     });
-    database = await createTestDatabase();
-    logged = await startServer({ settings: testSettings({ LOG_LEVEL: 'info' }), logger: pino({ level: 'info' }, sink), database });
+    // The server closes the database it is given when it stops.
+    logged = await startServer({ settings: testSettings({ LOG_LEVEL: 'info' }), logger: pino({ level: 'info' }, sink), database: await createTestDatabase() });
   }, 60_000);
 
   afterAll(async () => {
     await logged?.close();
-    await database?.close();
   });
 
   it.each(['/oauth/token', '/oauth/revoke', '/oauth/introspect'])('a chunked body over the limit at %s: 413 in the OAuth shape, one request line with its id', async (path) => {
