@@ -97,7 +97,7 @@ export function partnerPage(view: PartnerView): Html {
     wide: true,
     body: html`<p><a href="/partners">← Integrations you build</a></p>
 <h1>${partner.name}</h1>
-<p><a href="/partners/${partner.id}/activity">Activity of this integration</a></p>
+<p><a href="/partners/${partner.id}/activity">Activity of this integration</a> · <a href="/partners/${partner.id}/notices">Notices and delivery log</a></p>
 <p>${partner.approved ? html`<span class="badge">Approved</span>` : html`<span class="badge pending">Pending approval</span> usable on your own apps only`}</p>
 ${partner.suspendedAt ? html`<p class="error" role="alert">Suspended by the platform since ${formatDate(partner.suspendedAt)}: every token of every installation is refused until the operator resumes it. Owners' approvals are kept.</p>` : ''}
 ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}

@@ -73,13 +73,13 @@ export function describeEvent(event: StoredEvent, reader: Reader): string {
     case 'partner.redirect_urls_changed':
       return `${partner}'s redirect URLs were changed by ${who}`;
     case 'partner.suspended':
-      return `${partner} was suspended by the platform operator: none of its tokens works until it is resumed`;
     case 'partner.resumed':
-      return `${partner} was resumed by the platform operator: its tokens work again`;
+      return `${partner} was ${event.type === 'partner.suspended' ? 'suspended (none of its tokens works until it is resumed)' : 'resumed (its tokens work again)'} by the platform operator`;
     case 'notice.delivered':
       return `A notice to ${partner} about ${app} was delivered`;
     case 'notice.failed':
       return `A notice to ${partner} about ${app} could not be delivered and was given up`;
+    case 'notice.redelivered': return `A notice to ${partner}${event.app_id ? ` about ${app}` : ''} was queued again by ${who}`;
     case 'signing_key.rotated':
       return 'A new signing key was introduced';
     case 'signing_key.retired':

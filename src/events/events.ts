@@ -30,6 +30,7 @@ export const eventTypes = [
   'partner.resumed',
   'notice.delivered',
   'notice.failed',
+  'notice.redelivered',
   'signing_key.rotated',
   'signing_key.retired',
   'operator.command',

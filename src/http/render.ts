@@ -6,11 +6,12 @@ import { consentPage } from '../../views/consent.ts';
 import { appPage, dashboardPage } from '../../views/dashboard.ts';
 import { partnerPage, portalPage } from '../../views/partners.ts';
 import { activityPage } from '../../views/activity.ts';
+import { noticeLogPage } from '../../views/notice-log.ts';
 import { setPageHeaders } from './page-headers.ts';
 import type { Html } from '../../views/html.ts';
 
 /** Every page the server renders, by name, with the data it needs. */
-export const pages = { loginPage, errorPage, appPickerPage, noAppsPage, consentPage, dashboardPage, appPage, portalPage, partnerPage, activityPage } satisfies Record<string, (view: never) => Html>;
+export const pages = { loginPage, errorPage, appPickerPage, noAppsPage, consentPage, dashboardPage, appPage, portalPage, partnerPage, activityPage, noticeLogPage } satisfies Record<string, (view: never) => Html>;
 
 export type PageName = keyof typeof pages;
 

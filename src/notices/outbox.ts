@@ -55,6 +55,7 @@ export async function enqueueNotices(trx: Knex, event: NoticeEvent, inputs: read
           event,
           clientId: input.partnerId,
           ...(input.appId ? { appId: input.appId } : {}),
+          ...(input.authorizationId ? { authorizationId: input.authorizationId } : {}),
           occurredAt,
           ...input.data,
         }),

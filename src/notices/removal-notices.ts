@@ -56,6 +56,25 @@ export interface NoticeDeliveryOptions {
   timeoutMs: number;
 }
 
+/** What one attempt found out: the partner's status code if it answered, how long it took, and why it failed, if it did. */
+interface SendOutcome {
+  statusCode?: number;
+  latencyMs: number;
+  failure?: string;
+  /** Trying again is pointless (the outbound rules refuse the URL). */
+  final?: boolean;
+}
+
+/** SQL: an earlier notice of the same authorization (or partner, for partner-wide notices) is still pending. */
+function earlierPending(db: Knex) {
+  return db('removal_notices as earlier')
+    .select(db.raw('1'))
+    .whereRaw('coalesce(earlier.authorization_id, earlier.partner_id) = coalesce(removal_notices.authorization_id, removal_notices.partner_id)')
+    .whereRaw('earlier.seq < removal_notices.seq')
+    .whereNull('earlier.delivered_at')
+    .whereNull('earlier.failed_at');
+}
+
 /** How one delivery attempt ended: delivered, failed (to be retried), or the last attempt failed. */
 export type NoticeDeliveryResult = 'delivered' | 'failed' | 'gave_up';
 
@@ -72,6 +91,10 @@ interface DueNotice {
  * Delivers queued notices. Each instance runs one; a notice is claimed by
  * pushing its next attempt past the delivery timeout (a lease), so two
  * instances do not send it at once and a crash mid-delivery only delays it.
+ * Notices about one authorization (or about one partner as a whole) go out
+ * in the order they were queued: one is not claimed while an earlier one is
+ * still pending (being sent, or waiting for its retry). Every attempt is
+ * recorded in notice_attempts for the partner's delivery log.
  * A non-2xx answer (a redirect included: none is followed) or a network
  * error is retried with exponential backoff until maxAttempts, then the
  * notice is marked failed. A URL the outbound rules refuse (a private or
@@ -146,7 +169,8 @@ export class RemovalNoticeWorker {
         .whereNull('delivered_at')
         .whereNull('failed_at')
         .where('next_attempt_at', '<=', new Date())
-        .orderBy('next_attempt_at')
+        .whereNotExists(earlierPending(trx))
+        .orderBy([{ column: 'next_attempt_at' }, { column: 'seq' }])
         .limit(10)
         .forUpdate()
         .skipLocked();
@@ -159,9 +183,11 @@ export class RemovalNoticeWorker {
     });
   }
 
-  /** Sends one notice; the reason it was not delivered, and whether trying again is pointless. */
-  async #send(notice: DueNotice): Promise<{ failure?: string; final?: boolean }> {
+  /** Sends one notice: what the partner answered and how long it took, the reason it was not delivered, and whether trying again is pointless. */
+  async #send(notice: DueNotice): Promise<SendOutcome> {
     const body = JSON.stringify(notice.payload);
+    const started = performance.now();
+    const latencyMs = () => Math.round(performance.now() - started);
     try {
       const response = await this.#outbound.send({
         method: 'POST',
@@ -170,19 +196,22 @@ export class RemovalNoticeWorker {
         body,
         timeoutMs: this.#options.timeoutMs,
       });
-      if (response.status >= 200 && response.status < 300) return {};
-      return { failure: response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}` };
+      const answered = { statusCode: response.status, latencyMs: latencyMs() };
+      if (response.status >= 200 && response.status < 300) return answered;
+      return { ...answered, failure: response.status >= 300 && response.status < 400 ? `HTTP ${response.status} (redirects are not followed)` : `HTTP ${response.status}` };
     } catch (error) {
-      if (error instanceof OutboundRefusal) return { failure: `refused: ${error.message}`, final: true };
-      return { failure: (error as Error).message };
+      if (error instanceof OutboundRefusal) return { latencyMs: latencyMs(), failure: `refused: ${error.message}`, final: true };
+      return { latencyMs: latencyMs(), failure: (error as Error).message };
     }
   }
 
   async #deliver(notice: DueNotice): Promise<void> {
-    const { failure, final = false } = await this.#send(notice);
+    const sent = await this.#send(notice);
+    const { failure, final = false } = sent;
     const attempts = notice.attempts + 1;
+    const attempt = { notice_id: notice.id, status_code: sent.statusCode ?? null, latency_ms: sent.latencyMs, error: failure ?? null };
     if (!failure) {
-      await this.#settle(notice, { delivered_at: new Date(), attempts, last_error: null }, 'notice.delivered');
+      await this.#settle(notice, { delivered_at: new Date(), attempts, last_error: null }, attempt, 'notice.delivered');
       this.#logger.info({ notice: notice.id, attempts }, 'removal notice delivered');
       this.#observe('delivered');
       return;
@@ -190,15 +219,17 @@ export class RemovalNoticeWorker {
     const gaveUp = final || attempts >= this.#options.maxAttempts;
     const backoff = noticeBackoffMs(this.#options.retryBaseMs, attempts);
     const retry = { attempts, last_error: failure, next_attempt_at: new Date(Date.now() + backoff) };
-    await this.#settle(notice, gaveUp ? { ...retry, failed_at: new Date() } : retry, gaveUp ? 'notice.failed' : undefined);
+    const recorded = { ...attempt, next_attempt_at: gaveUp ? null : retry.next_attempt_at };
+    await this.#settle(notice, gaveUp ? { ...retry, failed_at: new Date() } : retry, recorded, gaveUp ? 'notice.failed' : undefined);
     this.#logger.warn({ notice: notice.id, attempts, error: failure, gaveUp }, 'removal notice not delivered');
     this.#observe(gaveUp ? 'gave_up' : 'failed');
   }
 
   /** Records an attempt's outcome, and when the notice's fate is decided, its audit event in the same transaction. */
-  async #settle(notice: DueNotice, outcome: Record<string, unknown>, decided?: 'notice.delivered' | 'notice.failed'): Promise<void> {
+  async #settle(notice: DueNotice, outcome: Record<string, unknown>, attempt: Record<string, unknown>, decided?: 'notice.delivered' | 'notice.failed'): Promise<void> {
     await this.#db.transaction(async (trx) => {
       await trx('removal_notices').where({ id: notice.id }).update(outcome);
+      await trx('notice_attempts').insert(attempt);
       if (!decided) return;
       const event = (notice.payload as { event?: unknown }).event;
       await recordEvent(trx, {

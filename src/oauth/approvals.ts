@@ -3,6 +3,7 @@ import type { Provider } from 'oidc-provider';
 import { insertFirstApproval, lockLiveAuthorizationOfPartnerOnApp, updateApprovedPermissions } from '../authorizations/authorizations.ts';
 import { discardUnusedGrant, rescopeGrant } from './storage/grant-scope.ts';
 import { recordEvent, type Origin } from '../events/events.ts';
+import { enqueueNotices, type NoticeInput } from '../notices/outbox.ts';
 
 export interface ApprovalRequest {
   partnerId: string;
@@ -48,6 +49,9 @@ async function updateLiveApproval(db: Knex, request: ApprovalRequest): Promise<s
     await updateApprovedPermissions(trx, live.id, request.permissions);
     await rescopeGrant(trx, live.grant_id, request.resource, request.permissions.join(' '));
     await recordApprovalEvent(trx, 'authorization.updated', live.id, request);
+    if (!samePermissions(live.permissions, request.permissions)) {
+      await enqueueNotices(trx, 'integration.updated', [approvalNotice(live.id, request, { previousPermissions: live.permissions })]);
+    }
     return live.grant_id;
   });
 }
@@ -56,7 +60,10 @@ async function updateLiveApproval(db: Knex, request: ApprovalRequest): Promise<s
 async function insertFirstApprovalRecorded(db: Knex, request: ApprovalRequest & { grantId: string }): Promise<boolean> {
   return db.transaction(async (trx) => {
     const created = await insertFirstApproval(trx, request);
-    if (created) await recordApprovalEvent(trx, 'authorization.approved', created.id, request);
+    if (created) {
+      await recordApprovalEvent(trx, 'authorization.approved', created.id, request);
+      await enqueueNotices(trx, 'integration.added', [approvalNotice(created.id, request)]);
+    }
     return created !== undefined;
   });
 }
@@ -73,6 +80,13 @@ async function recordApprovalEvent(trx: Knex.Transaction, type: 'authorization.a
     detail: { permissions: request.permissions, partnerName: request.partnerName, appName: request.appName },
   });
 }
+
+/** The partner's notice of an approval: which app, which authorization, and the permissions it now holds there. */
+function approvalNotice(authorizationId: string, request: ApprovalRequest, extra: Record<string, unknown> = {}): NoticeInput {
+  return { partnerId: request.partnerId, appId: request.appId, authorizationId, data: { permissions: request.permissions, ...extra } };
+}
+
+const samePermissions = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((name) => b.includes(name));
 
 async function newGrant(provider: Provider, request: ApprovalRequest): Promise<string> {
   const grant = new provider.Grant({ accountId: request.accountId, clientId: request.partnerId });

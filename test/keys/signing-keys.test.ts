@@ -57,9 +57,11 @@ async function connectedPartner(base: string, db: Knex, settings: Settings, rece
     name: 'Notified Integration',
     redirectUris: ['https://partner.example/callback'],
     permissions: ['app:read'],
-    removeUrl: `${receiver.url}/removed`,
   });
-  return oauthToken(base, { id: partner.id, secret: clientSecret }, owner, owner.apps[0]!.id);
+  const tokens = await oauthToken(base, { id: partner.id, secret: clientSecret }, owner, owner.apps[0]!.id);
+  // Registered after the installation: the removal's is the one notice these tests wait for.
+  await db('partners').where({ id: partner.id }).update({ remove_url: `${receiver.url}/removed` });
+  return tokens;
 }
 
 /** Removes the authorization with the partner's own token; resolves with the notice that follows. */

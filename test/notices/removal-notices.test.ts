@@ -66,10 +66,13 @@ async function connectPartner(
     name: 'Notified Integration',
     redirectUris: ['https://partner.example/callback'],
     permissions: ['app:read'],
-    ...(removeUrl ? { removeUrl } : {}),
   });
   const client = { id: partner.id, secret: clientSecret };
   const tokens = await oauthToken(base, client, who, who.appId);
+  // The notice URL is registered once the integration is installed, so the
+  // removal's is the only notice these tests see (the installation's own
+  // notice, and every other kind, are covered in partner-notices.test.ts).
+  if (removeUrl) await db('partners').where({ id: partner.id }).update({ remove_url: removeUrl });
   const authorization = await db('authorizations').where({ partner_id: partner.id, app_id: who.appId }).whereNull('revoked_at').first();
   expect(authorization).toBeTruthy();
   return { appId: who.appId, owner: who, client, tokens, authorizationId: authorization.id };
@@ -85,6 +88,7 @@ async function expectSignedNotice(issuer: string, notice: ReceivedNotice, connec
     id: expect.stringMatching(/^ntc_/),
     event: 'integration.removed',
     appId: connected.appId,
+    authorizationId: connected.authorizationId,
     clientId: connected.client.id,
     occurredAt: expect.any(String),
     removedAt: expect.any(String),

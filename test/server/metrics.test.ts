@@ -171,9 +171,10 @@ describe('metrics move with what they count', () => {
         name: 'Notified Integration',
         redirectUris: ['https://partner.example/callback'],
         permissions: ['app:read'],
-        removeUrl: `${receiver.url}/removed`,
       });
       const token = await oauthToken(server.url, { id: partner.id, secret: clientSecret }, { email: owner.account.email, password: owner.password }, owner.apps[0]!.id);
+      // Registered after the installation: the removal's is the one notice counted here.
+      await server.db('partners').where({ id: partner.id }).update({ remove_url: `${receiver.url}/removed` });
       expect((await call(server.url, 'DELETE', '/oauth/authorization', { auth: `Bearer ${token.access_token}` })).status).toBe(204);
     }
     await listening.waitFor(1);

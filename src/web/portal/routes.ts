@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { rotateSecret, saveRedirectUris, showIntegration } from './integration-page.ts';
 import { register, showIntegrations } from './integrations-page.ts';
 import { showIntegrationActivity } from './activity-page.ts';
+import { queueTestNotice, redeliver, showNoticeLog } from './notices-page.ts';
 import { ownPartner, pagePartner, type PortalDependencies } from './portal.ts';
 
 /**
@@ -22,5 +23,8 @@ export function portalRouter(deps: PortalDependencies): Router {
   router.get('/:partnerId/activity', signedIn, partner, showIntegrationActivity(deps));
   router.post('/:partnerId/redirect-uris', signedIn, csrf, partner, saveRedirectUris(deps));
   router.post('/:partnerId/rotate-secret', signedIn, csrf, partner, rotateSecret(deps));
+  router.get('/:partnerId/notices', signedIn, partner, (ctx) => showNoticeLog(deps)(ctx));
+  router.post('/:partnerId/notices/test', signedIn, csrf, partner, queueTestNotice(deps));
+  router.post('/:partnerId/notices/:noticeId/redeliver', signedIn, csrf, partner, redeliver(deps));
   return router;
 }
