@@ -131,14 +131,14 @@ function expectShape(probe: Probe, answer: Answer): void {
   }
 }
 
-/** Sends every probe, `parallel` at a time, and checks each answer; returns how many were sent. */
-async function run(probes: Probe[], parallel = 6): Promise<number> {
+/** Sends every probe to `base`, `parallel` at a time, and checks each answer; returns how many were sent. */
+async function run(probes: Probe[], base = server.url, parallel = 6): Promise<number> {
   const failures: string[] = [];
   let next = 0;
   async function worker(): Promise<void> {
     while (next < probes.length) {
       const probe = probes[next++]!;
-      const answer = await send(server.url, probe);
+      const answer = await send(base, probe);
       const label = `${probe.method} ${probe.path.slice(0, 120)} (${probe.name}) → ${answer.status}`;
       if (answer.status < 200 || answer.status >= 500) failures.push(`${label}: ${answer.body.slice(0, 200)}`);
       const leak = internalDetail.find((pattern) => pattern.test(answer.body));
@@ -180,6 +180,29 @@ function signedIn(route: Route): Record<string, string> {
 
 /** Routes whose action ends the fixtures (sign-out, revoking, removing, rotating): they get the unauthenticated round only. */
 const destructive = (route: Route, method: string) => method === 'DELETE' || /logout|revoke|remove|rotate|not-you|abort/.test(route.path);
+
+/** Header sets the round sends to every route; a malformed Host is refused with 400. */
+const headerSets: [string, Record<string, string>][] = [
+  ['a 20 KB header (Node answers 431 itself)', { 'x-filler': 'h'.repeat(20_000) }],
+  ['a 12 KB cookie', { cookie: `a=${'c'.repeat(12_000)}` }],
+  ['forged session cookies', { cookie: 'appgrant.owner=forged; appgrant.owner.sig=forged; appgrant.session=x; appgrant.session.sig=y; appgrant.interaction=%00; appgrant.csrf=%ZZ' }],
+  ['a cookie of bad bytes', { cookie: 'appgrant.owner=\u00ff\u00fe; =; ;;; a' }],
+  ['a malformed Host', { host: '[::1' }],
+  ['a Host with userinfo', { host: 'evil.example@127.0.0.1' }],
+  ['forwarded headers of garbage', { 'x-forwarded-for': 'not-an-ip, [::1, 999.1.1.1', 'x-forwarded-host': '[::1', 'x-forwarded-proto': 'gopher', forwarded: 'for=";;' }],
+  ['Basic of bad base64', { authorization: 'Basic !!!***' }],
+  ['Basic without a colon', { authorization: `Basic ${Buffer.from('nocolon').toString('base64')}` }],
+  ['a 10 KB Bearer', { authorization: `Bearer ${'A'.repeat(10_000)}` }],
+  ['a DPoP token with a garbage proof', { authorization: 'DPoP abc', dpop: 'not.a.jwt' }],
+  ['an unknown scheme', { authorization: 'Negotiate \u00ff' }],
+  ['Accept of nothing acceptable', { accept: 'image/png' }],
+  ['Accept-Encoding and Range of garbage', { 'accept-encoding': 'zstd;q=x', range: 'bytes=9-1', 'if-none-match': '%00' }],
+  ['Origin of garbage', { origin: 'null', 'access-control-request-method': 'TRACE' }],
+  ['a header with a NUL', { 'x-nul': 'a\u0000b' }],
+];
+
+const headerProbes = (route: Route): Probe[] =>
+  headerSets.map(([name, headers]) => ({ name, method: route.methods[0]!, path: fill(route), headers, ...(name.includes('Host') ? { refusal: 400 } : {}) }));
 
 const deepJson = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
@@ -297,28 +320,7 @@ describe('a hostile round over every route: never a 5xx, never an internal detai
   }, 180_000);
 
   it('headers: long ones, long and forged cookies, malformed Host and forwarded headers, odd credentials', async () => {
-    const headerSets: [string, Record<string, string>][] = [
-      ['a 20 KB header (Node answers 431 itself)', { 'x-filler': 'h'.repeat(20_000) }],
-      ['a 12 KB cookie', { cookie: `a=${'c'.repeat(12_000)}` }],
-      ['forged session cookies', { cookie: 'appgrant.owner=forged; appgrant.owner.sig=forged; appgrant.session=x; appgrant.session.sig=y; appgrant.interaction=%00; appgrant.csrf=%ZZ' }],
-      ['a cookie of bad bytes', { cookie: 'appgrant.owner=\u00ff\u00fe; =; ;;; a' }],
-      ['a malformed Host', { host: '[::1' }],
-      ['a Host with userinfo', { host: 'evil.example@127.0.0.1' }],
-      ['forwarded headers of garbage', { 'x-forwarded-for': 'not-an-ip, [::1, 999.1.1.1', 'x-forwarded-host': '[::1', 'x-forwarded-proto': 'gopher', forwarded: 'for=";;' }],
-      ['Basic of bad base64', { authorization: 'Basic !!!***' }],
-      ['Basic without a colon', { authorization: `Basic ${Buffer.from('nocolon').toString('base64')}` }],
-      ['a 10 KB Bearer', { authorization: `Bearer ${'A'.repeat(10_000)}` }],
-      ['a DPoP token with a garbage proof', { authorization: 'DPoP abc', dpop: 'not.a.jwt' }],
-      ['an unknown scheme', { authorization: 'Negotiate \u00ff' }],
-      ['Accept of nothing acceptable', { accept: 'image/png' }],
-      ['Accept-Encoding and Range of garbage', { 'accept-encoding': 'zstd;q=x', range: 'bytes=9-1', 'if-none-match': '%00' }],
-      ['Origin of garbage', { origin: 'null', 'access-control-request-method': 'TRACE' }],
-      ['a header with a NUL', { 'x-nul': 'a\u0000b' }],
-    ];
-    const probes = routes.flatMap((route) =>
-      headerSets.map(([name, headers]): Probe => ({ name, method: route.methods[0]!, path: fill(route), headers, ...(name.includes('Host') ? { refusal: 400 } : {}) })),
-    );
-    await run(probes);
+    await run(routes.flatMap(headerProbes));
   }, 180_000);
 
   it('a request Node cannot parse, and CONNECT, are answered with a JSON body, not a bare status line', async () => {
@@ -346,6 +348,22 @@ describe('a hostile round over every route: never a 5xx, never an internal detai
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toMatchObject({ apps: expect.any(Array) });
   });
+});
+
+describe('behind a trusted proxy, where forwarded headers are believed', () => {
+  let proxied: TestServer;
+
+  beforeAll(async () => {
+    proxied = await startTestServer({ TRUST_PROXY: '1' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxied?.close();
+  });
+
+  it('the header round over every route: never a 5xx, never an internal detail', async () => {
+    await run(routes.flatMap(headerProbes), proxied.url);
+  }, 120_000);
 });
 
 describe('what the edge refuses is logged', () => {
