@@ -9,7 +9,9 @@ import { forbiddenBody, forbiddenSchema } from '../../src/http/problems.ts';
 import { createServices, routersOf, type Services } from '../../src/server/app.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { checkedFetch, expectDescribed } from '../support/contract.ts';
+import { call, checkedFetch, expectDescribed } from '../support/contract.ts';
+import { CookieBrowser } from '../support/browser.ts';
+import { authorizeThroughPages } from '../support/flow.ts';
 
 /**
  * The OpenAPI document is the contract: valid OpenAPI 3.1, committed as
@@ -177,5 +179,73 @@ describe('the contract check refuses what the document does not describe', () =>
     ['a body where none is described', 'POST', '/oauth/revoke', () => jsonAnswer({}), /no body/],
   ])('refuses %s', async (_name, method, path, answer, message) => {
     await expect(expectDescribed(method, url(path), answer())).rejects.toThrow(message);
+  });
+});
+
+describe('the OAuth answers, as described', () => {
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields);
+  const unknownClient = `Basic ${Buffer.from('nobody:nothing').toString('base64')}`;
+  let partner: { id: string; secret: string };
+  let clientAuth: string;
+  let owner: Awaited<ReturnType<TestServer['createOwner']>>;
+
+  beforeAll(async () => {
+    const created = await server.createPartner({ permissions: ['app:read', 'keys:manage'] });
+    partner = { id: created.partner.id, secret: created.clientSecret };
+    clientAuth = `Basic ${Buffer.from(`${encodeURIComponent(partner.id)}:${encodeURIComponent(partner.secret)}`).toString('base64')}`;
+    owner = await server.createOwner({ appNames: ['Described'] });
+  });
+
+  async function code(): Promise<string> {
+    const callback = await authorizeThroughPages(new CookieBrowser(server.url), { client_id: partner.id, response_type: 'code' }, { email: owner.account.email, password: owner.password }, { appId: owner.apps[0]!.id });
+    return callback.searchParams.get('code')!;
+  }
+
+  const post = (path: string, body: URLSearchParams | object, auth = clientAuth) =>
+    checkedFetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': body instanceof URLSearchParams ? 'application/x-www-form-urlencoded' : 'application/json' },
+      body: body instanceof URLSearchParams ? body : JSON.stringify(body),
+    });
+
+  it('a code exchanged (form, then JSON), refreshed, introspected, revoked: each answer as described', async () => {
+    const formExchange = await post('/oauth/token', form({ grant_type: 'authorization_code', code: await code() }));
+    expect(formExchange.status).toBe(200);
+    const jsonExchange = await post('/oauth/token', { grant_type: 'authorization_code', code: await code() });
+    expect(jsonExchange.status).toBe(200);
+    const tokens = (await jsonExchange.json()) as { access_token: string; refresh_token: string; app_id: string };
+    expect(tokens.app_id).toBe(owner.apps[0]!.id);
+
+    const refreshed = await post('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }));
+    expect(refreshed.status).toBe(200);
+    const { access_token: access } = (await refreshed.json()) as { access_token: string };
+    const active = await post('/oauth/introspect', form({ token: access }));
+    expect(await active.json()).toMatchObject({ active: true, app_id: owner.apps[0]!.id });
+
+    expect((await post('/oauth/revoke', form({ token: access }))).status).toBe(200);
+    expect(await (await post('/oauth/introspect', form({ token: access }))).json()).toEqual({ active: false });
+    await expectForbiddenOrGone(access);
+  });
+
+  async function expectForbiddenOrGone(token: string): Promise<void> {
+    const response = await call(server.url, 'GET', `/v2/apps/${owner.apps[0]!.id}`, { auth: `Bearer ${token}` });
+    expect(response.status).toBe(401);
+  }
+
+  it.each([
+    ['a code that was never issued', form({ grant_type: 'authorization_code', code: 'not-a-code' }), true, 400],
+    ['an unknown grant type', form({ grant_type: 'password', username: 'a', password: 'b' }), true, 400],
+    ['an unknown client', form({ grant_type: 'authorization_code', code: 'x' }), false, 401],
+  ])('%s → the OAuth error shape', async (_name, body, asPartner, status) => {
+    const response = await post('/oauth/token', body, asPartner ? clientAuth : unknownClient);
+    expect(response.status).toBe(status);
+    expect(Object.keys((await response.json()) as object)).toContain('error');
+  });
+
+  it('introspection and revocation refuse a wrong client with the OAuth error shape', async () => {
+    for (const path of ['/oauth/introspect', '/oauth/revoke']) {
+      const response = await post(path, form({ token: 'x' }), unknownClient);
+      expect(response.status, path).toBe(401);
+    }
   });
 });

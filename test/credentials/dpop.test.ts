@@ -4,6 +4,7 @@ import * as oauth from 'oauth4webapi';
 import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
 import { introspect } from '../support/flow.ts';
 import { authorizedWithPkce, discover, insecure } from '../support/oauth-client.ts';
+import { checkedFetch } from '../support/contract.ts';
 import { startTestServer, testSettings, type TestServer } from '../support/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
@@ -43,6 +44,8 @@ afterAll(async () => {
 });
 
 const client = (): oauth.Client => ({ client_id: partner.id });
+/** The client library's requests, with each answer checked against the OpenAPI document. */
+const described = { ...insecure, [oauth.customFetch]: checkedFetch };
 const appUrl = () => new URL(`${server.issuer}/v2/apps/${owner.apps[0]!.id}`);
 
 const authorizationResponse = () =>
@@ -53,7 +56,7 @@ async function boundTokens(keys: oauth.CryptoKeyPair): Promise<oauth.TokenEndpoi
   const { params, verifier } = await authorizationResponse();
   const response = await oauth.authorizationCodeGrantRequest(as, client(), oauth.ClientSecretBasic(partner.secret), params, redirectUri, verifier, {
     DPoP: oauth.DPoP(client(), keys),
-    ...insecure,
+    ...described,
   });
   return oauth.processAuthorizationCodeResponse(as, client(), response);
 }
@@ -61,7 +64,7 @@ async function boundTokens(keys: oauth.CryptoKeyPair): Promise<oauth.TokenEndpoi
 /** A request as the client library makes it (with a fresh proof when given keys); a refusal is returned, not thrown. */
 async function resourceRequest(token: string, method: string, url: URL, keys?: oauth.CryptoKeyPair): Promise<Response> {
   try {
-    return await oauth.protectedResourceRequest(token, method, url, undefined, undefined, { ...(keys ? { DPoP: oauth.DPoP(client(), keys) } : {}), ...insecure });
+    return await oauth.protectedResourceRequest(token, method, url, undefined, undefined, { ...(keys ? { DPoP: oauth.DPoP(client(), keys) } : {}), ...described });
   } catch (error) {
     if (error instanceof oauth.WWWAuthenticateChallengeError) return error.response;
     throw error;
@@ -93,7 +96,7 @@ async function handmadeProof(keys: oauth.CryptoKeyPair, token: string, claims: P
 }
 
 function callWithProof(base: string, token: string, proof: string | undefined, scheme = 'DPoP'): Promise<Response> {
-  return fetch(`${base}${appUrl().pathname}`, {
+  return checkedFetch(`${base}${appUrl().pathname}`, {
     headers: { accept: 'application/json', authorization: `${scheme} ${token}`, ...(proof ? { dpop: proof } : {}) },
   });
 }
@@ -119,7 +122,7 @@ describe('a DPoP-bound token', () => {
     // Every request needs a proof of its own: the client library makes a fresh one each time.
     expect((await getApp(tokens.access_token, keys)).status).toBe(200);
 
-    const introspection = await introspect(server.url, resourceServer, tokens.access_token);
+    const introspection = await introspect(server.url, resourceServer, tokens.access_token, checkedFetch);
     const thumbprint = await calculateJwkThumbprint(await exportJWK(keys.publicKey));
     expect(introspection).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: thumbprint } });
   });

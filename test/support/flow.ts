@@ -120,8 +120,9 @@ export async function exchangeCode(
   });
 }
 
-export async function introspect(base: string, client: { id: string; secret: string }, token: string): Promise<Record<string, unknown>> {
-  const response = await fetch(`${base}/oauth/introspect`, {
+/** RFC 7662 introspection as `client`; `send` may check the answer on the way (test/support/contract.ts). */
+export async function introspect(base: string, client: { id: string; secret: string }, token: string, send: (url: string, init: RequestInit) => Promise<Response> = fetch): Promise<Record<string, unknown>> {
+  const response = await send(`${base}/oauth/introspect`, {
     method: 'POST',
     headers: {
       authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
