@@ -4,7 +4,8 @@ import { newId } from '../db/ids.ts';
 /**
  * The record that an app owner allowed a partner on an app, with which
  * permissions, and whether it ended. Every query on the `authorizations`
- * table is in this module; "live" means not revoked.
+ * table is in this module, but for the retention sweep's deletion of ended
+ * ones (src/retention); "live" means not revoked.
  */
 export interface Authorization {
   id: string;

@@ -17,6 +17,7 @@ import type { SecretBox } from '../keys/secret-box.ts';
 import { presentNewKey } from '../api/presenters.ts';
 import { issuesSentence } from '../http/problems.ts';
 import { eventsAfter, eventTypes, presentEvent, recordEvent, type EventFilter } from '../events/events.ts';
+import { sweepOptionsFrom, sweepRetention } from '../retention/sweep.ts';
 
 export interface CommandContext {
   db: Knex;
@@ -39,6 +40,8 @@ interface Command {
   required?: string[];
   /** The name one required positional argument is given in the options. */
   positional?: string;
+  /** Runs its own short transactions (not one around the whole command); its event is recorded once it is done. */
+  ownTransactions?: boolean;
   run(context: CommandContext, options: Options): Promise<unknown>;
 }
 
@@ -252,6 +255,12 @@ const commands: Record<string, Command> = {
       return { events: (await eventsAfter(db, await eventFilterFrom(db, options), after, eventBatch)).map(presentEvent) };
     },
   },
+  sweep: {
+    usage: 'sweep',
+    options: {},
+    ownTransactions: true,
+    run: async ({ db, settings }) => sweepRetention(db, sweepOptionsFrom(settings)),
+  },
   'signing-keys retire': {
     usage: 'signing-keys retire KID',
     options: {},
@@ -350,6 +359,11 @@ export async function runCommand(context: CommandContext, argv: string[]): Promi
   const { name, command, options } = parseCommand(argv);
   try {
     if (readingCommands.has(name)) return await command.run(context, options);
+    if (command.ownTransactions) {
+      const result = await command.run(context, options);
+      await recordOperatorCommand(context.db, name, options, result);
+      return result;
+    }
     // A change and the event recording it commit together, or neither does.
     // The key box is opened first: with the embedded database the
     // transaction holds the only connection, so nothing may query beside it.

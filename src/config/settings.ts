@@ -16,6 +16,9 @@ const seconds = (fallback: number) => z.coerce.number().int().positive().default
 /** How long to wait for the database, in milliseconds: long enough for a busy moment, short enough to answer 503 before a client gives up. */
 const databaseDeadline = (fallback: number) => z.coerce.number().int().min(100).max(600_000).default(fallback);
 
+/** How many days a table keeps what has ended: at least one, at most ten years. */
+const retentionDays = (fallback: number) => z.coerce.number().int().min(1).max(3650).default(fallback);
+
 /** A comma-separated list of secrets, each long enough to be a key rather than a password. */
 const secretList = z
   .string()
@@ -145,7 +148,12 @@ const settingsSchema = z
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     EVENTS_EXPORT_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
-    EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+    EVENT_RETENTION_DAYS: retentionDays(400),
+    ENDED_AUTHORIZATION_RETENTION_DAYS: retentionDays(90),
+    ENDED_KEY_RETENTION_DAYS: retentionDays(90),
+    SETTLED_NOTICE_RETENTION_DAYS: retentionDays(30),
+    RETENTION_SWEEP_INTERVAL: z.coerce.number().int().min(1).max(24 * 3600).default(300),
+    RETENTION_SWEEP_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
     DASHBOARD_SESSION_TTL: seconds(8 * 3600),
     NOTICE_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(2000),
     NOTICE_RETRY_BASE_MS: z.coerce.number().int().min(10).default(5000),

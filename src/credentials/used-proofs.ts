@@ -17,8 +17,3 @@ export async function isFirstUse(db: Knex, scope: string, id: string, expiresAt:
   const inserted = await runStatement(db, recordUse, [key, expiresAt]);
   return inserted.length === 1;
 }
-
-/** Forgets proofs past the time they would be refused as stale anyway. */
-export async function sweepUsedProofs(db: Knex): Promise<void> {
-  await db('used_proofs').where('expires_at', '<', new Date()).delete();
-}

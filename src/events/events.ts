@@ -6,7 +6,7 @@ import { z } from 'zod';
  * that makes it, with the same transaction (`db` is then the transaction),
  * so an action that fails or rolls back leaves no event and no event exists
  * for a change that did not happen. Events are never updated; the retention
- * sweep deletes those older than the configured number of days.
+ * sweep (src/retention) deletes those older than EVENT_RETENTION_DAYS.
  */
 export const eventTypes = [
   'owner.login_succeeded',
@@ -158,23 +158,6 @@ export async function eventsAfter(db: Knex, filter: EventFilter, after: string |
   const query = filtered(db, filter).orderBy('id', 'asc').limit(limit);
   if (after !== undefined) query.where('id', '>', after);
   return ((await query) as StoredEvent[]).map(stored);
-}
-
-/** Deletes events older than the cutoff, at most `batch` of them; returns how many went. */
-export async function deleteEventsOlderThan(db: Knex, cutoff: Date, batch: number): Promise<number> {
-  const deleted = await db('events').whereIn('id', db('events').select('id').where('occurred_at', '<', cutoff).orderBy('id').limit(batch)).delete().returning('id');
-  return deleted.length;
-}
-
-/** Deletes events older than the retention, a batch at a time so no statement holds the table long; returns how many went. */
-export async function sweepOldEvents(db: Knex, retentionDays: number, batch = 1000): Promise<number> {
-  const cutoff = new Date(Date.now() - retentionDays * 86_400_000);
-  let removed = 0;
-  for (;;) {
-    const deleted = await deleteEventsOlderThan(db, cutoff, batch);
-    removed += deleted;
-    if (deleted < batch) return removed;
-  }
 }
 
 const actorTypes = ['owner', 'partner', 'api_key', 'operator', 'system'] as const satisfies readonly Actor['type'][];

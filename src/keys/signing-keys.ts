@@ -181,11 +181,6 @@ export async function retireSigningKey(db: Knex, kid: string, rules: SigningKeyR
   });
 }
 
-/** Deletes keys that are no longer published (the retention sweep's share of this table); returns how many. */
-export async function deleteWithdrawnSigningKeys(db: Knex): Promise<number> {
-  return db('signing_keys').where('withdrawn_at', '<=', new Date()).delete();
-}
-
 interface LoadedKey extends KeyTimes {
   publicJwk: JWK;
   sealed: string;

@@ -93,17 +93,11 @@ export class SharedCounters {
         storeClient: knexQueryClient(this.#db),
         storeType: 'client',
         tableName: table,
-        // The table comes from migrations/, and expired rows are swept by sweepExpired().
+        // The table comes from migrations/; counts whose window has ended are deleted by the retention sweep (src/retention).
         tableCreated: true,
         clearExpiredByTimeout: false,
       }),
     );
-  }
-
-  /** Deletes the counts whose window has ended (Redis expires its own keys). */
-  async sweepExpired(): Promise<number> {
-    if (this.#redis) return 0;
-    return this.#db(table).where('expire', '<', Date.now()).delete();
   }
 
   async close(): Promise<void> {

@@ -7,8 +7,7 @@ import type { Settings } from '../config/settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { announceControlSocket, whileDataDirBusy } from '../db/data-dir-lock.ts';
 import { databaseOptionsFrom, migrateToLatest, openDatabase, type Database } from '../db/database.ts';
-import { sweepExpiredRecords } from '../oauth/storage/adapter.ts';
-import { sweepOldEvents } from '../events/events.ts';
+import { startRetentionSweeps, sweepOptionsFrom } from '../retention/sweep.ts';
 import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
 import { createKoaApplication, createServices, startingApp, type Services } from './app.ts';
 import { passwordHasherFor } from '../accounts/password-hasher.ts';
@@ -41,8 +40,6 @@ export interface StartOptions {
   /** Where the demo banner goes (stdout for npm start). */
   announce?: (text: string) => void;
 }
-
-const sweepIntervalMs = 10 * 60 * 1000;
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((done, fail) => {
@@ -78,28 +75,7 @@ async function startListener(settings: Settings) {
   };
 }
 
-/**
- * Deletes what has expired: engine records and events past their retention every few minutes, throttling
- * counts as their windows end (at least once per window, at most once a
- * second). Returns what stops it.
- */
-function startSweeping(services: Services, settings: Settings, logger: Logger): () => void {
-  const records = setInterval(() => {
-    sweepExpiredRecords(services.db).catch((error: unknown) => logger.warn({ err: error }, 'expired record sweep failed'));
-    sweepOldEvents(services.db, settings.EVENT_RETENTION_DAYS).catch((error: unknown) => logger.warn({ err: error }, 'event retention sweep failed'));
-  }, sweepIntervalMs);
-  const counts = setInterval(() => {
-    services.counters.sweepExpired().catch((error: unknown) => logger.warn({ err: error }, 'throttle count sweep failed'));
-  }, Math.min(60, settings.LOGIN_FAILURE_WINDOW, settings.CLIENT_AUTH_FAILURE_WINDOW) * 1000);
-  records.unref();
-  counts.unref();
-  return () => {
-    clearInterval(records);
-    clearInterval(counts);
-  };
-}
-
-/** The removal-notice worker and the periodic sweeps; stop() ends them. */
+/** The removal-notice worker and the retention sweeps (src/retention); stop() ends them. */
 function startBackgroundWork(services: Services, logger: Logger) {
   const { db, settings } = services;
   const notices = new RemovalNoticeWorker(
@@ -116,10 +92,10 @@ function startBackgroundWork(services: Services, logger: Logger) {
     services.metrics.noticeDelivery,
   );
   notices.start();
-  const stopSweeping = startSweeping(services, settings, logger);
+  const sweeps = startRetentionSweeps(db, sweepOptionsFrom(settings), logger);
   return {
     stop: async () => {
-      stopSweeping();
+      await sweeps.stop();
       await notices.stop();
     },
   };

@@ -8,7 +8,7 @@ import { checkedFetch } from '../support/contract.ts';
 import { startTestServer, testSettings, type TestServer } from '../support/server.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
-import { sweepExpiredRecords } from '../../src/oauth/storage/adapter.ts';
+import { sweepOptionsFrom, sweepRetention } from '../../src/retention/sweep.ts';
 
 /**
  * RFC 9449 sender-constrained tokens, driven by an independent DPoP client
@@ -274,7 +274,7 @@ describe('the used-proof store', () => {
   it('forgets proofs once they would be refused as stale anyway', async () => {
     await server.db('used_proofs').insert({ id: 'stale', expires_at: new Date(Date.now() - 1000) });
     await server.db('used_proofs').insert({ id: 'fresh', expires_at: new Date(Date.now() + 60_000) });
-    await sweepExpiredRecords(server.db);
+    await sweepRetention(server.db, sweepOptionsFrom(server.settings));
     const left = (await server.db('used_proofs').select('id')).map((row: { id: string }) => row.id);
     expect(left).toContain('fresh');
     expect(left).not.toContain('stale');

@@ -4,7 +4,8 @@ import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
 import { appKey, basic, call, expectForbidden, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { authorizeThroughPages, exchangeCode } from '../support/flow.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
-import { sweepOldEvents, type StoredEvent } from '../../src/events/events.ts';
+import { type StoredEvent } from '../../src/events/events.ts';
+import { sweepOptionsFrom, sweepRetention } from '../../src/retention/sweep.ts';
 
 const exportToken = 'export-token-for-the-audit-trail-tests-0123456789';
 let server: TestServer;
@@ -231,8 +232,8 @@ describe('what the trail keeps', () => {
       { type: 'owner.logged_out', actor_type: 'system', occurred_at: new Date(Date.now() - 500 * 86_400_000) },
       { type: 'owner.logged_out', actor_type: 'system', occurred_at: new Date() },
     ]);
-    const removed = await sweepOldEvents(server.db, 400, 1);
-    expect(removed).toBeGreaterThanOrEqual(1);
+    const report = await sweepRetention(server.db, { ...sweepOptionsFrom(server.settings), EVENT_RETENTION_DAYS: 400, batch: 1 });
+    expect(report.removed.events).toBeGreaterThanOrEqual(1);
     expect(await eventsSince(before)).toHaveLength(1);
   });
 });

@@ -7,7 +7,7 @@ import { revokeGrant } from './grant-revocation.ts';
 import { forgetRequestReads, type ReadKind } from './request-reads.ts';
 import { liveRecord, partnerReads, recordReadsOf, type StoredRecord } from './read-ahead.ts';
 import { runStatement, statement } from '../../db/statements.ts';
-import { isFirstUse, sweepUsedProofs } from '../../credentials/used-proofs.ts';
+import { isFirstUse } from '../../credentials/used-proofs.ts';
 import { restoredPayload, storedPayload, type RecordIds } from './record-ids.ts';
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
@@ -200,13 +200,6 @@ class UsedProofAdapter extends SideAdapter {
   async find(): Promise<undefined> {
     return undefined;
   }
-}
-
-/** Deletes records, dashboard sessions and used proofs past their expiry; every instance may run it, the work is idempotent. */
-export async function sweepExpiredRecords(db: Knex): Promise<void> {
-  await db('oauth_records').where('expires_at', '<', new Date()).delete();
-  await db('web_sessions').where('expires_at', '<', new Date()).delete();
-  await sweepUsedProofs(db);
 }
 
 /**
