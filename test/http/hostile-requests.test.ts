@@ -392,4 +392,17 @@ describe('what the edge refuses is logged', () => {
     const requestId = answer.headers['x-request-id'];
     await expect.poll(() => lines.filter((line) => line.requestId === requestId)).toEqual([expect.objectContaining({ msg: 'request', path, status: 413 })]);
   });
+
+  it('a 5xx that remains is logged once with its request id, beside its request line, and shows nothing inside', async () => {
+    // The last test of the file: the server's database goes away under it.
+    await logged.database.knex.destroy();
+    const answer = await send(logged.url, { name: 'a database gone', method: 'GET', path: '/v2/apps', headers: { authorization: 'Basic a2V5OnNlY3JldA==' } });
+    expect(answer.status).toBeGreaterThanOrEqual(500);
+    expect(internalDetail.filter((pattern) => pattern.test(answer.body))).toEqual([]);
+    const requestId = answer.headers['x-request-id'];
+    await expect.poll(() => lines.filter((line) => line.requestId === requestId).map((line) => [line.msg, line.status])).toEqual([
+      ['request failed', undefined],
+      ['request', answer.status],
+    ]);
+  });
 });
