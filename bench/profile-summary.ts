@@ -105,17 +105,38 @@ for (const [id, micros] of selfMicros) {
  * folder: a socket write under pg counts for pg, stream internals under koa
  * for koa. Samples with no such frame keep their own label (GC, program).
  */
+function chargedTo(id: number): string {
+  for (let current: number | undefined = id; current !== undefined; current = parent.get(current)) {
+    const frame = byId.get(current)!.callFrame;
+    const name = area(frame.url, frame.functionName);
+    if (frame.url && name !== 'node internals' && !frame.url.startsWith('wasm:')) return name;
+  }
+  return area(byId.get(id)!.callFrame.url, byId.get(id)!.callFrame.functionName);
+}
 const charged = new Map<string, number>();
+for (const [id, micros] of selfMicros) {
+  if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+  const key = chargedTo(id);
+  charged.set(key, (charged.get(key) ?? 0) + micros);
+}
+
+/**
+ * Self time charged to the innermost function of the project's own on the
+ * stack (a step: a statement's socket write counts for runStatement, the
+ * engine's work under a middleware for that middleware's innermost project
+ * frame), or to the package when no project function is on the stack (work
+ * resumed from the event loop: socket reads, Koa's response).
+ */
+const steps = new Map<string, number>();
 for (const [id, micros] of selfMicros) {
   if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
   let key: string | undefined;
   for (let current: number | undefined = id; current !== undefined && !key; current = parent.get(current)) {
-    const frame = byId.get(current)!.callFrame;
-    const name = area(frame.url, frame.functionName);
-    if (frame.url && name !== 'node internals' && !frame.url.startsWith('wasm:')) key = name;
+    const node = byId.get(current)!;
+    if (/\/(src|views)\//.test(node.callFrame.url)) key = where(node);
   }
-  key ??= area(byId.get(id)!.callFrame.url, byId.get(id)!.callFrame.functionName);
-  charged.set(key, (charged.get(key) ?? 0) + micros);
+  key ??= `(no project frame) ${chargedTo(id)}`;
+  steps.set(key, (steps.get(key) ?? 0) + micros);
 }
 
 /** Inclusive time of the project's own functions: a sample counts once per distinct function on its stack. */
@@ -145,4 +166,5 @@ process.stdout.write(`${file}, ${scope}: ${(busy / 1000).toFixed(0)} ms busy in 
 list('self time by package / folder', areas);
 list('self time charged to the nearest package / folder on the stack (native and node internals go to their caller)', charged);
 list('self time by function', functions);
+list('self time charged to the innermost project function on the stack (a step), else to the package', steps);
 list("inclusive time of the project's own functions", inclusive);

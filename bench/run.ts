@@ -33,7 +33,7 @@ import { loadSettings } from '../src/config/settings.ts';
 import { SecretBox } from '../src/keys/secret-box.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { loadKeyEncryptionKeys } from '../src/keys/server-keys.ts';
-import { appgrantMinter, appgrantProvider, engineMinter, type CodeMinter } from './codes.ts';
+import { analyzingAfter, appgrantMinter, appgrantProvider, engineMinter, type CodeMinter } from './codes.ts';
 import { CpuMeter } from './cpu.ts';
 import { createBenchDatabase, type BenchDatabase } from './database.ts';
 import { DpopKey } from './dpop.ts';
@@ -232,13 +232,14 @@ async function main(): Promise<number> {
   // token. A minted code gives the Bearer token and the template for minted refresh tokens.
   const real = await authorizeAsOwner({ base, partner: fixtures.partner, redirectUri, owner: fixtures.owner });
   const provider = await appgrantProvider(db, settings);
-  const codes = await appgrantMinter(provider, settings, 'AuthorizationCode', real.code);
+  const analyzeRecords = () => db.raw('analyze oauth_records');
+  const codes = analyzingAfter(await appgrantMinter(provider, settings, 'AuthorizationCode', real.code), analyzeRecords);
   const dpopKey = new DpopKey();
   const dpopToken = await exchangeCode(base, fixtures.partner, real.code, redirectUri, { dpop: dpopKey.proof('POST', `${settings.ISSUER}/oauth/token`) });
   if (dpopToken.token_type.toLowerCase() !== 'dpop') throw new Error(`the code exchanged with a DPoP proof gave token_type ${dpopToken.token_type}`);
   const token = await exchangeCode(base, fixtures.partner, (await codes.mint(1))[0]!, redirectUri);
   if (!token.refresh_token) throw new Error('the code exchange issued no refresh token');
-  const refreshTokens = await appgrantMinter(provider, settings, 'RefreshToken', token.refresh_token);
+  const refreshTokens = analyzingAfter(await appgrantMinter(provider, settings, 'RefreshToken', token.refresh_token), analyzeRecords);
   say(`real flow: ${real.requests} requests to the code, exchanged with a DPoP proof (token_type ${dpopToken.token_type}); ` +
     `a minted code gave a Bearer token for app ${token.app_id} with scope "${token.scope}"`);
 

@@ -157,8 +157,14 @@ async function mint(provider: Provider, env: Environment, kind: MintKind, count:
   return minted;
 }
 
+export interface EngineHooks {
+  /** After each /__mint: the peer analyses its table, as the bench does appgrant's (bench/codes.ts, analyzingAfter). */
+  afterMint?: () => Promise<unknown>;
+  onClose?: () => Promise<unknown>;
+}
+
 /** Builds the engine on the given adapter and serves it, with the bench-only routes, on PORT. */
-export function serveEngine(adapter: (model: string) => Adapter, onClose: () => Promise<void> = async () => {}): void {
+export function serveEngine(adapter: (model: string) => Adapter, hooks: EngineHooks = {}): void {
   const issuer = required('ISSUER');
   const env: Environment = {
     issuer,
@@ -179,6 +185,7 @@ export function serveEngine(adapter: (model: string) => Adapter, onClose: () => 
     if (ctx.method === 'POST' && ctx.path === '/__mint') {
       const count = Math.min(Math.max(Number(ctx.query.n) || 1, 1), 100_000);
       ctx.body = { tokens: await mint(provider, env, ctx.query.kind === 'refresh_token' ? 'refresh_token' : 'code', count) };
+      await hooks.afterMint?.();
       return;
     }
     ctx.respond = false;
@@ -186,5 +193,5 @@ export function serveEngine(adapter: (model: string) => Adapter, onClose: () => 
   });
   const server = createServer(app.callback());
   server.listen(Number(required('PORT')), '127.0.0.1');
-  process.on('SIGTERM', () => server.close(() => void onClose().finally(() => process.exit(0))));
+  process.on('SIGTERM', () => server.close(() => void Promise.resolve(hooks.onClose?.()).finally(() => process.exit(0))));
 }

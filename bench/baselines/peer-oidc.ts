@@ -87,4 +87,4 @@ class PostgresAdapter implements Adapter {
   }
 }
 
-serveEngine((model) => new PostgresAdapter(model), () => pool.end());
+serveEngine((model) => new PostgresAdapter(model), { afterMint: () => pool.query('analyze oidc_payloads'), onClose: () => pool.end() });
