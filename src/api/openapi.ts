@@ -5,8 +5,13 @@ import { appKeyInputFromCredential } from '../credentials/api-keys.ts';
 import { eventSchema } from '../events/events.ts';
 import { apiErrorsSchema, forbiddenBody, forbiddenSchema, oauthErrorSchema } from '../http/problems.ts';
 import { oauthRoutes } from '../oauth/provider.ts';
-import { introspectionAnswerSchema, jwksSchema, tokenAnswerSchema, tokenOperationRequestSchema, tokenRequestSchema } from '../oauth/wire.ts';
-import type { Level } from '../permissions/catalog.ts';
+import {
+  authorizationRequestSchema,
+  introspectionAnswerSchema,
+  jwksSchema,
+  pushedAuthorizationAnswerSchema,
+  tokenAnswerSchema, tokenOperationRequestSchema, tokenRequestSchema } from '../oauth/wire.ts';
+import { permissionCatalog, type Level } from '../permissions/catalog.ts';
 import { accountLevel, appOrAccount } from './access.ts';
 import { currentCredentialQuery } from './credentials.ts';
 import { exportQuery } from './event-export.ts';
@@ -49,6 +54,7 @@ requestSchemas.add(appChanges, { id: 'AppUpdate' });
 requestSchemas.add(appSettings, { id: 'AppSettingsChanges' });
 requestSchemas.add(appKeyInputFromCredential, { id: 'KeyCreate' });
 requestSchemas.add(tokenRequestSchema, { id: 'TokenRequest' });
+requestSchemas.add(authorizationRequestSchema, { id: 'AuthorizationRequest' });
 requestSchemas.add(tokenOperationRequestSchema, { id: 'TokenOperationRequest' });
 
 answerSchemas.add(apiAppSchema, { id: 'App' });
@@ -70,6 +76,7 @@ answerSchemas.add(oauthErrorSchema, { id: 'OAuthError' });
 answerSchemas.add(tokenAnswerSchema, { id: 'TokenAnswer' });
 answerSchemas.add(introspectionAnswerSchema, { id: 'IntrospectionAnswer' });
 answerSchemas.add(jwksSchema, { id: 'JsonWebKeySet' });
+answerSchemas.add(pushedAuthorizationAnswerSchema, { id: 'PushedAuthorizationAnswer' });
 
 const schemaRef = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
@@ -125,6 +132,24 @@ const responses = {
   OAuthUnavailable: { description: 'The service is starting or its database cannot answer: temporarily_unavailable', headers: retryAfter, content: json('OAuthError') },
 };
 
+/** The permissions a partner may be granted: the scopes of the OAuth flow. */
+const partnerScopes = Object.fromEntries(permissionCatalog.filter((permission) => permission.levels.includes('app')).map((permission) => [permission.name, permission.description]));
+
+/** How partners get a token: the code flow (PKCE S256, `state`), at this server's endpoints. */
+const oauth2 = (serverUrl: string) => ({
+  type: 'oauth2',
+  description:
+    'An access token from the OAuth flow, as `Authorization: Bearer <token>`: app level, for the one app the owner chose (`app_id` in the token response), with the approved permissions. PKCE (S256) and `state` are supported and recommended; `DELETE /oauth/authorization` gives the access up.',
+  flows: {
+    authorizationCode: {
+      authorizationUrl: `${serverUrl}${oauthRoutes.authorization}`,
+      tokenUrl: `${serverUrl}${oauthRoutes.token}`,
+      refreshUrl: `${serverUrl}${oauthRoutes.token}`,
+      scopes: partnerScopes,
+    },
+  },
+});
+
 const securitySchemes = {
   basic: { type: 'http', scheme: 'basic', description: 'An API key: `keyId:secret`. An app key acts at app level; an account or service-account key at account level.' },
   jwt: {
@@ -134,7 +159,6 @@ const securitySchemes = {
     description:
       'An HS256 JWT signed with an API key\'s secret: header `kid` the key id, claim `scope` `app` or `appUser` (app keys) or `account` (account keys); `appUser` needs `userId` or `externalId`. `exp` is honoured, a future `iat` refused.',
   },
-  bearer: { type: 'http', scheme: 'bearer', description: 'An access token from the OAuth flow: app level, for its one app, with the approved permissions.' },
   dpop: {
     type: 'http',
     scheme: 'DPoP',
@@ -144,7 +168,17 @@ const securitySchemes = {
   eventsExport: { type: 'http', scheme: 'bearer', description: 'The operator\'s EVENTS_EXPORT_TOKEN.' },
 };
 
-const apiCredentials = [{ basic: [] }, { jwt: [] }, { bearer: [] }, { dpop: [] }];
+/**
+ * Who may call an operation, as OpenAPI security requirements: API keys
+ * (Basic or JWT) always, their level decides; an OAuth token (Bearer or
+ * DPoP) only where app level may call, and as alternatives, one per
+ * permission that allows the operation (any one does).
+ */
+function securityFor({ levels, permissions }: Access): JsonObject[] {
+  if (!levels.includes('app')) return [{ basic: [] }, { jwt: [] }];
+  const oauth = permissions.length ? permissions.map((permission) => ({ oauth2: [permission] })) : [{ oauth2: [] }];
+  return [{ basic: [] }, { jwt: [] }, ...oauth, { dpop: [] }];
+}
 const partnerClient = [{ partnerClient: [] }, {}];
 
 const dpopHeader = {
@@ -157,13 +191,19 @@ const dpopHeader = {
 const pathId = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
 const pathIds: Record<string, JsonObject> = { appId: pathId('appId', 'The app'), keyId: pathId('keyId', 'The key') };
 
+interface Access {
+  levels: readonly Level[];
+  permissions: readonly string[];
+}
+
 interface Operation {
   summary: string;
   description?: string;
   tags: string[];
-  /** Who may call it (x-levels) and the permissions that allow it, any one (x-permissions). */
-  access?: { levels: readonly Level[]; permissions: readonly string[] };
-  security: readonly JsonObject[];
+  /** Who may call it (x-levels) and the permissions that allow it, any one (x-permissions); its security follows. */
+  access?: Access;
+  /** Without access: who may call it. */
+  security?: readonly JsonObject[];
   parameters?: readonly JsonObject[];
   query?: z.ZodType;
   body?: { id: string; types: readonly string[] };
@@ -194,7 +234,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       description: 'Cursor paging: `page[after]` or `page[before]` (an app id), `page[size]`; `links.next` and `links.prev` repeat the size.',
       tags: ['Apps'],
       access: { levels: accountLevel, permissions: ['app:read', 'app:manage'] },
-      security: apiCredentials,
       query: appListQuery,
       answers: { 200: answer('A page of apps', 'AppList'), ...apiFailures() },
     },
@@ -202,7 +241,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       summary: 'Create an app',
       tags: ['Apps'],
       access: { levels: accountLevel, permissions: appManage },
-      security: apiCredentials,
       body: jsonBody('AppCreate'),
       answers: { 201: answer('The app created', 'AppAnswer'), ...apiFailures({ body: true }) },
     },
@@ -212,7 +250,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       summary: 'Read an app',
       tags: ['Apps'],
       access: { levels: appOrAccount, permissions: ['app:read', 'app:manage'] },
-      security: apiCredentials,
       answers: { 200: answer('The app', 'AppAnswer'), ...apiFailures({ app: true }) },
     },
     patch: {
@@ -220,7 +257,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       description: 'Settings merge into the app\'s; `metadata: null` clears it.',
       tags: ['Apps'],
       access: { levels: appOrAccount, permissions: appManage },
-      security: apiCredentials,
       body: jsonBody('AppUpdate'),
       answers: { 200: answer('The app changed', 'AppAnswer'), ...apiFailures({ app: true, body: true }) },
     },
@@ -229,7 +265,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       description: 'Its keys, authorizations and every token issued for it go with it.',
       tags: ['Apps'],
       access: { levels: appOrAccount, permissions: appManage },
-      security: apiCredentials,
       answers: { 200: answer('Deleted', 'Empty'), ...apiFailures({ app: true }) },
     },
   },
@@ -238,7 +273,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       summary: "List the app's keys",
       tags: ['Keys'],
       access: { levels: appOrAccount, permissions: keysManage },
-      security: apiCredentials,
       answers: { 200: answer('The keys, without secrets', 'KeyList'), ...apiFailures({ app: true }) },
     },
     post: {
@@ -247,7 +281,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
         'The key is never broader than the credential creating it: permissions a subset of its own (none named: its own), expiring no later, confined to ranges inside its own; asking for more is refused with the 403. A partner\'s token creates keys bound to its authorization.',
       tags: ['Keys'],
       access: { levels: appOrAccount, permissions: keysManage },
-      security: apiCredentials,
       body: jsonBody('KeyCreate'),
       answers: { 201: answer('The key, with its secret (shown this once)', 'NewKeyAnswer'), ...apiFailures({ app: true, body: true }) },
     },
@@ -257,14 +290,12 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       summary: 'Read an app key',
       tags: ['Keys'],
       access: { levels: appOrAccount, permissions: keysManage },
-      security: apiCredentials,
       answers: { 200: answer('The key, without its secret', 'KeyAnswer'), ...apiFailures({ app: true }) },
     },
     delete: {
       summary: 'Revoke an app key',
       tags: ['Keys'],
       access: { levels: appOrAccount, permissions: keysManage },
-      security: apiCredentials,
       answers: { 200: answer('Revoked', 'Empty'), ...apiFailures({ app: true }) },
     },
   },
@@ -274,7 +305,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       description: '`meta.beforeCursor` and `links.next` page back in time.',
       tags: ['Events'],
       access: { levels: appOrAccount, permissions: ['events:read'] },
-      security: apiCredentials,
       query: eventListQuery,
       answers: { 200: answer('A page of events', 'EventList'), ...apiFailures({ app: true }) },
     },
@@ -285,7 +315,6 @@ const v2Operations: Record<string, Record<string, Operation>> = {
       description: 'With `appId` and/or `permission`: 403 unless the credentials may use that permission on that app.',
       tags: ['Credentials'],
       access: { levels: ['app', 'account', 'appUser'], permissions: [] },
-      security: apiCredentials,
       query: currentCredentialQuery,
       answers: { 200: answer('The credentials', 'CredentialAnswer'), ...apiFailures() },
     },
@@ -293,6 +322,40 @@ const v2Operations: Record<string, Record<string, Operation>> = {
 };
 
 const oauthOperations: Record<string, Record<string, Operation>> = {
+  [oauthRoutes.authorization]: {
+    get: {
+      summary: 'Start the flow: the app owner logs in, picks an app and consents',
+      description:
+        "The partner's \"Add to app\" link, opened in the owner's browser. The owner is sent to the login page, the app picker and the consent page, then back to `redirect_uri` with `code`, `state` and `iss` (or `error`, `state` and `iss`). An unknown client or an unregistered `redirect_uri` gets an error page, never a redirect.",
+      tags: ['OAuth'],
+      security: [{}],
+      query: authorizationRequestSchema,
+      answers: {
+        303: {
+          description: 'On to the login page, or back to the partner with the code or an error',
+          headers: { Location: { required: true, schema: { type: 'string' } } },
+          content: { 'text/html': { schema: { type: 'string' } }, 'text/plain': { schema: { type: 'string' } } },
+        },
+        400: { description: 'An unknown client or redirect URL: an error page for the owner', content: { 'text/html': { schema: { type: 'string' } } } },
+      },
+    },
+  },
+  [oauthRoutes.pushed_authorization_request]: {
+    post: {
+      summary: 'Push the authorization request (RFC 9126)',
+      description: 'The browser then opens `/oauth/authorize?client_id=…&request_uri=…` and carries nothing else.',
+      tags: ['OAuth'],
+      security: [{ partnerClient: [] }],
+      body: { id: 'AuthorizationRequest', types: ['application/x-www-form-urlencoded'] },
+      answers: {
+        201: answer('Where the browser goes next', 'PushedAuthorizationAnswer'),
+        400: shared('OAuthBadRequest'),
+        401: shared('OAuthUnauthorized'),
+        429: shared('OAuthThrottled'),
+        503: shared('OAuthUnavailable'),
+      },
+    },
+  },
   [oauthRoutes.token]: {
     post: {
       summary: 'Exchange a code or a refresh token',
@@ -361,7 +424,6 @@ const oauthOperations: Record<string, Record<string, Operation>> = {
         "With the partner's own token (Bearer or DPoP): it gives up its access, no permission needed. With the app's own credentials holding `integrations:manage` and `?client_id=`: the app removes that partner. The authorization, every token issued under it and every key created with them stop working at once.",
       tags: ['OAuth'],
       access: { levels: ['app'], permissions: [] },
-      security: apiCredentials,
       query: revokeAuthorizationQuery,
       answers: {
         204: { description: 'Removed' },
@@ -414,7 +476,7 @@ function operationObject(path: string, method: string, operation: Operation): Js
     ...pathParameters(path),
     ...(operation.parameters ?? []),
     ...(operation.query ? queryParameters(operation.query) : []),
-    ...(operation.security === apiCredentials ? [dpopHeader] : []),
+    ...(operation.access?.levels.includes('app') ? [dpopHeader] : []),
   ];
   return {
     operationId: `${method}${path.replace(/\{(\w+)\}/g, 'By/$1').replace(/[^A-Za-z0-9]+(.)?/g, (_, next: string | undefined) => (next ?? '').toUpperCase())}`,
@@ -422,7 +484,7 @@ function operationObject(path: string, method: string, operation: Operation): Js
     ...(operation.description ? { description: operation.description } : {}),
     tags: operation.tags,
     ...(operation.access ? { 'x-levels': operation.access.levels, 'x-permissions': operation.access.permissions } : {}),
-    security: operation.security,
+    security: operation.access ? securityFor(operation.access) : operation.security,
     ...(parameters.length ? { parameters } : {}),
     ...(operation.body
       ? { requestBody: { required: true, content: Object.fromEntries(operation.body.types.map((type) => [type, { schema: schemaRef(operation.body!.id) }])) } }
@@ -458,7 +520,7 @@ export function openApiDocument(serverUrl = 'http://localhost:3000'): JsonObject
     components: {
       schemas: { ...componentSchemas(requestSchemas, 'input'), ...componentSchemas(answerSchemas, 'output') },
       responses,
-      securitySchemes,
+      securitySchemes: { ...securitySchemes, oauth2: oauth2(serverUrl) },
     },
   };
 }

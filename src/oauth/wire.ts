@@ -87,3 +87,19 @@ export const jwksSchema = z
     ),
   })
   .strict();
+
+/** GET /oauth/authorize's query, and the form a partner pushes to /oauth/par (RFC 9126). */
+export const authorizationRequestSchema = z.object({
+  client_id: z.string(),
+  response_type: z.literal('code'),
+  redirect_uri: z.string().optional().meta({ description: "One of the partner's registered URLs, compared exactly; omitted: the first one" }),
+  state: z.string().optional().meta({ description: 'Returned unchanged with the code or the error' }),
+  code_challenge: z.string().optional().meta({ description: 'PKCE (RFC 7636)' }),
+  code_challenge_method: z.literal('S256').optional(),
+  scope: permissionList.optional().meta({ description: 'Omitted: every permission the partner registered' }),
+  response_mode: z.enum(['query', 'form_post']).optional(),
+  request_uri: z.string().optional().meta({ description: 'At /oauth/authorize only: the request_uri /oauth/par answered, with client_id' }),
+});
+
+/** The answer of /oauth/par: where the browser goes next, and for how long that works. */
+export const pushedAuthorizationAnswerSchema = z.object({ request_uri: z.string(), expires_in: z.number().int() }).strict();

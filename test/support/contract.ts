@@ -99,7 +99,8 @@ export async function expectDescribed(method: string, url: string | URL, respons
     lines.forEach((line, index) => expectValid(`${key} item`, media!['x-item-schema']!, JSON.parse(line), `${where} line ${index + 1}`));
     return;
   }
-  expectValid(key, media!.schema ?? {}, JSON.parse(text), where);
+  // JSON bodies are checked parsed; any other (a page, a redirect's note) as the text it is.
+  expectValid(key, media!.schema ?? {}, /[/+]json$/.test(type) ? JSON.parse(text) : text, where);
 }
 
 /** fetch, with the answer checked against the document. */
