@@ -129,6 +129,7 @@ const settingsSchema = z
     ACCESS_TOKEN_TTL: seconds(3600),
     REFRESH_TOKENS: booleanFlag.default(true),
     REFRESH_TOKEN_TTL: seconds(30 * 24 * 3600),
+    REFRESH_TOKEN_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(60),
     SESSION_TTL: seconds(8 * 3600),
     INTERACTION_TTL: seconds(15 * 60),
     PASSWORD_HASH_MEMORY_KIB: z.coerce.number().int().min(19456).default(19456),

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.ts';
 import { findAccount } from '../accounts/accounts.ts';
 import { findLiveAuthorizationByGrant } from '../authorizations/authorizations.ts';
 import { createAdapterFactory } from './storage/adapter.ts';
+import { refreshTokenTtl } from './storage/refresh-reuse.ts';
 import type { RecordIds } from './storage/record-ids.ts';
 import { accountReads, liveAuthorizationReads } from './storage/read-ahead.ts';
 import { partnerClientProperties, partnerGrantTypes, partnerPropertiesOf } from './client-metadata.ts';
@@ -185,7 +186,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     ttl: {
       AuthorizationCode: settings.AUTHORIZATION_CODE_TTL,
       AccessToken: settings.ACCESS_TOKEN_TTL,
-      RefreshToken: settings.REFRESH_TOKEN_TTL,
+      RefreshToken: refreshTokenTtl(settings.REFRESH_TOKEN_TTL),
       Interaction: settings.INTERACTION_TTL,
       Session: settings.SESSION_TTL,
       // An owner's approval lasts until it is removed.

@@ -9,6 +9,7 @@ import { liveRecord, partnerReads, recordReadsOf, type StoredRecord } from './re
 import { runStatement, statement } from '../../db/statements.ts';
 import { isFirstUse } from '../../credentials/used-proofs.ts';
 import { restoredPayload, storedPayload, type RecordIds } from './record-ids.ts';
+import { firstUseWithinGrace, isRefreshGrant, rememberRetry } from './refresh-reuse.ts';
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
 function payloadOf(record: StoredRecord, restore: (stored: AdapterPayload) => AdapterPayload): AdapterPayload {
@@ -43,7 +44,7 @@ export function createAdapterFactory(db: Knex, settings: Settings, ids: RecordId
   return (kind: string): Adapter => {
     if (kind === 'Client') return new PartnerClientAdapter(db, settings);
     if (kind === 'ReplayDetection') return new UsedProofAdapter(db);
-    return new RecordAdapter(db, kind, ids);
+    return new RecordAdapter(db, kind, ids, settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS);
   };
 }
 
@@ -59,12 +60,14 @@ class RecordAdapter implements Adapter {
   readonly #kind: string;
   readonly #ids: RecordIds;
   readonly #reads: ReadKind<StoredRecord | undefined>;
+  readonly #reuseGraceSeconds: number;
 
-  constructor(db: Knex, kind: string, ids: RecordIds) {
+  constructor(db: Knex, kind: string, ids: RecordIds, reuseGraceSeconds: number) {
     this.#db = db;
     this.#kind = kind;
     this.#ids = ids;
     this.#reads = recordReadsOf(kind);
+    this.#reuseGraceSeconds = reuseGraceSeconds;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -85,8 +88,19 @@ class RecordAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const record = await this.#reads.once(id, async () => (await runStatement(this.#db, findRecord, [this.#kind, this.#ids.lookupIds(this.#kind, id)]))[0] as StoredRecord | undefined);
-    return record && payloadOf(record, (stored) => restoredPayload(this.#kind, id, stored));
+    const storedIds = this.#ids.lookupIds(this.#kind, id);
+    const record = await this.#reads.once(id, async () => (await runStatement(this.#db, findRecord, [this.#kind, storedIds]))[0] as StoredRecord | undefined);
+    if (!record) return undefined;
+    const payload = payloadOf(record, (stored) => restoredPayload(this.#kind, id, stored));
+    // A refresh token retried within the grace window is shown unused: the engine rotates it again (refresh-reuse.ts).
+    if (payload.consumed && (await this.#usedWithinGrace(storedIds)) !== undefined) delete payload.consumed;
+    return payload;
+  }
+
+  /** When a refresh token presented at the refresh grant was first used, if within the grace window (refresh-reuse.ts). */
+  async #usedWithinGrace(storedIds: string[]): Promise<number | undefined> {
+    if (this.#kind !== 'RefreshToken' || !isRefreshGrant()) return undefined;
+    return firstUseWithinGrace(this.#db, storedIds, this.#reuseGraceSeconds);
   }
 
   findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -110,13 +124,20 @@ class RecordAdapter implements Adapter {
   /**
    * Marks a code or refresh token used, atomically: of many concurrent
    * exchanges exactly one gets here first. The others are a replay, treated
-   * as RFC 9700 §4.5 asks: refused, and the grant revoked.
+   * as RFC 9700 §4.5 asks: refused, and the grant revoked; but a refresh
+   * token used within the grace window (a retry, or a concurrent refresh) is
+   * let through to be rotated again (refresh-reuse.ts).
    */
   async consume(id: string): Promise<void> {
     this.#reads.forget(id);
     const storedIds = this.#ids.lookupIds(this.#kind, id);
     const consumed = await runStatement(this.#db, consumeRecord, [this.#kind, storedIds]);
     if (consumed.length === 1) return;
+    const firstUse = await this.#usedWithinGrace(storedIds);
+    if (firstUse !== undefined) {
+      rememberRetry(id, firstUse);
+      return;
+    }
     const row = await this.#db('oauth_records').select('grant_id').where({ kind: this.#kind }).whereIn('id', storedIds).first();
     if (row?.grant_id) await revokeGrant(this.#db, row.grant_id, { cause: this.#kind === 'RefreshToken' ? 'refresh_replay' : 'code_replay' });
     throw new errors.InvalidGrant('grant already used');
@@ -211,5 +232,5 @@ class UsedProofAdapter extends SideAdapter {
 function grantDestructionCause(): 'code_replay' | 'refresh_replay' | 'partner_revoke' {
   const oidc = (Provider.ctx as KoaContextWithOIDC | undefined)?.oidc;
   if (oidc?.route !== 'token') return 'partner_revoke';
-  return oidc.params?.grant_type === 'refresh_token' ? 'refresh_replay' : 'code_replay';
+  return isRefreshGrant() ? 'refresh_replay' : 'code_replay';
 }

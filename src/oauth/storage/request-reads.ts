@@ -77,6 +77,13 @@ export class ReadKind<T> {
     return value;
   }
 
+  /** What this request remembered for this id, if anything; nothing is loaded. */
+  peek(id: string): T | undefined {
+    const reads = currentReads.getStore();
+    const key = `${this.#name}\0${id}`;
+    return reads?.has(key) ? (reads.get(key) as T) : undefined;
+  }
+
   /** What a combined read found (or did not find) for this id. */
   remember(id: string, value: T): void {
     currentReads.getStore()?.set(`${this.#name}\0${id}`, value);
