@@ -57,14 +57,40 @@ export function csrfField(token: string): Html {
   return html`<input type="hidden" name="_csrf" value="${token}">`;
 }
 
-/** A read-only field holding a value to copy (a secret, a snippet), with a Copy button when scripts run. */
-export function copyField(id: string, label: string, value: string, multiline = false): Html {
+/**
+ * A read-only field holding a value to copy (a secret, a snippet). The Copy
+ * button is hidden until copy.js shows it: without scripts there is no
+ * button that does nothing, and the field is there to select.
+ */
+export function copyField(id: string, label: string, value: string, options: { multiline?: boolean; autofocus?: boolean } = {}): Html {
+  const focus = options.autofocus ? html` autofocus` : '';
   return html`<label for="${id}">${label}</label>
 <div class="copy">${
-    multiline
-      ? html`<textarea id="${id}" readonly rows="4">${value}</textarea>`
-      : html`<input id="${id}" type="text" readonly value="${value}">`
-  }<button type="button" class="copy-button" data-copy="${id}">Copy</button></div>`;
+    options.multiline
+      ? html`<textarea id="${id}" readonly rows="4"${focus}>${value}</textarea>`
+      : html`<input id="${id}" type="text" readonly value="${value}"${focus}>`
+  }<button type="button" class="copy-button" data-copy="${id}" hidden>Copy</button></div>`;
+}
+
+/** What a page says once after a form redirected to it: what was done, and any secret that exists only now (focused, to copy). */
+export interface FlashView {
+  notice: string;
+  secrets?: { label: string; value: string }[] | undefined;
+}
+
+export function flashNotices(flashes: readonly FlashView[] | undefined): Html {
+  let focused = false;
+  return html`${(flashes ?? []).map((flash, index) => {
+    const secrets = flash.secrets ?? [];
+    const block = html`<div class="notice" role="status"><p><strong>${flash.notice}</strong>${
+      secrets.length ? ' Copy it now: it will not be shown again.' : ''
+    }</p>${secrets.map((secret, position) => {
+      const autofocus = !focused && /secret/i.test(secret.label);
+      focused ||= autofocus;
+      return copyField(`flash-${index}-${position}`, secret.label, secret.value, { autofocus });
+    })}</div>`;
+    return block;
+  })}`;
 }
 
 export function formatDate(value: Date | string | null | undefined): string {

@@ -18,6 +18,16 @@ export function normalizeRange(text: string): string | undefined {
   }
 }
 
+/** A stored range as people write it: IPv6 in its short form (RFC 5952), so 2001:db8::/32 reads as typed. */
+export function displayRange(range: string): string {
+  try {
+    const [address, bits] = parseRange(range);
+    return `${address.kind() === 'ipv6' ? (address as ipaddr.IPv6).toRFC5952String() : address.toString()}/${bits}`;
+  } catch {
+    return range;
+  }
+}
+
 /** Whether a client address (IPv4, IPv6 or IPv4-mapped IPv6) falls in any of the ranges. */
 export function addressInRanges(address: string, ranges: readonly string[]): boolean {
   if (!ipaddr.isValid(address)) return false;

@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import { ZodError, type z } from 'zod';
 import { isOAuthPath, wantsJson } from './audience.ts';
 import { ApiOrPageProblem, ApiProblem, codeForStatus, forbiddenBody, ForbiddenProblem, invalidInput, OAuthProblem, PageProblem, Problem, type apiErrorsSchema, type oauthErrorSchema } from './problems.ts';
-import { renderPage } from './render.ts';
+import { layoutSessionOf, renderPage } from './render.ts';
 
 /** A refusal any address can meet, in its audience's shape: a page, the OAuth error, or the API's. */
 function problemFor(ctx: Context, problem: ApiOrPageProblem): Problem {
@@ -15,7 +15,7 @@ export function renderProblem(ctx: Context, problem: Problem): void {
   if (problem instanceof ApiOrPageProblem) return renderProblem(ctx, problemFor(ctx, problem));
   for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
   if (problem instanceof PageProblem) {
-    return renderPage(ctx, problem.status, 'errorPage', { title: problem.title, message: problem.message, code: problem.code });
+    return renderPage(ctx, problem.status, 'errorPage', { title: problem.title, message: problem.message, code: problem.code, session: layoutSessionOf(ctx) });
   }
   ctx.status = problem.status;
   ctx.set('Cache-Control', 'no-store');

@@ -18,20 +18,44 @@ export function formLines(value: unknown): string[] {
 }
 
 /**
+ * What is wrong with a form's input: one sentence naming each problem by the
+ * form's own field labels, and the same problems by field (the key the
+ * domain validated, which the page maps to its input), in plain words with
+ * line numbers from 1 for a field of several lines.
+ */
+export interface FormProblems {
+  sentence: string;
+  fields: Record<string, string>;
+  general: string[];
+}
+
+export function formProblems(error: ZodError, labels: FieldLabels): FormProblems {
+  const fields: Record<string, string> = {};
+  const general: string[] = [];
+  for (const issue of error.issues) {
+    const [key, position] = issue.path;
+    const message = typeof position === 'number' ? `line ${position + 1}: ${issue.message}` : issue.message;
+    if (key === undefined) general.push(message);
+    else fields[String(key)] = fields[String(key)] ? `${fields[String(key)]}; ${message}` : message;
+  }
+  return { sentence: issuesSentence(error, labels), fields, general };
+}
+
+/**
  * Runs what a form asks for; when its input is invalid, shows the form again
- * through `showAgain` with one sentence naming each problem by the form's
- * own field labels. Any other failure goes on to the boundary.
+ * through `showAgain` with its problems. Any other failure goes on to the
+ * boundary.
  */
 export async function submitForm(
   labels: FieldLabels,
   action: () => Promise<void> | void,
-  showAgain: (problems: string) => Promise<void> | void,
+  showAgain: (problems: FormProblems) => Promise<void> | void,
 ): Promise<void> {
   try {
     await action();
   } catch (error) {
     if (!(error instanceof ZodError)) throw error;
-    await showAgain(issuesSentence(error, labels));
+    await showAgain(formProblems(error, labels));
   }
 }
 

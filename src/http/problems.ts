@@ -171,7 +171,7 @@ function fieldName(path: readonly PropertyKey[], labels: FieldLabels): string | 
   const [first, ...rest] = path.map(String);
   const label = labels[first as string];
   if (label === undefined) return path.map(String).join('.');
-  const positions = rest.map((segment) => (/^\d+$/.test(segment) ? `#${Number(segment) + 1}` : segment));
+  const positions = rest.map((segment) => (/^\d+$/.test(segment) ? `line ${Number(segment) + 1}` : segment));
   return [label, ...positions].join(' ');
 }
 

@@ -57,6 +57,8 @@ export const retentionRules: readonly RetentionRule[] = [
   // Engine records (codes, tokens, grants, sessions, interactions) carry their own expiry.
   { name: 'expired_oauth_records', table: 'oauth_records', key: ['kind', 'id'], due: (query, now) => query.where('expires_at', '<', now) },
   { name: 'expired_web_sessions', table: 'web_sessions', key: ['id_hash'], due: (query, now) => query.where('expires_at', '<', now) },
+  // A page flash never shown (the browser never followed its redirect) is sealed, and of no use after a few minutes.
+  { name: 'unshown_page_flashes', table: 'page_flashes', key: ['id'], due: (query, now) => query.where('expires_at', '<', now) },
   // A proof past its expiry would be refused as stale anyway.
   { name: 'used_proofs', table: 'used_proofs', key: ['id'], due: (query, now) => query.where('expires_at', '<', now) },
   // Throttling counts (failed logins and client authentications) whose window has ended; `expire` is epoch milliseconds.

@@ -26,6 +26,7 @@ import { poolStats } from '../db/pool-stats.ts';
 import { CallerResolver } from '../credentials/resolve.ts';
 import { accessTokenLookup } from '../oauth/access-tokens.ts';
 import { SecretBox } from '../keys/secret-box.ts';
+import { PageFlashes } from '../web/page-flashes.ts';
 import { BearerDigests } from '../keys/bearer-digests.ts';
 import { RecordIds } from '../oauth/storage/record-ids.ts';
 import { apiRouter } from '../api/routes.ts';
@@ -184,6 +185,7 @@ export function routersOf(services: Services, isShuttingDown: () => boolean = ()
   });
   const login = new PasswordLogin(db, services.hasher, loginGuesses, metrics.login);
   const sessions = new OwnerSessions(db, services.digests, settings.DASHBOARD_SESSION_TTL, provider);
+  const flashes = new PageFlashes(db, services.box);
   const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents });
   const site = [
     // With a listener of its own (server.ts), /metrics is not on the public one.
@@ -195,8 +197,8 @@ export function routersOf(services: Services, isShuttingDown: () => boolean = ()
     revokeAuthorizationRouter(db, services.resolver),
     eventExportRouter(db, settings.EVENTS_EXPORT_TOKEN),
     openApiRouter(settings.ISSUER),
-    dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents }),
-    portalRouter({ db, settings, hasher: services.hasher, csrf, sessions }),
+    dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents, flashes }),
+    portalRouter({ db, settings, hasher: services.hasher, csrf, sessions, flashes }),
   ];
   return { api, site };
 }

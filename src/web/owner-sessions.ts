@@ -6,6 +6,7 @@ import { findAccount, type Account } from '../accounts/accounts.ts';
 import { endEngineSession } from '../oauth/login-sessions.ts';
 import type { CsrfGuard } from '../http/csrf.ts';
 import { seeOther } from '../http/see-other.ts';
+import { rememberLayoutSession } from '../http/render.ts';
 import { requestOrigin } from '../http/origin.ts';
 import { recordEvent } from '../events/events.ts';
 import type { BearerDigests } from '../keys/bearer-digests.ts';
@@ -54,14 +55,20 @@ export class OwnerSessions {
   }
 
   async owner(ctx: Context): Promise<Account | undefined> {
+    return (await this.#current(ctx))?.account;
+  }
+
+  /** The signed-in account and the stored id of its session row. */
+  async #current(ctx: Context): Promise<{ account: Account; sessionId: string } | undefined> {
     const value = ctx.cookies.get(cookieName);
     if (!value) return undefined;
     const session = await this.#db('web_sessions')
-      .select('account_id')
+      .select('account_id', 'id_hash')
       .whereIn('id_hash', this.#storedIds(value))
       .andWhere('expires_at', '>', new Date())
       .first();
-    return session ? findAccount(this.#db, session.account_id) : undefined;
+    const account = session ? await findAccount(this.#db, session.account_id) : undefined;
+    return account ? { account, sessionId: session.id_hash as string } : undefined;
   }
 
   /** Ends this browser's owner session everywhere: the dashboard's and the engine's. */
@@ -80,12 +87,18 @@ export class OwnerSessions {
     await endEngineSession(this.#provider, ctx);
   }
 
-  /** Pages behind login: the owner is loaded into ctx.state.owner, or the browser goes to /login. */
-  requireOwner() {
+  /**
+   * Pages behind login: the owner is loaded into ctx.state.owner, or the
+   * browser goes to /login. Given the CSRF guard, the owner is also kept for
+   * the layout of any error page the request ends on.
+   */
+  requireOwner(csrf?: CsrfGuard) {
     return async (ctx: Context, next: Next): Promise<void> => {
-      const owner = await this.owner(ctx);
-      if (!owner) return seeOther(ctx, '/login');
-      ctx.state.owner = owner;
+      const current = await this.#current(ctx);
+      if (!current) return seeOther(ctx, '/login');
+      ctx.state.owner = current.account;
+      ctx.state.ownerSessionId = current.sessionId;
+      if (csrf) rememberLayoutSession(ctx, pageSession(ctx, csrf));
       return next();
     };
   }
@@ -93,6 +106,11 @@ export class OwnerSessions {
 
 export function ownerOf(ctx: Context): Account {
   return ctx.state.owner as Account;
+}
+
+/** The stored id of the signed-in owner's session (pages behind requireOwner only). */
+export function ownerSessionOf(ctx: Context): string {
+  return ctx.state.ownerSessionId as string;
 }
 
 /** What the layout of a signed-in page shows: who is signed in, and the token its logout form carries. */

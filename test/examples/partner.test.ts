@@ -92,8 +92,9 @@ describeInBrowser('the example partner, with an app owner, in a browser', () => 
     const ownerPage = await (await chromium!.newContext()).newPage();
     await ownerLogsInToDashboard(ownerPage);
     await ownerPage.goto(`${server.url}/dashboard/apps/${support.id}`);
-    await ownerPage.getByRole('region', { name: 'Connected integrations' }).getByRole('button', { name: 'Remove Example Partner' }).click();
-    await ownerPage.getByText('The integration was removed. Its tokens no longer work.').waitFor();
+    await ownerPage.getByRole('region', { name: 'Connected integrations' }).getByRole('link', { name: 'Remove Example Partner' }).click();
+    await ownerPage.getByRole('button', { name: 'Remove Example Partner' }).click();
+    await ownerPage.getByText('Example Partner was removed from Support. Its tokens no longer work.').waitFor();
 
     await eventually(async () => !partner.installations.has(support.id), 10_000, 'the removal notice');
     expect(partner.notices[0]).toMatchObject({ accepted: true, detail: `integration.removed for app ${support.id}` });

@@ -17,7 +17,7 @@ describe('reading a validation error', () => {
       { field: 'displayName', message: 'must not be empty' },
       { field: 'redirectUris.1', message: 'must be a URL' },
     ]);
-    expect(issuesSentence(error, { displayName: 'name', redirectUris: 'redirect URL' })).toBe('name: must not be empty; redirect URL #2: must be a URL');
+    expect(issuesSentence(error, { displayName: 'name', redirectUris: 'redirect URL' })).toBe('name: must not be empty; redirect URL line 2: must be a URL');
   });
 
   it('names the input as a whole only when told how', () => {

@@ -138,10 +138,11 @@ describe('every removal path sends one signed notice', () => {
     const target = await receiver();
     const connected = await connectPartner(server.url, server.db, `${target.url}/removed`);
     const { browser } = await logInToDashboard(server.url, connected.owner);
-    const page = await (await browser.get(`/dashboard/apps/${connected.appId}`)).text();
-    const response = await browser.post(formAction(page, '/remove'), { _csrf: field(page, '_csrf')! });
+    const appPage = await (await browser.get(`/dashboard/apps/${connected.appId}`)).text();
+    const confirm = await (await browser.get(/href="([^"]*\/remove)"/.exec(appPage)![1]!)).text();
+    const response = await browser.post(formAction(confirm, '/remove'), { _csrf: field(confirm, '_csrf')! });
     expect(response.status).toBe(303);
-    expect(response.headers.get('location')).toBe(`/dashboard/apps/${connected.appId}?done=removed`);
+    expect(response.headers.get('location')).toBe(`/dashboard/apps/${connected.appId}`);
     await expectTokenDead(connected);
     await expectExactlyOneNotice(target, connected);
   });

@@ -97,13 +97,13 @@ describe('the partner portal refuses a removeUrl the server must not call (400, 
     expect(response.status).toBe(400);
     const page = text(await response.text());
     const expected = refused.some(([url]) => url === removeUrl) ? `${reason}; removal notices go only to public addresses` : reason;
-    expect(page).toContain(`The integration was not registered: removal notice URL: ${expected}`);
+    expect(page).toContain(`Removal notice URL: ${expected}`);
     expect(await partnersOfOwner()).toEqual(before);
   });
 
   it('accepts a public https URL without resolving it', async () => {
     const response = await register('https://partner.example/removed', 'Public');
-    expect(response.status).toBe(201);
+    expect(response.status).toBe(303);
     const stored = await server.db('partners').where({ account_id: accountId, name: 'Public' }).first();
     expect(stored.remove_url).toBe('https://partner.example/removed');
   });

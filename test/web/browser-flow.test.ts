@@ -188,12 +188,12 @@ describeInBrowser('the partner portal in a browser', () => {
     await page.getByLabel('Name', { exact: true }).fill(name);
     await page.getByLabel('Redirect URLs (one per line, the first is the default)').fill(`${site.origin}/callback`);
     await page.getByLabel('Removal notice URL (optional)').fill(`${site.origin}/removed`);
-    await page.getByRole('checkbox', { name: /^app:read / }).check();
+    await page.getByRole('checkbox', { name: /app:read$/ }).check();
     await saveScreenshot(page, 'portal-register-form');
     await page.getByRole('button', { name: 'Register integration' }).click();
 
     await page.getByRole('heading', { name }).waitFor();
-    expect(await page.getByRole('status').first().textContent()).toContain('Integration registered.');
+    expect(await page.getByRole('status').first().textContent()).toContain(`Integration "${name}" registered.`);
     const clientId = await page.getByLabel('Client id').inputValue();
     const clientSecret = await page.getByLabel('Client secret').inputValue();
     expect(clientId).toMatch(/^ptn_/);
@@ -334,8 +334,10 @@ describeInBrowser('the partner portal in a browser', () => {
       await logInOnPage(page, { email: developer.account.email, password: developer.password });
       await page.waitForURL(`${rotation.url}/dashboard`);
       await page.goto(`${rotation.url}/partners/${old.id}`);
+      await page.getByRole('link', { name: 'Rotate secret' }).click();
+      await page.getByRole('heading', { name: /^Rotate the client secret of / }).waitFor();
       await page.getByRole('button', { name: 'Rotate secret' }).click();
-      await page.getByText('New secret created.').waitFor();
+      await page.getByText(/^New client secret for .* created/).waitFor();
       const rotatedAt = Date.now();
       const fresh = { id: old.id, secret: await page.getByLabel('Client secret').inputValue() };
       expect(fresh.secret).not.toBe(old.secret);

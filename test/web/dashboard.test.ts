@@ -69,7 +69,7 @@ describeInBrowser('the dashboard in a browser', () => {
     const rows = page.getByRole('row');
     expect(await rows.count()).toBe(3); // header + two apps
     const helpdeskRow = page.getByRole('row', { name: /Helpdesk/ });
-    expect((await helpdeskRow.getByRole('cell').allTextContents()).map((cell) => cell.trim())).toEqual(['Helpdesk', '1', '0']);
+    expect((await helpdeskRow.getByRole('cell').allTextContents()).map((cell) => cell.trim())).toEqual([`Helpdesk ${helpdesk.id}`, '1', '0']);
     await saveScreenshot(page, 'dashboard-apps');
 
     await page.getByRole('link', { name: 'Helpdesk' }).click();
@@ -83,8 +83,13 @@ describeInBrowser('the dashboard in a browser', () => {
     expect(cells[3]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/); // last used
     await saveScreenshot(page, 'dashboard-integration');
 
-    await integrations.getByRole('button', { name: 'Remove Acme Integration' }).click();
-    await page.getByText('The integration was removed. Its tokens no longer work.').waitFor();
+    // Remove asks first, on a page of its own naming what will happen; the result names the target.
+    await integrations.getByRole('link', { name: 'Remove Acme Integration' }).click();
+    await page.getByRole('heading', { name: 'Remove Acme Integration from Helpdesk?' }).waitFor();
+    expect(await mainText(page)).toContain('Acme Integration will lose access to Helpdesk now');
+    expect(await server.db('authorizations').where({ partner_id: partner.id }).whereNull('revoked_at')).toHaveLength(1);
+    await page.getByRole('button', { name: 'Remove Acme Integration' }).click();
+    await page.getByText('Acme Integration was removed from Helpdesk. Its tokens no longer work.').waitFor();
     expect(await mainText(page)).toContain('No integration is connected to this app.');
     await saveScreenshot(page, 'dashboard-integration-removed');
 
@@ -105,9 +110,12 @@ describeInBrowser('the dashboard in a browser', () => {
     expect(await mainText(page)).toContain('This app has no API keys.');
 
     await page.getByLabel('Name', { exact: true }).fill('Reporting key');
-    await page.getByRole('checkbox', { name: /^app:read / }).check();
+    await page.getByRole('checkbox', { name: /app:read$/ }).check();
     await page.getByRole('button', { name: 'Create key' }).click();
-    await page.getByText('Copy the secret now: it will not be shown again.').waitFor();
+    await page.getByText('Key "Reporting key" created. Copy it now: it will not be shown again.').waitFor();
+    // Post/Redirect/Get: the page was fetched anew, and the secret has the focus.
+    expect(page.url()).toBe(`${server.url}/dashboard/apps/${app.id}`);
+    expect(await page.evaluate<string>('document.activeElement.value')).toBe(await page.getByLabel('Secret', { exact: true }).inputValue());
     const keyId = await page.getByLabel('Key id').inputValue();
     const secret = await page.getByLabel('Secret', { exact: true }).inputValue();
     expect(keyId).toMatch(/^\S+$/);
@@ -135,8 +143,10 @@ describeInBrowser('the dashboard in a browser', () => {
     expect(await keyRow.textContent()).toContain('app:read');
     await saveScreenshot(page, 'dashboard-key-listed');
 
-    await keyRow.getByRole('button', { name: 'Revoke Reporting key' }).click();
-    await page.getByText('The key was revoked.').waitFor();
+    await keyRow.getByRole('link', { name: 'Revoke Reporting key' }).click();
+    await page.getByRole('heading', { name: 'Revoke the key "Reporting key"?' }).waitFor();
+    await page.getByRole('button', { name: 'Revoke "Reporting key"' }).click();
+    await page.getByText(`Key "Reporting key" (${keyId}) was revoked. It no longer works.`).waitFor();
     expect(await mainText(page)).toContain('This app has no API keys.');
     const refused = await appRequest(app.id, auth);
     expect(refused.status).toBe(401);

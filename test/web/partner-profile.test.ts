@@ -102,7 +102,7 @@ describe('partner profile at registration', () => {
     const refused = await registerInPortal(browser, { ...profile, logoUrl: 'http://helpdesk.example/logo.png' });
     expect(refused.status).toBe(400);
     const page = await refused.text();
-    expect(text(page)).toMatch(/logo URL: must be an https URL/);
+    expect(text(page)).toMatch(/Logo URL: must be an https URL/);
     expect(page).toContain(`value="${profile.developer}"`);
     expect(page).toContain(`value="${profile.privacyPolicyUrl}"`);
     expect(page).toContain(`>${profile.description}</textarea>`);

@@ -1,10 +1,10 @@
 import type { Context } from 'koa';
 import { findLiveAuthorization, listConnectedIntegrations } from '../../authorizations/authorizations.ts';
-import { createApiKey, grantableToKey, listAppKeys, revokeApiKey } from '../../credentials/api-keys.ts';
-import { formLines, formList, formText, submitForm, utcFromDatetimeLocal } from '../../http/forms.ts';
+import { createApiKey, findAppKey, grantableToKey, listAppKeys, revokeApiKey } from '../../credentials/api-keys.ts';
+import { displayRange } from '../../credentials/ip-ranges.ts';
+import { formList, formLines, formText, submitForm, utcFromDatetimeLocal, type FormProblems } from '../../http/forms.ts';
 import { PageProblem } from '../../http/problems.ts';
 import { renderPage } from '../../http/render.ts';
-import { seeOther } from '../../http/see-other.ts';
 import { revokeGrant } from '../../oauth/storage/grant-revocation.ts';
 import { permissionCatalog } from '../../permissions/catalog.ts';
 import { ownerOf, pageSession } from '../owner-sessions.ts';
@@ -16,20 +16,21 @@ const appKeyCatalog = permissionCatalog.filter((permission) => grantableToKey('a
 /** The key form's fields as its labels name them. */
 const keyFormLabels = { displayName: 'name', permissions: 'permissions', expiresAt: 'expiry', allowedIps: 'allowed IP ranges' };
 
-const notices: Record<string, string> = { removed: 'The integration was removed. Its tokens no longer work.', revoked: 'The key was revoked.' };
-
 const notConnected = () => new PageProblem(404, 'Not found', 'There is no such integration or key on this app; it may have been removed already.');
 
-type AppPageExtra = { createdKey?: { id: string; secret: string }; notice?: string | undefined; error?: string };
+const appPath = (appId: string) => `/dashboard/apps/${appId}`;
 
-/** /dashboard/apps/{appId}: the app's connected integrations and API keys, and the form to create a key. */
-export function showApp({ db, csrf }: DashboardDependencies) {
-  return async (ctx: Context, status = 200, extra: AppPageExtra = { notice: notices[String(ctx.query.done)] }): Promise<void> => {
+type KeyForm = { values: Record<string, string>; permissions: string[]; errors: { fields: Record<string, string>; general: string[] } };
+
+/** /dashboard/apps/{appId}: what a form just did (once), the connected integrations and API keys, and the form to create a key. */
+export function showApp({ db, csrf, flashes }: DashboardDependencies) {
+  return async (ctx: Context, status = 200, keyForm?: KeyForm): Promise<void> => {
     const app = pageApp(ctx);
     const [integrations, keys] = [await listConnectedIntegrations(db, app.id), await listAppKeys(db, app.id)];
     renderPage(ctx, status, 'appPage', {
       session: pageSession(ctx, csrf),
       app: { id: app.id, name: app.display_name },
+      flashes: await flashes.take(ctx, appPath(app.id)),
       integrations: integrations.map((row) => ({
         authorizationId: row.id,
         partnerName: row.partner_name,
@@ -45,27 +46,28 @@ export function showApp({ db, csrf }: DashboardDependencies) {
         name: key.display_name,
         permissions: key.permissions,
         expiresAt: key.expires_at,
-        allowedIps: key.allowed_ips,
+        allowedIps: key.allowed_ips.map(displayRange),
         lastUsedAt: key.last_used_at,
       })),
       permissions: appKeyCatalog,
-      ...extra,
+      keyForm,
     });
   };
 }
 
-/** Remove: the authorization and every token issued under it end at once. */
-export function removeIntegration({ db }: DashboardDependencies) {
+/** Remove: the authorization and every token issued under it end at once; the app's page then says whose access ended. */
+export function removeIntegration({ db, flashes }: DashboardDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = pageApp(ctx);
     const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string, app.id);
     if (!authorization) throw notConnected();
+    const partnerName = (await listConnectedIntegrations(db, app.id)).find((row) => row.id === authorization.id)?.partner_name ?? 'The integration';
     await revokeGrant(db, authorization.grant_id, { cause: 'owner', actor: { type: 'owner', id: ownerOf(ctx).id }, origin: requestOrigin(ctx) });
-    seeOther(ctx, `/dashboard/apps/${app.id}?done=removed`);
+    await flashes.redirect(ctx, appPath(app.id), { notice: `${partnerName} was removed from ${app.display_name}. Its tokens no longer work.` });
   };
 }
 
-/** Create a key: the page again, with the secret shown this once, or with what is wrong. */
+/** Create a key, then Post/Redirect/Get: the app's page shows the secret once; a reload creates nothing. */
 export function addKey(deps: DashboardDependencies) {
   const showAgain = showApp(deps);
   return async (ctx: Context): Promise<void> => {
@@ -81,17 +83,66 @@ export function addKey(deps: DashboardDependencies) {
           ...(expires ? { expiresAt: utcFromDatetimeLocal(expires) } : {}),
           allowedIps: formLines(body.allowedIps),
         }, { events: deps.keyEvents, audit: { actor: { type: 'owner', id: ownerOf(ctx).id }, origin: requestOrigin(ctx), appName: app.display_name } });
-        await showAgain(ctx, 201, { createdKey: { id: key.id, secret } });
+        await deps.flashes.redirect(ctx, appPath(app.id), {
+          notice: `Key "${key.display_name}" created.`,
+          secrets: [{ label: 'Key id', value: key.id }, { label: 'Secret', value: secret }],
+        });
       },
-      (problems) => showAgain(ctx, 400, { error: `The key was not created: ${problems}` }),
+      (problems: FormProblems) => showAgain(ctx, 400, {
+        values: { name: formText(body.name), expiresAt: expires, allowedIps: typeof body.allowedIps === 'string' ? body.allowedIps : '' },
+        permissions: formList(body.permissions),
+        errors: problems,
+      }),
     );
   };
 }
 
-export function revokeKey({ db, keyEvents }: DashboardDependencies) {
+/** Revoke a key; the app's page then names the key that stopped working. */
+export function revokeKey({ db, keyEvents, flashes }: DashboardDependencies) {
   return async (ctx: Context): Promise<void> => {
     const app = pageApp(ctx);
-    if (!(await revokeApiKey(db, ctx.params.keyId as string, app.id, { actor: { type: 'owner', id: ownerOf(ctx).id }, origin: requestOrigin(ctx), appName: app.display_name }, keyEvents))) throw notConnected();
-    seeOther(ctx, `/dashboard/apps/${app.id}?done=revoked`);
+    const keyId = ctx.params.keyId as string;
+    const key = await findAppKey(db, app.id, keyId);
+    if (!key || !(await revokeApiKey(db, keyId, app.id, { actor: { type: 'owner', id: ownerOf(ctx).id }, origin: requestOrigin(ctx), appName: app.display_name }, keyEvents))) {
+      throw notConnected();
+    }
+    await flashes.redirect(ctx, appPath(app.id), { notice: `Key "${key.display_name}" (${key.id}) was revoked. It no longer works.` });
+  };
+}
+
+/** GET …/integrations/{id}/remove: what Remove will do, before it is done. */
+export function confirmRemoval({ db, csrf }: DashboardDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const app = pageApp(ctx);
+    const row = (await listConnectedIntegrations(db, app.id)).find((candidate) => candidate.id === ctx.params.authorizationId);
+    if (!row) throw notConnected();
+    renderPage(ctx, 200, 'confirmPage', {
+      session: pageSession(ctx, csrf),
+      question: `Remove ${row.partner_name} from ${app.display_name}?`,
+      consequences: [
+        `${row.partner_name} will lose access to ${app.display_name} now: every token it holds for this app stops working.`,
+        `To connect it again, you would start from ${row.partner_name} and allow it again.`,
+      ],
+      action: `${appPath(app.id)}/integrations/${row.id}/remove`,
+      confirmLabel: `Remove ${row.partner_name}`,
+      cancelHref: appPath(app.id),
+    });
+  };
+}
+
+/** GET …/keys/{id}/revoke: what Revoke will do, before it is done. */
+export function confirmRevocation({ db, csrf }: DashboardDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const app = pageApp(ctx);
+    const key = await findAppKey(db, app.id, ctx.params.keyId as string);
+    if (!key) throw notConnected();
+    renderPage(ctx, 200, 'confirmPage', {
+      session: pageSession(ctx, csrf),
+      question: `Revoke the key "${key.display_name}"?`,
+      consequences: [`The key "${key.display_name}" (${key.id}) will stop working now, for every request made with it to ${app.display_name}.`],
+      action: `${appPath(app.id)}/keys/${key.id}/revoke`,
+      confirmLabel: `Revoke "${key.display_name}"`,
+      cancelHref: appPath(app.id),
+    });
   };
 }

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { createApp, listAppsOfAccount } from '../../apps/apps.ts';
 import { countLiveAuthorizationsByApp } from '../../authorizations/authorizations.ts';
 import { countLiveKeysByApp } from '../../credentials/api-keys.ts';
-import { formText, submitForm } from '../../http/forms.ts';
+import { formText, submitForm, type FormProblems } from '../../http/forms.ts';
 import { renderPage } from '../../http/render.ts';
 import { seeOther } from '../../http/see-other.ts';
 import { ownerOf, pageSession } from '../owner-sessions.ts';
@@ -10,13 +10,13 @@ import type { DashboardDependencies } from './dashboard.ts';
 
 /** /dashboard: the owner's apps with how many integrations and keys each has, and a form to create one. */
 export function showApps({ db, csrf }: DashboardDependencies) {
-  return async (ctx: Context, status = 200, error?: string): Promise<void> => {
+  return async (ctx: Context, status = 200, appForm?: { name: string; errors: FormProblems }): Promise<void> => {
     const apps = await listAppsOfAccount(db, ownerOf(ctx).id);
     const appIds = apps.map((app) => app.id);
     const [integrations, keys] = [await countLiveAuthorizationsByApp(db, appIds), await countLiveKeysByApp(db, appIds)];
     renderPage(ctx, status, 'dashboardPage', {
       session: pageSession(ctx, csrf),
-      error,
+      appForm,
       apps: apps.map((app) => ({ id: app.id, name: app.display_name, integrations: integrations.get(app.id) ?? 0, keys: keys.get(app.id) ?? 0 })),
     });
   };
@@ -30,7 +30,7 @@ export function addApp(deps: DashboardDependencies) {
     await submitForm(
       { displayName: 'name' },
       async () => seeOther(ctx, `/dashboard/apps/${(await createApp(deps.db, ownerOf(ctx).id, { displayName })).id}`),
-      (problems) => showAgain(ctx, 400, `The app was not created: ${problems}`),
+      (problems) => showAgain(ctx, 400, { name: displayName, errors: problems }),
     );
   };
 }

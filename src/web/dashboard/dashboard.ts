@@ -6,6 +6,7 @@ import { findApp, type App } from '../../apps/apps.ts';
 import type { SecretBox } from '../../keys/secret-box.ts';
 import type { KeyEvents } from '../../credentials/api-keys.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
+import type { PageFlashes } from '../page-flashes.ts';
 import { PageProblem } from '../../http/problems.ts';
 import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
 
@@ -18,6 +19,8 @@ export interface DashboardDependencies {
   box: SecretBox;
   /** Told of keys created and revoked (the server's metrics). */
   keyEvents: KeyEvents;
+  /** What a page shows once after a form redirected to it. */
+  flashes: PageFlashes;
 }
 
 /** Loads the owner's app named in the path; another owner's app is simply not found. */

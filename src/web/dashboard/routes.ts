@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { seeOther } from '../../http/see-other.ts';
-import { addKey, removeIntegration, revokeKey, showApp } from './app-page.ts';
+import { addKey, confirmRemoval, confirmRevocation, removeIntegration, revokeKey, showApp } from './app-page.ts';
 import { addApp, showApps } from './apps-page.ts';
 import { ownApp, type DashboardDependencies } from './dashboard.ts';
 import { logIn, logOut, showLogin } from './login-page.ts';
@@ -8,11 +8,12 @@ import { showAccountActivity, showAppActivity } from './activity-page.ts';
 
 /**
  * The owner's dashboard: log in and out, the apps, and per app its connected
- * integrations (Remove) and API keys (Create, shown once; Revoke).
+ * integrations (Remove) and API keys (Create, shown once; Revoke). Remove and
+ * Revoke ask first, on a page of their own.
  */
 export function dashboardRouter(deps: DashboardDependencies): Router {
   const router = new Router();
-  const signedIn = deps.sessions.requireOwner();
+  const signedIn = deps.sessions.requireOwner(deps.csrf);
   const csrf = deps.csrf.requireToken();
   const app = ownApp(deps.db);
   const [apps, appPage] = [showApps(deps), showApp(deps)];
@@ -26,8 +27,10 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
   router.post('/dashboard/apps', signedIn, csrf, addApp(deps));
   router.get('/dashboard/apps/:appId', signedIn, app, (ctx) => appPage(ctx));
   router.get('/dashboard/apps/:appId/activity', signedIn, app, showAppActivity(deps));
+  router.get('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, app, confirmRemoval(deps));
   router.post('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, csrf, app, removeIntegration(deps));
   router.post('/dashboard/apps/:appId/keys', signedIn, csrf, app, addKey(deps));
+  router.get('/dashboard/apps/:appId/keys/:keyId/revoke', signedIn, app, confirmRevocation(deps));
   router.post('/dashboard/apps/:appId/keys/:keyId/revoke', signedIn, csrf, app, revokeKey(deps));
   return router;
 }

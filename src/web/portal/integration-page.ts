@@ -1,15 +1,18 @@
 import type { Context } from 'koa';
-import { findPartner, rotatePartnerSecret, updateRedirectUris, type PublicPartner } from '../../partners/partners.ts';
-import { formLines, submitForm } from '../../http/forms.ts';
+import { rotatePartnerSecret, updateRedirectUris, type PublicPartner } from '../../partners/partners.ts';
+import { formLines, submitForm, type FormProblems } from '../../http/forms.ts';
 import { renderPage } from '../../http/render.ts';
 import { pageSession } from '../owner-sessions.ts';
 import { pagePartner, partnerFormLabels, type PortalDependencies } from './portal.ts';
 
-type IntegrationPageExtra = { newSecret?: string; notice?: string; error?: string };
+const partnerPath = (id: string) => `/partners/${id}`;
 
-/** /partners/{id}: credentials, secret rotation, the "Add to app" button, redirect URLs. */
-export function showIntegration({ csrf, settings }: PortalDependencies) {
-  return (ctx: Context, status: number, partner: PublicPartner, extra: IntegrationPageExtra = {}): void => {
+/** The redirect-URL form sent back with what was typed and what is wrong with it. */
+type RedirectForm = { value: string; errors: FormProblems };
+
+/** /partners/{id}: what a form just did (once), credentials, secret rotation, the "Add to app" button, redirect URLs. */
+export function showIntegration({ csrf, settings, flashes }: PortalDependencies) {
+  return async (ctx: Context, status: number, partner: PublicPartner, redirectForm?: RedirectForm): Promise<void> => {
     renderPage(ctx, status, 'partnerPage', {
       session: pageSession(ctx, csrf),
       partner: {
@@ -23,7 +26,8 @@ export function showIntegration({ csrf, settings }: PortalDependencies) {
         suspendedAt: partner.suspended_at,
       },
       authorizeUrl: `${settings.ISSUER}/oauth/authorize?${new URLSearchParams({ client_id: partner.id, response_type: 'code' })}`,
-      ...extra,
+      flashes: await flashes.take(ctx, partnerPath(partner.id)),
+      redirectForm,
     });
   };
 }
@@ -32,22 +36,52 @@ export function saveRedirectUris(deps: PortalDependencies) {
   const show = showIntegration(deps);
   return async (ctx: Context): Promise<void> => {
     const partner = pagePartner(ctx);
-    const uris = formLines((ctx.request.body as Record<string, unknown>).redirectUris);
+    const typed = (ctx.request.body as Record<string, unknown>).redirectUris;
     await submitForm(
       partnerFormLabels,
-      async () => show(ctx, 200, await updateRedirectUris(deps.db, partner.id, uris, deps.settings.production), { notice: 'Redirect URLs saved.' }),
-      (problems) => show(ctx, 400, partner, { error: `Redirect URLs not saved: ${problems}` }),
+      async () => {
+        await updateRedirectUris(deps.db, partner.id, formLines(typed), deps.settings.production);
+        await deps.flashes.redirect(ctx, partnerPath(partner.id), { notice: 'Redirect URLs saved.' });
+      },
+      (problems) => show(ctx, 400, partner, { value: typeof typed === 'string' ? typed : '', errors: problems }),
     );
   };
 }
 
-/** A new secret, shown this once; the old one keeps working for the grace period. */
+/** GET …/rotate-secret: what rotating does, before it is done. */
+export function confirmRotation({ csrf, settings }: PortalDependencies) {
+  return (ctx: Context): void => {
+    const partner = pagePartner(ctx);
+    renderPage(ctx, 200, 'confirmPage', {
+      session: pageSession(ctx, csrf),
+      question: `Rotate the client secret of ${partner.name}?`,
+      consequences: [
+        `A new client secret is made and shown once. The current one keeps working for ${duration(settings.SECRET_ROTATION_GRACE)}, time to deploy the new one; then only the new one works.`,
+        ...(partner.previous_secret_expires_at && new Date(partner.previous_secret_expires_at).getTime() > Date.now()
+          ? ['The secret replaced by the last rotation stops working now.']
+          : []),
+      ],
+      action: `${partnerPath(partner.id)}/rotate-secret`,
+      confirmLabel: 'Rotate secret',
+      cancelHref: partnerPath(partner.id),
+    });
+  };
+}
+
+/** A new secret, then Post/Redirect/Get: the integration's page shows it once; a reload rotates nothing. */
 export function rotateSecret(deps: PortalDependencies) {
-  const show = showIntegration(deps);
   return async (ctx: Context): Promise<void> => {
     const partner = pagePartner(ctx);
     const { clientSecret } = await rotatePartnerSecret(deps.db, deps.hasher, partner.id, deps.settings.SECRET_ROTATION_GRACE);
-    const rotated = (await findPartner(deps.db, partner.id)) as PublicPartner;
-    show(ctx, 200, rotated, { newSecret: clientSecret, notice: 'New secret created.' });
+    await deps.flashes.redirect(ctx, partnerPath(partner.id), {
+      notice: `New client secret for ${partner.name} created; the previous one keeps working for ${duration(deps.settings.SECRET_ROTATION_GRACE)}.`,
+      secrets: [{ label: 'Client secret', value: clientSecret }],
+    });
   };
+}
+
+/** A number of seconds in the largest whole unit: "24 hours", "90 seconds". */
+function duration(seconds: number): string {
+  const [amount, unit] = seconds % 3600 === 0 ? [seconds / 3600, 'hour'] : seconds % 60 === 0 ? [seconds / 60, 'minute'] : [seconds, 'second'];
+  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
 }

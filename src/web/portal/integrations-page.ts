@@ -1,10 +1,9 @@
 import type { Context } from 'koa';
 import { appLevelPermissions, createPartner, listPartnersOfAccount } from '../../partners/partners.ts';
 import { permissionCatalog } from '../../permissions/catalog.ts';
-import { formLines, formList, formText, submitForm } from '../../http/forms.ts';
+import { formLines, formList, formText, submitForm, type FormProblems } from '../../http/forms.ts';
 import { renderPage } from '../../http/render.ts';
 import { ownerOf, pageSession } from '../owner-sessions.ts';
-import { showIntegration } from './integration-page.ts';
 import { partnerFormLabels, type PortalDependencies } from './portal.ts';
 
 const partnerCatalog = permissionCatalog.filter((permission) => appLevelPermissions.includes(permission.name));
@@ -12,22 +11,25 @@ const partnerCatalog = permissionCatalog.filter((permission) => appLevelPermissi
 /** The text fields of the registration form, given back to it after a refusal. */
 const refilledFields = ['name', 'redirectUris', 'description', 'developer', 'logoUrl', 'website', 'privacyPolicyUrl', 'termsUrl', 'removeUrl'];
 
+/** The registration form sent back with what was typed, what was checked and what is wrong. */
+type RegisterForm = { values: Record<string, string>; permissions: string[]; errors: FormProblems };
+
 /** /partners: the integrations the owner builds, and the form to register one. */
 export function showIntegrations({ db, csrf }: PortalDependencies) {
-  return async (ctx: Context, status = 200, extra: { error?: string; form?: Record<string, string> } = {}): Promise<void> => {
+  return async (ctx: Context, status = 200, registerForm?: RegisterForm): Promise<void> => {
     const partners = await listPartnersOfAccount(db, ownerOf(ctx).id);
     renderPage(ctx, status, 'portalPage', {
       session: pageSession(ctx, csrf),
       partners: partners.map((partner) => ({ id: partner.id, name: partner.name, approved: partner.approved, redirectUris: partner.redirect_uris })),
       permissions: partnerCatalog,
-      ...extra,
+      registerForm,
     });
   };
 }
 
-/** POST /partners: a new integration, pending approval, with its secret shown this once. */
+/** POST /partners: a new integration, pending approval; then Post/Redirect/Get to its page, which shows the secret once. */
 export function register(deps: PortalDependencies) {
-  const [showAgain, showCreated] = [showIntegrations(deps), showIntegration(deps)];
+  const showAgain = showIntegrations(deps);
   return async (ctx: Context): Promise<void> => {
     const body = ctx.request.body as Record<string, unknown>;
     const optional = (value: unknown) => formText(value) || undefined;
@@ -48,11 +50,14 @@ export function register(deps: PortalDependencies) {
           accountId: ownerOf(ctx).id,
           approved: false,
         });
-        showCreated(ctx, 201, partner, { newSecret: clientSecret, notice: 'Integration registered.' });
+        await deps.flashes.redirect(ctx, `/partners/${partner.id}`, {
+          notice: `Integration "${partner.name}" registered.`,
+          secrets: [{ label: 'Client secret', value: clientSecret }],
+        });
       },
       (problems) => {
-        const form = Object.fromEntries(refilledFields.map((name) => [name, formText(body[name])]));
-        return showAgain(ctx, 400, { error: `The integration was not registered: ${problems}`, form });
+        const values = Object.fromEntries(refilledFields.map((name) => [name, typeof body[name] === 'string' ? body[name] : '']));
+        return showAgain(ctx, 400, { values, permissions: formList(body.permissions), errors: problems });
       },
     );
   };

@@ -4,6 +4,7 @@ import type { Settings } from '../../config/settings.ts';
 import type { PasswordHasher } from '../../accounts/password-hasher.ts';
 import { findPartner, type PublicPartner } from '../../partners/partners.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
+import type { PageFlashes } from '../page-flashes.ts';
 import { PageProblem } from '../../http/problems.ts';
 import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
 
@@ -13,6 +14,8 @@ export interface PortalDependencies {
   hasher: PasswordHasher;
   csrf: CsrfGuard;
   sessions: OwnerSessions;
+  /** What a page shows once after a form redirected to it. */
+  flashes: PageFlashes;
 }
 
 /** The integration forms' fields as their labels name them. */

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { rotateSecret, saveRedirectUris, showIntegration } from './integration-page.ts';
+import { confirmRotation, rotateSecret, saveRedirectUris, showIntegration } from './integration-page.ts';
 import { register, showIntegrations } from './integrations-page.ts';
 import { showIntegrationActivity } from './activity-page.ts';
 import { queueTestNotice, redeliver, showNoticeLog } from './notices-page.ts';
@@ -12,7 +12,7 @@ import { ownPartner, pagePartner, type PortalDependencies } from './portal.ts';
  */
 export function portalRouter(deps: PortalDependencies): Router {
   const router = new Router({ prefix: '/partners' });
-  const signedIn = deps.sessions.requireOwner();
+  const signedIn = deps.sessions.requireOwner(deps.csrf);
   const csrf = deps.csrf.requireToken();
   const partner = ownPartner(deps.db);
   const [integrations, integration] = [showIntegrations(deps), showIntegration(deps)];
@@ -22,6 +22,7 @@ export function portalRouter(deps: PortalDependencies): Router {
   router.get('/:partnerId', signedIn, partner, (ctx) => integration(ctx, 200, pagePartner(ctx)));
   router.get('/:partnerId/activity', signedIn, partner, showIntegrationActivity(deps));
   router.post('/:partnerId/redirect-uris', signedIn, csrf, partner, saveRedirectUris(deps));
+  router.get('/:partnerId/rotate-secret', signedIn, partner, confirmRotation(deps));
   router.post('/:partnerId/rotate-secret', signedIn, csrf, partner, rotateSecret(deps));
   router.get('/:partnerId/notices', signedIn, partner, (ctx) => showNoticeLog(deps)(ctx));
   router.post('/:partnerId/notices/test', signedIn, csrf, partner, queueTestNotice(deps));
