@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { field, formAction } from '../support/browser.ts';
+import { field, linkTo } from '../support/browser.ts';
 import { runCli } from '../support/cli.ts';
 import { appKey, basic, call, expectForbidden, expectUnauthorized, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
@@ -115,7 +115,7 @@ describe('a key created with a partner token', () => {
 
     const { browser } = await logInToDashboard(server.url, { email: owner.account.email, password: owner.password });
     const page = await (await browser.get(`/dashboard/apps/${app.id}`)).text();
-    const removed = await browser.post(formAction(page, '/remove'), { _csrf: field(page, '_csrf') ?? '' });
+    const removed = await browser.post(linkTo(page, '/remove'), { _csrf: field(page, '_csrf') ?? '' });
     expect(removed.status).toBe(303);
 
     await expectUnauthorized(await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth: `Bearer ${token.access_token}` }));
@@ -176,7 +176,7 @@ describe('naming permissions on pages', () => {
     expect(await none.text()).toMatch(/name the permissions to grant, or &quot;all&quot;/);
     expect(await server.db('api_keys').where({ app_id: app.id }).first()).toBeUndefined();
     const all = await browser.post(`/dashboard/apps/${app.id}/keys`, { _csrf: token, name: 'Everything', permissions: 'all' });
-    expect(all.status).toBe(201);
+    expect(all.status).toBe(303);
     const row = await server.db('api_keys').where({ app_id: app.id }).first();
     expect(row.permissions).toContain('keys:manage');
     expect(row.permissions).toContain('web:sdk');
@@ -192,7 +192,7 @@ describe('naming permissions on pages', () => {
     expect(await none.text()).toMatch(/name the permissions to grant/);
     expect(await server.db('partners').where({ name: 'Least Privilege' }).first()).toBeUndefined();
     const some = await browser.post('/partners', { ...fields, permissions: 'app:read' });
-    expect(some.status).toBe(201);
+    expect(some.status).toBe(303);
     expect((await server.db('partners').where({ name: 'Least Privilege' }).first()).permissions).toEqual(['app:read']);
   });
 });

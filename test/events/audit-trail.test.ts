@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
+import { CookieBrowser, field, linkTo, text } from '../support/browser.ts';
 import { appKey, basic, call, expectForbidden, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { authorizeThroughPages, exchangeCode } from '../support/flow.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
@@ -82,7 +82,7 @@ describe('authorizations', () => {
 
     const { browser } = await logInToDashboard(server.url, ownerCredentials);
     const appPage = await (await browser.get(`/dashboard/apps/${app.id}`)).text();
-    const removed = await browser.post(formAction(appPage, '/remove'), { _csrf: field(appPage, '_csrf') ?? '' });
+    const removed = await browser.post(linkTo(appPage, '/remove'), { _csrf: field(appPage, '_csrf') ?? '' });
     expect(removed.status).toBe(303);
     const removal = (await eventsOf({ app_id: app.id, type: 'authorization.removed' }))[0];
     expect(removal).toMatchObject({ actor_type: 'owner', actor_id: owner.account.id, cause: 'owner', target_id: approved?.target_id });

@@ -118,7 +118,7 @@ describe('outbound calls are https only', () => {
       removeUrl: 'http://partner.example/removed',
     });
     expect(response.status).toBe(400);
-    expect(text(await response.text())).toContain('removal notice URL: must use https');
+    expect(text(await response.text())).toContain('Removal notice URL: must use https');
     expect(await production.db('partners').where({ account_id: owner.account.id })).toEqual([]);
   });
 

@@ -70,6 +70,13 @@ export function formAction(page: string, endsWith: string): string {
   return match[1];
 }
 
+/** The target of a link in a page whose address ends with `endsWith` (a confirmation page's, whose form posts to the same address). */
+export function linkTo(page: string, endsWith: string): string {
+  const match = new RegExp(`href="([^"]*${endsWith})"`).exec(page);
+  if (!match?.[1]) throw new Error(`no link to …${endsWith} in page:\n${page}`);
+  return match[1];
+}
+
 /** Decodes the few entities the views produce, for comparing visible text. */
 export function text(page: string): string {
   return page
