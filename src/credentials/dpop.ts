@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { calculateJwkThumbprint, EmbeddedJWK, errors, jwtVerify } from 'jose';
 import { isFirstUse } from './used-proofs.ts';
+import { proofAlgorithms, verifyProofSignature } from './proof-signature.ts';
 
 /** The algorithms a DPoP proof may be signed with, here and at the token endpoint. */
-export const dpopSigningAlgorithms = ['ES256', 'Ed25519', 'EdDSA'];
+export const dpopSigningAlgorithms = proofAlgorithms;
 
 /** How old a proof may be (RFC 9449 §11.1: a short window); clock tolerance is added both ways. */
 const proofLifetimeSeconds = 60;
@@ -21,6 +21,9 @@ export interface ProofRequest {
 export type ProofCheck = { valid: true; thumbprint: string } | { valid: false; reason: string };
 
 const refused = (reason: string): ProofCheck => ({ valid: false, reason });
+
+/** `typ` as JWS compares it (RFC 7515 §4.1.9): case-insensitive, `application/` optional. */
+const isProofType = (typ: unknown) => typeof typ === 'string' && typ.toLowerCase().replace(/^application\//, '') === 'dpop+jwt';
 
 /** The request URL without query and fragment, normalised, or undefined when it is not a URL. */
 function withoutQuery(value: unknown): string | undefined {
@@ -49,17 +52,15 @@ export class DpopProofs {
 
   async verify(request: ProofRequest): Promise<ProofCheck> {
     if (!request.proof) return refused('a DPoP proof is required');
-    let verified;
-    try {
-      verified = await jwtVerify(request.proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: dpopSigningAlgorithms });
-    } catch (error) {
-      if (error instanceof errors.JOSEError || error instanceof TypeError) return refused('the DPoP proof is not a valid signed proof');
-      throw error;
-    }
-    const { payload, protectedHeader } = verified;
+    const signed = verifyProofSignature(request.proof);
+    if (!signed || !isProofType(signed.header.typ)) return refused('the DPoP proof is not a valid signed proof');
+    const { payload, thumbprint } = signed;
+    const now = Math.floor(Date.now() / 1000);
+    // Optional in a proof; when present, held to what any JWT is held to (RFC 7519 §4.1.4, §4.1.5).
+    if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp <= now)) return refused('the DPoP proof has expired');
+    if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now)) return refused('the DPoP proof is not valid yet');
     if (typeof payload.jti !== 'string' || !payload.jti || payload.jti.length > 256) return refused('the DPoP proof needs a jti');
     if (typeof payload.iat !== 'number') return refused('the DPoP proof needs an iat');
-    const now = Math.floor(Date.now() / 1000);
     if (payload.iat > now + this.#toleranceSeconds || payload.iat < now - proofLifetimeSeconds - this.#toleranceSeconds) {
       return refused('the DPoP proof is not recent');
     }
@@ -68,7 +69,6 @@ export class DpopProofs {
     if (payload.ath !== createHash('sha256').update(request.accessToken).digest('base64url')) {
       return refused('the DPoP proof is for another access token');
     }
-    const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk!);
     // Kept until the proof would be refused as stale anyway.
     const staleAt = new Date((payload.iat + proofLifetimeSeconds + 2 * this.#toleranceSeconds) * 1000);
     if (!(await isFirstUse(this.#db, `dpop:${thumbprint}`, payload.jti, staleAt))) return refused('the DPoP proof was already used');

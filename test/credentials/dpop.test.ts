@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
-import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
+import { calculateJwkThumbprint, CompactSign, exportJWK, SignJWT } from 'jose';
 import { introspect } from '../support/flow.ts';
 import { authorizedWithPkce, discover, insecure } from '../support/oauth-client.ts';
 import { checkedFetch } from '../support/contract.ts';
@@ -79,6 +79,7 @@ interface ProofClaims {
   ath?: string;
   iat?: number;
   jti?: string;
+  exp?: number;
 }
 
 /** A proof made by hand, for the shapes a well-behaved client never sends. */
@@ -168,6 +169,7 @@ describe('a DPoP-bound token', () => {
     ['no ath', (keys: oauth.CryptoKeyPair, token: string) => handmadeProof(keys, token, { ath: undefined as never })],
     ['an iat ten minutes old', (keys: oauth.CryptoKeyPair, token: string) => handmadeProof(keys, token, { iat: Math.floor(Date.now() / 1000) - 600 })],
     ['an iat ten minutes ahead', (keys: oauth.CryptoKeyPair, token: string) => handmadeProof(keys, token, { iat: Math.floor(Date.now() / 1000) + 600 })],
+    ['an exp already past', (keys: oauth.CryptoKeyPair, token: string) => handmadeProof(keys, token, { exp: Math.floor(Date.now() / 1000) - 5 })],
     ['a key other than the token’s', async (_keys: oauth.CryptoKeyPair, token: string) => handmadeProof(await oauth.generateKeyPair('ES256'), token)],
     ['not a JWT', async () => 'not-a-proof'],
   ] as [string, (keys: oauth.CryptoKeyPair, token: string) => Promise<string | undefined>][])('is refused with %s', async (_name, makeProof) => {
@@ -190,8 +192,17 @@ describe('a DPoP-bound token', () => {
       await new SignJWT({ ...claims, jti: randomUUID() }).setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk }).sign(new Uint8Array(32)),
       await new SignJWT({ ...claims, jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: privateJwk }).sign(keys.privateKey),
       `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'dpop+jwt', jwk })).toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims, jti: randomUUID() })).toString('base64url')}.`,
+      // The bound key named in the header, signed by another key under another algorithm.
+      await new SignJWT({ ...claims, jti: randomUUID() }).setProtectedHeader({ alg: 'Ed25519', typ: 'dpop+jwt', jwk }).sign((await oauth.generateKeyPair('Ed25519')).privateKey),
+      // An extension the verifier would have to understand.
+      await new CompactSign(new TextEncoder().encode(JSON.stringify({ ...claims, jti: randomUUID() })))
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk, crit: ['urn:example:must-understand'], 'urn:example:must-understand': true })
+        .sign(keys.privateKey, { crit: { 'urn:example:must-understand': true } }),
     ];
     for (const proof of proofs) await expectDpopRefusal(await callWithProof(server.url, token, proof), 'invalid_dpop_proof');
+    // typ compares as a media type does: case-insensitive, application/ optional.
+    const spelled = await new SignJWT({ ...claims, jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', typ: 'application/DPoP+JWT', jwk }).sign(keys.privateKey);
+    expect((await callWithProof(server.url, token, spelled)).status).toBe(200);
   });
 
   it('never accepts one proof twice, on the same instance or on another', async () => {
