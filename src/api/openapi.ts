@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { appChanges, appFields, appSettings } from '../apps/apps.ts';
 import { appKeyInputFromCredential } from '../credentials/api-keys.ts';
 import { eventSchema } from '../events/events.ts';
+import { noticeSchema } from '../notices/outbox.ts';
 import { apiErrorsSchema, forbiddenBody, forbiddenSchema, oauthErrorSchema } from '../http/problems.ts';
 import { oauthRoutes } from '../oauth/provider.ts';
 import {
@@ -76,6 +77,7 @@ answerSchemas.add(oauthErrorSchema, { id: 'OAuthError' });
 answerSchemas.add(tokenAnswerSchema, { id: 'TokenAnswer' });
 answerSchemas.add(introspectionAnswerSchema, { id: 'IntrospectionAnswer' });
 answerSchemas.add(jwksSchema, { id: 'JsonWebKeySet' });
+answerSchemas.add(noticeSchema, { id: 'Notice' });
 answerSchemas.add(pushedAuthorizationAnswerSchema, { id: 'PushedAuthorizationAnswer' });
 
 const schemaRef = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -502,6 +504,29 @@ function pathItems(operations: Record<string, Record<string, Operation>>): Recor
   );
 }
 
+/** What appgrant POSTs to a partner's notice URL (removeUrl). */
+const webhooks = {
+  notice: {
+    post: {
+      summary: 'A notice about the partner\'s installations',
+      description:
+        'POSTed to the partner\'s notice URL (removeUrl) for every change to its installations, in order per authorization, retried with backoff until a 2xx. Verify `appgrant-signature` before trusting it: the ES256 signature (base64url, r‖s) of `<t>.<raw body>` by the key `kid` published at `/oauth/jwks`, and `t` recent (e.g. within 5 minutes), so a captured notice cannot be replayed. Drop duplicates by `id`.',
+      tags: ['OAuth'],
+      parameters: [
+        {
+          name: 'appgrant-signature',
+          in: 'header',
+          required: true,
+          description: '`t=<unix time>,kid=<key id>,es256=<base64url signature>`',
+          schema: { type: 'string', pattern: '^t=\\d+,kid=[^,]+,es256=[A-Za-z0-9_-]+$' },
+        },
+      ],
+      requestBody: { required: true, content: json('Notice') },
+      responses: { '2XX': { description: 'Received; anything else is retried (redirects are not followed)' } },
+    },
+  },
+};
+
 /** The document, its one server being `serverUrl` (the ISSUER of the server that serves it). */
 export function openApiDocument(serverUrl = 'http://localhost:3000'): JsonObject {
   return {
@@ -517,6 +542,7 @@ export function openApiDocument(serverUrl = 'http://localhost:3000'): JsonObject
     servers: [{ url: serverUrl }],
     tags: ['Apps', 'Keys', 'Events', 'Credentials', 'OAuth', 'Operations'].map((name) => ({ name })),
     paths: { ...pathItems(v2Operations), ...pathItems(oauthOperations), ...pathItems(operatorOperations) },
+    webhooks,
     components: {
       schemas: { ...componentSchemas(requestSchemas, 'input'), ...componentSchemas(answerSchemas, 'output') },
       responses,

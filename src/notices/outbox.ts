@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { z } from 'zod';
 import { newId } from '../db/ids.ts';
 
 /**
@@ -18,6 +19,31 @@ export const noticeEvents = [
 ] as const;
 
 export type NoticeEvent = (typeof noticeEvents)[number];
+
+const permissions = z.array(z.string());
+const aboutAuthorization = { appId: z.string(), authorizationId: z.string() };
+
+/** What each event says besides its id, event, client and time: the notices' description for partners (src/api/openapi.ts). */
+const noticeFields = {
+  'integration.added': { ...aboutAuthorization, permissions },
+  'integration.updated': { ...aboutAuthorization, permissions, previousPermissions: permissions },
+  'integration.removed': {
+    ...aboutAuthorization,
+    removedAt: z.iso.datetime(),
+    cause: z.string().meta({ description: 'owner, partner, partner_revoke, code_replay, refresh_replay, app_deleted, operator, …' }),
+  },
+  'integration.tokens_revoked': { ...aboutAuthorization, reason: z.string() },
+  'integration.suspended': {},
+  'integration.resumed': {},
+  'notice.test': { message: z.string() },
+} satisfies Record<NoticeEvent, z.ZodRawShape>;
+
+const noticeBodies = noticeEvents.map((event) =>
+  z.object({ id: z.string(), event: z.literal(event), clientId: z.string(), occurredAt: z.iso.datetime(), ...noticeFields[event] }).strict(),
+);
+
+/** A notice's body, by event. The `id` stays the same across retries and redeliveries. */
+export const noticeSchema = z.discriminatedUnion('event', noticeBodies as [(typeof noticeBodies)[number], ...typeof noticeBodies]);
 
 /** One notice to queue: about a partner as a whole, or about one of its authorizations (then with its app). */
 export interface NoticeInput {

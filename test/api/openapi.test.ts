@@ -9,7 +9,7 @@ import { forbiddenBody, forbiddenSchema } from '../../src/http/problems.ts';
 import { createServices, routersOf, type Services } from '../../src/server/app.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { call, checkedFetch, expectDescribed } from '../support/contract.ts';
+import { call, checkedFetch, expectDescribed, expectDescribedNotice } from '../support/contract.ts';
 import { CookieBrowser } from '../support/browser.ts';
 import { authorizeThroughPages } from '../support/flow.ts';
 
@@ -180,6 +180,26 @@ describe('the contract check refuses what the document does not describe', () =>
     ['a body where none is described', 'POST', '/oauth/revoke', () => jsonAnswer({}), /no body/],
   ])('refuses %s', async (_name, method, path, answer, message) => {
     await expect(expectDescribed(method, url(path), answer())).rejects.toThrow(message);
+  });
+});
+
+describe('the notice webhook', () => {
+  const signature = 't=1700000000,kid=k1,es256=abc_-';
+  const notice = { id: 'ntc_1', event: 'integration.removed', clientId: 'ptn_1', occurredAt: '2026-01-01T00:00:00.000Z', appId: 'a', authorizationId: 'b', removedAt: '2026-01-01T00:00:00.000Z', cause: 'owner' };
+  const headers = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', 'appgrant-signature': signature, ...extra });
+
+  it('accepts a notice as described', () => {
+    expectDescribedNotice(headers(), JSON.stringify(notice));
+  });
+
+  it.each([
+    ['a field its event does not have', headers(), { ...notice, permissions: [] }, /does not match/],
+    ['a missing field', headers(), { ...notice, cause: undefined }, /does not match/],
+    ['an unknown event', headers(), { ...notice, event: 'integration.renamed' }, /does not match/],
+    ['no signature', { 'content-type': 'application/json' }, notice, /appgrant-signature/],
+    ['a malformed signature', headers({ 'appgrant-signature': 'sig' }), notice, /does not match/],
+  ])('refuses %s', (_name, sent, body, message) => {
+    expect(() => expectDescribedNotice(sent, JSON.stringify(body))).toThrow(message);
   });
 });
 

@@ -7,6 +7,7 @@ import { createPartner } from '../../src/partners/partners.ts';
 import { field } from '../support/browser.ts';
 import { box, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { eventually, reservePort, startNoticeReceiver, type NoticeReceiver, type ReceivedNotice } from '../support/notices.ts';
+import { expectDescribedNotice } from '../support/contract.ts';
 import { logInToDashboard } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -53,7 +54,10 @@ async function verifyNotice(issuer: string, signatureHeader: string, rawBody: st
 
 async function verified(notices: ReceivedNotice[]): Promise<Record<string, unknown>[]> {
   const bodies = [];
-  for (const notice of notices) bodies.push(await verifyNotice(server.url, String(notice.headers['appgrant-signature']), notice.body));
+  for (const notice of notices) {
+    expectDescribedNotice(notice.headers, notice.body);
+    bodies.push(await verifyNotice(server.url, String(notice.headers['appgrant-signature']), notice.body));
+  }
   return bodies;
 }
 

@@ -28,7 +28,16 @@ interface Operation {
   responses: Record<string, ResponseObject>;
 }
 
-const document = openApiDocument() as { paths: Record<string, Record<string, Operation>>; components: JsonObject & { responses: Record<string, ResponseObject> } };
+interface Webhook {
+  parameters: { name: string; in: string; required: boolean; schema: JsonObject }[];
+  requestBody: { content: Record<string, MediaType> };
+}
+
+const document = openApiDocument() as {
+  paths: Record<string, Record<string, Operation>>;
+  webhooks: Record<string, { post: Webhook }>;
+  components: JsonObject & { responses: Record<string, ResponseObject> };
+};
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 addFormats.default(ajv);
@@ -124,4 +133,18 @@ export async function call(base: string, method: string, path: string, options: 
  */
 export function expectUndescribed(method: string, path: string): void {
   expect(describedOperation(method, path), `${method} ${path} is described by the OpenAPI document: check it with call or checkedFetch`).toBeUndefined();
+}
+
+/** A notice appgrant sent (its headers and raw body) as the document's `notice` webhook describes it. */
+export function expectDescribedNotice(headers: Record<string, string | string[] | undefined>, body: string): void {
+  const webhook = document.webhooks.notice!.post;
+  for (const parameter of webhook.parameters.filter((each) => each.in === 'header')) {
+    const value = headers[parameter.name.toLowerCase()];
+    if (parameter.required) expect(value, `a notice without its ${parameter.name} header`).toBeDefined();
+    expectValid(`notice header ${parameter.name}`, parameter.schema, value, `notice header ${parameter.name}`);
+  }
+  const type = String(headers['content-type'] ?? '').split(';')[0]!.trim();
+  const media = webhook.requestBody.content[type];
+  expect(media, `a notice of content type "${type}", which the document does not describe`).toBeDefined();
+  expectValid('notice body', media!.schema ?? {}, JSON.parse(body), 'notice');
 }
