@@ -56,12 +56,15 @@ async function seedEveryTable(db: Knex): Promise<void> {
   const notice = (id: string, fields: Record<string, Date>) => ({
     id, partner_id: partnerId, app_id: appId, authorization_id: 'a', url: 'https://partner.example/removed', payload: '{}', ...fields,
   });
+  const [oldNotice, keptNotice] = [nextId('old_ntc_delivered_'), nextId('kept_ntc_delivered_')];
   await db('removal_notices').insert([
-    notice(nextId('old_ntc_delivered_'), { delivered_at: ago(31 * day) }),
+    notice(oldNotice, { delivered_at: ago(31 * day) }),
     notice(nextId('old_ntc_failed_'), { failed_at: ago(31 * day) }),
-    notice(nextId('kept_ntc_delivered_'), { delivered_at: ago(29 * day) }),
+    notice(keptNotice, { delivered_at: ago(29 * day) }),
     notice(nextId('kept_ntc_pending_'), { created_at: ago(100 * day) }),
   ]);
+  // A notice's delivery attempts go with it.
+  await db('notice_attempts').insert([oldNotice, keptNotice].map((id) => ({ notice_id: id, status_code: 200, latency_ms: 5, attempted_at: ago(31 * day) })));
   const record = (id: string, expiresAt: Date | null) => ({ kind: 'AccessToken', id, payload: '{}', expires_at: expiresAt });
   await db('oauth_records').insert([record(nextId('old_rec_'), ago(1000)), record(nextId('kept_rec_'), ahead(60_000)), record(nextId('kept_rec_forever_'), null)]);
   await db('web_sessions').insert([
@@ -123,6 +126,9 @@ describe('the retention sweep', () => {
       expect(left.filter((id) => id.startsWith('old_')), rule.table).toEqual([]);
       expect(left.filter((id) => id.startsWith('kept_')).length, rule.table).toBeGreaterThanOrEqual(1);
     }
+    const attempts = (await db('notice_attempts').select('notice_id')).map((row: { notice_id: string }) => row.notice_id);
+    expect(attempts.filter((id) => id.startsWith('old_'))).toEqual([]);
+    expect(attempts.filter((id) => id.startsWith('kept_')).length).toBeGreaterThanOrEqual(1);
     expect(await sweepRetention(db, defaults)).toMatchObject({ total: 0, complete: true });
   });
 
