@@ -9,9 +9,9 @@ export function containsNul(value: unknown): boolean {
   return false;
 }
 
-function refusal(): ApiOrPageProblem {
+function refusal(title = 'The request contains a NUL character'): ApiOrPageProblem {
   return new ApiOrPageProblem(
-    new ApiProblem(400, 'bad_request', 'The request contains a NUL character'),
+    new ApiProblem(400, 'bad_request', title),
     new PageProblem(400, 'This request cannot be completed', 'The request contains a character that is not allowed.'),
   );
 }
@@ -27,7 +27,7 @@ export async function refuseNulInUrl(ctx: Context, next: Next): Promise<void> {
   try {
     decoded = decodeURIComponent(ctx.url);
   } catch {
-    throw refusal();
+    throw refusal('The address has a malformed percent-encoding');
   }
   if (decoded.includes('\0')) throw refusal();
   return next();

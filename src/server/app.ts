@@ -42,6 +42,7 @@ import { isApiPath } from '../http/audience.ts';
 import { explainUnanswered, methodNotAllowed } from '../http/fallbacks.ts';
 import { boundRequestBodies } from '../http/request-body.ts';
 import { refuseMalformedHost } from '../http/host.ts';
+import { refuseUnreadableTarget } from '../http/client-errors.ts';
 import { apiCors } from '../api/cors.ts';
 import { healthRouter } from './health.ts';
 import { answerDatabaseUnavailable, retryAfterEngineOutage, unavailableFor } from './unavailable.ts';
@@ -100,6 +101,8 @@ function engine(provider: Provider, issuer: string) {
     }
     if (path !== ctx.path) ctx.path = path;
     await handle(ctx);
+    // A path under the engine's prefix that none of its routes takes: the site's 404.
+    if (ctx.status === 404 && ctx.body == null) return next();
     retryAfterEngineOutage(ctx);
   };
 }
@@ -258,6 +261,7 @@ export function createKoaApplication(services: Services, isShuttingDown: () => b
     ...siteRouters.flatMap((router) => [router.routes(), router.allowedMethods()]),
   ] as Middleware[]);
 
+  application.use(refuseUnreadableTarget);
   application.use(resolveClientAddress(settings.TRUST_PROXY));
   if (settings.production) application.use(strictTransportSecurity);
   application.use(requestLog(logger, metrics));

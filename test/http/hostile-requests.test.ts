@@ -319,6 +319,24 @@ describe('a hostile round over every route: never a 5xx, never an internal detai
     await run(probes);
   }, 180_000);
 
+  it('request targets of every form: absolute with a malformed authority, asterisk, scheme-relative, dot segments', async () => {
+    const targets = (path: string) => [
+      `http://[::1${path}`,
+      `http://evil.example${path}`,
+      `https://user@evil.example:99999${path}`,
+      `//evil.example${path}`,
+      `${path}/..%2F..%2F`,
+      `${path}/../../oauth/token`,
+      `${path}%`,
+    ];
+    const probes = routes.flatMap((route) => targets(fill(route)).map((path): Probe => ({ name: 'odd target', method: route.methods[0]!, path })));
+    probes.push({ name: 'asterisk', method: 'OPTIONS', path: '*' }, { name: 'asterisk', method: 'GET', path: '*' });
+    await run(probes);
+    const unreadable = await send(server.url, { name: 'no URL at all', method: 'GET', path: 'http://[::1/oauth/token' });
+    expect(unreadable.status).toBe(400);
+    expect(JSON.parse(unreadable.body)).toEqual({ errors: [{ code: 'bad_request', title: 'Bad Request' }] });
+  }, 120_000);
+
   it('headers: long ones, long and forged cookies, malformed Host and forwarded headers, odd credentials', async () => {
     await run(routes.flatMap(headerProbes));
   }, 180_000);
