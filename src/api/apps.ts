@@ -31,7 +31,7 @@ function listApps({ db, issuer }: ApiDependencies) {
       before: query['page[before]'],
       size: query['page[size]'],
     });
-    ctx.body = { apps: page.apps.map(presentApp), ...pageNavigation(page, query, `${issuer}/v2/apps`) } satisfies z.output<typeof appListAnswer>;
+    ctx.body = { apps: page.apps.map(presentApp), ...pageNavigation({ items: page.apps, hasMore: page.hasMore }, query, `${issuer}/v2/apps`) } satisfies z.output<typeof appListAnswer>;
   };
 }
 

@@ -17,7 +17,7 @@ import { accountLevel, appOrAccount } from './access.ts';
 import { currentCredentialQuery } from './credentials.ts';
 import { exportQuery } from './event-export.ts';
 import { eventListQuery } from './events.ts';
-import { appListQuery } from './pagination.ts';
+import { appListQuery, installationListQuery } from './pagination.ts';
 import {
   apiAppSchema,
   apiCredentialSchema,
@@ -27,6 +27,8 @@ import {
   credentialAnswer,
   emptyAnswer,
   eventListAnswer,
+  installationListAnswer,
+  installationSchema,
   keyAnswer,
   keyListAnswer,
   newApiKeySchema,
@@ -71,6 +73,8 @@ answerSchemas.add(keyListAnswer, { id: 'KeyList' });
 answerSchemas.add(credentialAnswer, { id: 'CredentialAnswer' });
 answerSchemas.add(eventListAnswer, { id: 'EventList' });
 answerSchemas.add(emptyAnswer, { id: 'Empty' });
+answerSchemas.add(installationSchema, { id: 'Installation' });
+answerSchemas.add(installationListAnswer, { id: 'InstallationList' });
 answerSchemas.add(apiErrorsSchema, { id: 'Errors' });
 answerSchemas.add(forbiddenSchema, { id: 'Forbidden' });
 answerSchemas.add(oauthErrorSchema, { id: 'OAuthError' });
@@ -323,6 +327,26 @@ const v2Operations: Record<string, Record<string, Operation>> = {
   },
 };
 
+const partnerOperations: Record<string, Record<string, Operation>> = {
+  '/v2/partner/installations': {
+    get: {
+      summary: "The integration's installations",
+      description:
+        "Called by a partner with its own `client_id` and `client_secret` (client_secret_basic): every app its integration is installed on, and nothing of any other partner. Cursor paging like every /v2 list: `page[after]` or `page[before]` (an installation id), `page[size]`.",
+      tags: ['Partners'],
+      security: [{ partnerClient: [] }],
+      query: installationListQuery,
+      answers: {
+        200: answer('A page of installations', 'InstallationList'),
+        400: shared('BadRequest'),
+        401: shared('Unauthorized'),
+        429: { description: 'Too many failed client authentications', headers: retryAfter, content: json('Errors') },
+        503: shared('Unavailable'),
+      },
+    },
+  },
+};
+
 const oauthOperations: Record<string, Record<string, Operation>> = {
   [oauthRoutes.authorization]: {
     get: {
@@ -540,8 +564,8 @@ export function openApiDocument(serverUrl = 'http://localhost:3000'): JsonObject
         '`.',
     },
     servers: [{ url: serverUrl }],
-    tags: ['Apps', 'Keys', 'Events', 'Credentials', 'OAuth', 'Operations'].map((name) => ({ name })),
-    paths: { ...pathItems(v2Operations), ...pathItems(oauthOperations), ...pathItems(operatorOperations) },
+    tags: ['Apps', 'Keys', 'Events', 'Credentials', 'Partners', 'OAuth', 'Operations'].map((name) => ({ name })),
+    paths: { ...pathItems(v2Operations), ...pathItems(partnerOperations), ...pathItems(oauthOperations), ...pathItems(operatorOperations) },
     webhooks,
     components: {
       schemas: { ...componentSchemas(requestSchemas, 'input'), ...componentSchemas(answerSchemas, 'output') },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { appMetadataValues, appSettings, defaultAppSettings, type App } from '../apps/apps.ts';
 import type { PublicApiKey } from '../credentials/api-keys.ts';
 import type { Caller } from '../credentials/caller.ts';
+import type { Installation } from '../authorizations/authorizations.ts';
 import { eventSchema } from '../events/events.ts';
 import { permissionCatalog } from '../permissions/catalog.ts';
 
@@ -122,3 +123,40 @@ export const eventListAnswer = z
 
 /** What a deletion answers: an empty object. */
 export const emptyAnswer = z.object({}).strict();
+
+/** One of a partner's installations, as GET /v2/partner/installations shows it. */
+export const installationSchema = z
+  .object({
+    id: z.string().meta({ description: 'The authorization: one per app the integration is installed on' }),
+    app: z.object({ id: z.string(), displayName: z.string() }).strict(),
+    permissions: z.array(z.string()),
+    approvedAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime().nullable().meta({ description: 'When a later approval last changed the permissions' }),
+    lastUsedAt: z.iso.datetime().nullable().meta({ description: 'The last API call with its tokens (kept to the minute)' }),
+    lastRefreshAt: z.iso.datetime().nullable().meta({ description: 'The last refresh token exchanged for it' }),
+    state: z.enum(['active', 'suspended']).meta({ description: 'suspended: the platform operator suspended the integration; its tokens are refused' }),
+  })
+  .strict();
+
+export const installationListAnswer = z
+  .object({
+    installations: z.array(installationSchema),
+    meta: z.object({ hasMore: z.boolean(), afterCursor: z.string().optional(), beforeCursor: z.string().optional() }).strict(),
+    links: z.object({ next: z.url().optional(), prev: z.url().optional() }).strict(),
+  })
+  .strict();
+
+const isoOrNull = (value: Date | null) => (value ? new Date(value).toISOString() : null);
+
+export function presentInstallation(installation: Installation): z.output<typeof installationSchema> {
+  return {
+    id: installation.id,
+    app: { id: installation.app_id, displayName: installation.app_name },
+    permissions: installation.permissions,
+    approvedAt: new Date(installation.created_at).toISOString(),
+    updatedAt: isoOrNull(installation.updated_at),
+    lastUsedAt: isoOrNull(installation.last_used_at),
+    lastRefreshAt: isoOrNull(installation.last_refreshed_at),
+    state: installation.partner_suspended_at ? 'suspended' : 'active',
+  };
+}

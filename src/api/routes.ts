@@ -5,6 +5,7 @@ import { guardFor } from './access.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { keyRoutes } from './keys.ts';
 import { eventRoutes } from './events.ts';
+import { partnerRoutes } from './partner-installations.ts';
 
 /**
  * The platform's v2 API for apps and their keys (the Sunshine Conversations
@@ -25,5 +26,6 @@ export function apiRouter(deps: ApiDependencies): Router {
   keyRoutes(router, deps, guard);
   credentialRoutes(router, deps, guard);
   eventRoutes(router, deps, guard);
+  partnerRoutes(router, deps);
   return router;
 }

@@ -18,6 +18,8 @@ export interface Authorization {
   /** When a later approval last changed the permissions. */
   updated_at: Date | null;
   last_used_at: Date | null;
+  /** When the partner last exchanged a refresh token for it. */
+  last_refreshed_at: Date | null;
   revoked_at: Date | null;
 }
 
@@ -124,4 +126,56 @@ export async function liveGrantIdsOfApp(db: Knex, appId: string): Promise<string
 /** Marks the live authorization of a grant revoked; returns what it revoked (nothing when it had already ended). */
 export async function markGrantRevoked(trx: Knex.Transaction, grantId: string): Promise<(Pick<Authorization, 'id' | 'partner_id' | 'app_id' | 'account_id'> & { revoked_at: Date })[]> {
   return live(trx).where({ grant_id: grantId }).update({ revoked_at: trx.fn.now() }).returning(['id', 'partner_id', 'app_id', 'account_id', 'revoked_at']);
+}
+
+/** One of a partner's installations as its list shows it: the authorization, its app's name, and whether the partner is suspended. */
+export interface Installation extends Authorization {
+  app_name: string;
+  partner_suspended_at: Date | null;
+}
+
+export interface InstallationPage {
+  installations: Installation[];
+  hasMore: boolean;
+}
+
+/**
+ * One page of a partner's live authorizations in id order, after or before a
+ * cursor (an authorization id), with their apps' names; only the partner's
+ * own, whatever the cursor names.
+ */
+export async function pageInstallationsOfPartner(
+  db: Knex,
+  partnerId: string,
+  page: { after?: string | undefined; before?: string | undefined; size: number },
+): Promise<InstallationPage> {
+  const query = live(db, 'a')
+    .join('apps', 'apps.id', 'a.app_id')
+    .join('partners as p', 'p.id', 'a.partner_id')
+    .select('a.*', 'apps.display_name as app_name', 'p.suspended_at as partner_suspended_at')
+    .where('a.partner_id', partnerId)
+    .limit(page.size + 1);
+  if (page.before !== undefined) {
+    const rows: Installation[] = await query.andWhere('a.id', '<', page.before).orderBy('a.id', 'desc');
+    return { installations: rows.slice(0, page.size).reverse(), hasMore: rows.length > page.size };
+  }
+  if (page.after !== undefined) query.andWhere('a.id', '>', page.after);
+  const rows: Installation[] = await query.orderBy('a.id', 'asc');
+  return { installations: rows.slice(0, page.size), hasMore: rows.length > page.size };
+}
+
+/** Every live authorization of a partner, for its export, in id order, a page at a time. */
+export async function* allInstallationsOfPartner(db: Knex, partnerId: string, pageSize = 500): AsyncGenerator<Installation> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await pageInstallationsOfPartner(db, partnerId, { after, size: pageSize });
+    yield* page.installations;
+    if (!page.hasMore) return;
+    after = page.installations.at(-1)?.id;
+  }
+}
+
+/** Notes that a refresh token of this grant was exchanged; a failed write only costs the timestamp. */
+export async function markGrantRefreshed(db: Knex, grantId: string): Promise<void> {
+  await live(db).where({ grant_id: grantId }).update({ last_refreshed_at: db.fn.now() });
 }

@@ -7,6 +7,8 @@ import { GuessLimits } from '../limits/guess-limits.ts';
 import type { SharedCounters } from '../limits/shared-counters.ts';
 import { partnerPropertiesOf, type PreviousSecret } from './client-metadata.ts';
 import { replaceClientSecretComparison } from './engine-internals.ts';
+import type { Knex } from 'knex';
+import { findPartnerRow, type PartnerRow } from '../partners/partners.ts';
 
 /**
  * Partner secrets are stored as argon2id hashes, which cost tens of
@@ -106,4 +108,51 @@ export function useHashedClientSecrets(provider: Provider, verifier: ClientSecre
     if (matches) await guesses.giveBack(client.clientId, ip);
     return matches;
   });
+}
+
+export type PartnerAuthentication =
+  | { outcome: 'authenticated'; partner: PartnerRow }
+  | { outcome: 'refused' }
+  | { outcome: 'throttled'; retryAfter: number };
+
+/**
+ * A partner authenticating with its client credentials outside the engine
+ * (the partner's own API): the same hashed comparison, the same remembered
+ * verifications and the same limits on failures as at the token endpoint.
+ * Only partners (never the platform API's client) are accepted.
+ */
+export class PartnerClientAuthenticator {
+  readonly #db: Knex;
+  readonly #verifier: ClientSecretVerifier;
+  readonly #guesses: GuessLimits;
+
+  constructor(db: Knex, verifier: ClientSecretVerifier, guesses: GuessLimits) {
+    this.#db = db;
+    this.#verifier = verifier;
+    this.#guesses = guesses;
+  }
+
+  async authenticate(clientId: string, secret: string, ip: string): Promise<PartnerAuthentication> {
+    const partner = await findPartnerRow(this.#db, clientId);
+    const previous = partner?.previous_secret_hash && partner.previous_secret_expires_at
+      ? { hash: partner.previous_secret_hash, expires_at: Math.floor(new Date(partner.previous_secret_expires_at).getTime() / 1000) }
+      : undefined;
+    if (partner && this.#verifier.knownToMatchClient(partner.secret_hash, previous, secret)) return this.#accepted(partner);
+    const retryAfter = await this.#guesses.reserve(clientId, ip);
+    if (retryAfter > 0) return { outcome: 'throttled', retryAfter };
+    if (!partner) return { outcome: 'refused' };
+    try {
+      if (!(await this.#verifier.matchesClient(partner.secret_hash, previous, secret))) return { outcome: 'refused' };
+    } catch (error) {
+      if (!(error instanceof HashingBudgetSpent)) throw error;
+      await this.#guesses.giveBack(clientId, ip);
+      return { outcome: 'throttled', retryAfter: error.retryAfter };
+    }
+    await this.#guesses.giveBack(clientId, ip);
+    return this.#accepted(partner);
+  }
+
+  #accepted(partner: PartnerRow): PartnerAuthentication {
+    return partner.role === 'partner' ? { outcome: 'authenticated', partner } : { outcome: 'refused' };
+  }
 }

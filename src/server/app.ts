@@ -12,7 +12,7 @@ import { passwordHasherFor, type PasswordHasher } from '../accounts/password-has
 import { PasswordLogin } from '../accounts/password-login.ts';
 import { SharedCounters } from '../limits/shared-counters.ts';
 import { GuessLimits } from '../limits/guess-limits.ts';
-import { ClientSecretVerifier, clientAuthGuesses } from '../oauth/client-secrets.ts';
+import { ClientSecretVerifier, clientAuthGuesses, PartnerClientAuthenticator } from '../oauth/client-secrets.ts';
 import { createOAuthProvider, oauthRoutes } from '../oauth/provider.ts';
 import { addressedToIssuer } from '../oauth/engine-requests.ts';
 import { engineMiddleware } from '../oauth/engine-internals.ts';
@@ -70,6 +70,8 @@ export interface Services {
   /** The live signing key set; started here, stopped by whoever stops the server. */
   signingKeys: SigningKeySet;
   metrics: Metrics;
+  /** Partners' client credentials checked outside the engine, with the engine's verifier and limits. */
+  partnerClients: PartnerClientAuthenticator;
 }
 
 /** The engine's paths and the methods it answers on them; oidc-provider itself handles these. */
@@ -139,16 +141,18 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   const signingKeys = new SigningKeySet(db, box, settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
   await signingKeys.start();
   const counters = new SharedCounters(db, settings.REDIS_URL);
+  const [secretVerifier, guesses] = [new ClientSecretVerifier(hasher), clientAuthGuesses(counters, settings)];
   const provider = createOAuthProvider({
     db,
     settings,
     logger,
     cookieKeys,
     signingKey: signingKeys.signingKey()!.jwk,
-    secretVerifier: new ClientSecretVerifier(hasher),
+    secretVerifier,
     recordIds,
-    clientAuthGuesses: clientAuthGuesses(counters, settings),
+    clientAuthGuesses: guesses,
   });
+  const partnerClients = new PartnerClientAuthenticator(db, secretVerifier, guesses);
   metrics.observeEngine(provider, oauthRoutes.introspection);
   metrics.watch({
     noticeBacklog: () => noticeBacklog(db),
@@ -157,7 +161,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   });
   metrics.countFrom('appgrant_password_hash_verifications_total', 'argon2id verifications run (logins and partner secrets)', () => hasher.verifications);
   const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider, recordIds), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
-  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, digests, resolver, counters, metrics };
+  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, digests, resolver, counters, metrics, partnerClients };
 }
 
 /**
@@ -189,7 +193,7 @@ export function routersOf(services: Services, isShuttingDown: () => boolean = ()
   const login = new PasswordLogin(db, services.hasher, loginGuesses, metrics.login);
   const sessions = new OwnerSessions(db, services.digests, settings.DASHBOARD_SESSION_TTL, provider);
   const flashes = new PageFlashes(db, services.box);
-  const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents });
+  const api = apiRouter({ db, box: services.box, resolver: services.resolver, issuer: settings.ISSUER, keyEvents: metrics.keyEvents, partnerClients: services.partnerClients });
   const site = [
     // With a listener of its own (server.ts), /metrics is not on the public one.
     ...(settings.METRICS_PORT === undefined ? [metrics.router(settings.METRICS_TOKEN)] : []),

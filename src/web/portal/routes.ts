@@ -3,6 +3,7 @@ import { confirmRotation, rotateSecret, saveRedirectUris, showIntegration } from
 import { register, showIntegrations } from './integrations-page.ts';
 import { showIntegrationActivity } from './activity-page.ts';
 import { queueTestNotice, redeliver, showNoticeLog } from './notices-page.ts';
+import { exportInstallations, removeAllInstallations, removeInstallation, showInstallations } from './installations-page.ts';
 import { ownPartner, pagePartner, type PortalDependencies } from './portal.ts';
 
 /**
@@ -24,6 +25,10 @@ export function portalRouter(deps: PortalDependencies): Router {
   router.post('/:partnerId/redirect-uris', signedIn, csrf, partner, saveRedirectUris(deps));
   router.get('/:partnerId/rotate-secret', signedIn, partner, confirmRotation(deps));
   router.post('/:partnerId/rotate-secret', signedIn, csrf, partner, rotateSecret(deps));
+  router.get('/:partnerId/installations', signedIn, partner, (ctx) => showInstallations(deps)(ctx));
+  router.get('/:partnerId/installations.csv', signedIn, partner, exportInstallations(deps));
+  router.post('/:partnerId/installations/remove-all', signedIn, csrf, partner, removeAllInstallations(deps));
+  router.post('/:partnerId/installations/:authorizationId/remove', signedIn, csrf, partner, removeInstallation(deps));
   router.get('/:partnerId/notices', signedIn, partner, (ctx) => showNoticeLog(deps)(ctx));
   router.post('/:partnerId/notices/test', signedIn, csrf, partner, queueTestNotice(deps));
   router.post('/:partnerId/notices/:noticeId/redeliver', signedIn, csrf, partner, redeliver(deps));

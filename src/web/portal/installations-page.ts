@@ -1,0 +1,107 @@
+import type { Context } from 'koa';
+import {
+  allInstallationsOfPartner,
+  findLiveAuthorization,
+  listLiveAuthorizations,
+  pageInstallationsOfPartner,
+  type Installation,
+} from '../../authorizations/authorizations.ts';
+import { formText } from '../../http/forms.ts';
+import { requestOrigin } from '../../http/origin.ts';
+import { PageProblem } from '../../http/problems.ts';
+import { renderPage } from '../../http/render.ts';
+import { seeOther } from '../../http/see-other.ts';
+import { revokeGrant } from '../../oauth/storage/grant-revocation.ts';
+import { pageSession } from '../owner-sessions.ts';
+import { pagePartner, type PortalDependencies } from './portal.ts';
+
+const pageSize = 100;
+const cursor = /^[0-9a-f]{24}$/;
+
+const done: Record<string, string> = {
+  removed: 'The installation was removed. Its tokens no longer work.',
+  'removed-all': 'Every installation was removed. Their tokens no longer work.',
+};
+
+const stateOf = (row: Installation) => (row.partner_suspended_at ? 'suspended' : 'active') as 'active' | 'suspended';
+
+/** GET /partners/{id}/installations: the partner's installations, a hundred at a time. */
+export function showInstallations({ db, csrf }: PortalDependencies) {
+  return async (ctx: Context, status = 200, error?: string): Promise<void> => {
+    const partner = pagePartner(ctx);
+    const after = typeof ctx.query.after === 'string' && cursor.test(ctx.query.after) ? ctx.query.after : undefined;
+    const page = await pageInstallationsOfPartner(db, partner.id, { after, size: pageSize });
+    renderPage(ctx, status, 'installationsPage', {
+      session: pageSession(ctx, csrf),
+      partner: { id: partner.id, name: partner.name },
+      installations: page.installations.map((row) => ({
+        id: row.id,
+        appId: row.app_id,
+        appName: row.app_name,
+        permissions: row.permissions,
+        approvedAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+        lastRefreshAt: row.last_refreshed_at,
+        state: stateOf(row),
+      })),
+      nextAfter: page.hasMore ? page.installations.at(-1)?.id : undefined,
+      notice: done[String(ctx.query.done)],
+      error,
+    });
+  };
+}
+
+const csvColumns = ['installation_id', 'app_id', 'app_name', 'permissions', 'approved_at', 'last_used_at', 'last_refresh_at', 'state'];
+
+/** One CSV field: quoted when it must be, and never read as a formula by a spreadsheet. */
+function csvField(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+const isoOrEmpty = (value: Date | null) => (value ? new Date(value).toISOString() : '');
+
+/** GET /partners/{id}/installations.csv: every installation, one line each. */
+export function exportInstallations({ db }: PortalDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const partner = pagePartner(ctx);
+    const lines = [csvColumns.join(',')];
+    for await (const row of allInstallationsOfPartner(db, partner.id)) {
+      const fields = [row.id, row.app_id, row.app_name, row.permissions.join(' '), isoOrEmpty(row.created_at), isoOrEmpty(row.last_used_at), isoOrEmpty(row.last_refreshed_at), stateOf(row)];
+      lines.push(fields.map(csvField).join(','));
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Content-Disposition', `attachment; filename="installations-${partner.id}.csv"`);
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.body = `${lines.join('\r\n')}\r\n`;
+  };
+}
+
+/** POST /partners/{id}/installations/{authorizationId}/remove: another partner's installation is not found. */
+export function removeInstallation({ db }: PortalDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const partner = pagePartner(ctx);
+    const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string);
+    if (!authorization || authorization.partner_id !== partner.id) {
+      throw new PageProblem(404, 'Installation not found', 'This integration has no such installation; it may have been removed already.');
+    }
+    await revokeGrant(db, authorization.grant_id, { cause: 'partner', actor: { type: 'partner', id: partner.id }, origin: requestOrigin(ctx) });
+    seeOther(ctx, `/partners/${partner.id}/installations?done=removed`);
+  };
+}
+
+/** POST /partners/{id}/installations/remove-all: every installation, in one transaction, once the name is typed. */
+export function removeAllInstallations(deps: PortalDependencies) {
+  const show = showInstallations(deps);
+  return async (ctx: Context): Promise<void> => {
+    const partner = pagePartner(ctx);
+    if (formText((ctx.request.body as Record<string, unknown>).confirm) !== partner.name) {
+      return show(ctx, 400, `Nothing was removed: type the integration's name, ${partner.name}, to confirm.`);
+    }
+    const ending = { cause: 'partner' as const, actor: { type: 'partner' as const, id: partner.id }, origin: requestOrigin(ctx) };
+    await deps.db.transaction(async (trx) => {
+      for (const authorization of await listLiveAuthorizations(trx, { partnerId: partner.id })) await revokeGrant(trx, authorization.grant_id, ending);
+    });
+    seeOther(ctx, `/partners/${partner.id}/installations?done=removed-all`);
+  };
+}
