@@ -27,7 +27,8 @@ const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * 
  * hold only live things (accounts, apps, partners, live authorizations and
  * keys, server keys) end by the owner's or operator's action, not here. An
  * ended authorization takes the keys minted through it (api_keys cascades)
- * when it goes, whichever retention is shorter.
+ * when it goes, whichever retention is shorter; a settled notice takes its
+ * delivery attempts (notice_attempts cascades).
  */
 export const retentionRules: readonly RetentionRule[] = [
   {
