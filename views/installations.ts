@@ -24,8 +24,7 @@ export interface InstallationsView {
   error?: string | undefined;
 }
 
-function installationRow(view: InstallationsView, row: InstallationRow): Html {
-  const { partner, session } = view;
+function installationRow(partner: InstallationsView['partner'], row: InstallationRow): Html {
   return html`<tr>
 <td>${row.appName}<br><code>${row.appId}</code></td>
 <td>${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
@@ -33,7 +32,7 @@ function installationRow(view: InstallationsView, row: InstallationRow): Html {
 <td>${formatDate(row.lastUsedAt)}</td>
 <td>${formatDate(row.lastRefreshAt)}</td>
 <td>${row.state === 'active' ? 'Active' : html`<span class="badge pending">Suspended by the platform</span>`}</td>
-<td><form method="post" action="/partners/${partner.id}/installations/${row.id}/remove" class="inline">${csrfField(session.csrfToken)}<button type="submit" class="danger" aria-label="Remove from ${row.appName}">Remove</button></form></td>
+<td><a class="button danger" href="/partners/${partner.id}/installations/${row.id}/remove">Remove<span class="visually-hidden"> from ${row.appName}</span></a></td>
 </tr>`;
 }
 
@@ -53,7 +52,7 @@ ${
   view.installations.length
     ? html`<table>
 <thead><tr><th scope="col">App</th><th scope="col">Permissions</th><th scope="col">Approved</th><th scope="col">Last used</th><th scope="col">Last refresh</th><th scope="col">State</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
-<tbody>${view.installations.map((row) => installationRow(view, row))}</tbody>
+<tbody>${view.installations.map((row) => installationRow(partner, row))}</tbody>
 </table>
 ${view.nextAfter ? html`<p><a href="/partners/${partner.id}/installations?after=${view.nextAfter}">Next page</a></p>` : ''}
 <section aria-labelledby="remove-all">

@@ -3,7 +3,7 @@ import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createApp } from '../../src/apps/apps.ts';
 import { createPartner } from '../../src/partners/partners.ts';
 import { runCommand } from '../../src/cli/commands.ts';
-import { field } from '../support/browser.ts';
+import { field, formAction } from '../support/browser.ts';
 import { appKey, basic, box, expectJsonError, expectUnauthorized, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { call, checkedFetch } from '../support/contract.ts';
 import { eventually, startNoticeReceiver, type NoticeReceiver } from '../support/notices.ts';
@@ -191,6 +191,7 @@ describe('the portal', () => {
     expect((await browser.get(`/partners/${partnerB.id}/installations`)).status).toBe(404);
     expect((await browser.get(`/partners/${partnerB.id}/installations.csv`)).status).toBe(404);
     const theirs = await server.db('authorizations').where({ partner_id: partnerB.id }).whereNull('revoked_at').first();
+    expect((await browser.get(`/partners/${partnerA.id}/installations/${theirs.id}/remove`)).status).toBe(404);
     expect((await post(`/partners/${partnerA.id}/installations/${theirs.id}/remove`)).status).toBe(404);
     expect((await post(`/partners/${partnerA.id}/installations/${'0'.repeat(24)}/remove`)).status).toBe(404);
     expect(await server.db('authorizations').where({ id: theirs.id }).first()).toMatchObject({ revoked_at: null });
@@ -201,6 +202,10 @@ describe('the portal', () => {
     const { post } = await portal(partnerA);
     const target = installedA[0]!;
     const authorization = await server.db('authorizations').where({ app_id: target.appId }).whereNull('revoked_at').first();
+    const { browser } = await portal(partnerA);
+    const confirm = await (await browser.get(`/partners/${partnerA.id}/installations/${authorization.id}/remove`)).text();
+    expect(confirm).toContain('Remove HelpDesk Pro from Acme Support?');
+    expect(formAction(confirm, `/partners/${partnerA.id}/installations/${authorization.id}/remove`)).toBeTruthy();
     const removed = await post(`/partners/${partnerA.id}/installations/${authorization.id}/remove`);
     expect(removed.status).toBe(303);
     expect(removed.headers.get('location')).toBe(`/partners/${partnerA.id}/installations?done=removed`);

@@ -4,8 +4,11 @@ import {
   findLiveAuthorization,
   listLiveAuthorizations,
   pageInstallationsOfPartner,
+  type Authorization,
   type Installation,
 } from '../../authorizations/authorizations.ts';
+import type { Knex } from 'knex';
+import { findApp } from '../../apps/apps.ts';
 import { formText } from '../../http/forms.ts';
 import { requestOrigin } from '../../http/origin.ts';
 import { PageProblem } from '../../http/problems.ts';
@@ -77,14 +80,41 @@ export function exportInstallations({ db }: PortalDependencies) {
   };
 }
 
+/** The partner's own live installation named in the path; another partner's is not found. */
+async function ownInstallation(db: Knex, ctx: Context): Promise<Authorization> {
+  const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string);
+  if (!authorization || authorization.partner_id !== pagePartner(ctx).id) {
+    throw new PageProblem(404, 'Installation not found', 'This integration has no such installation; it may have been removed already.');
+  }
+  return authorization;
+}
+
+/** GET /partners/{id}/installations/{authorizationId}/remove: what Remove will do, before it is done. */
+export function confirmInstallationRemoval({ db, csrf }: PortalDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const partner = pagePartner(ctx);
+    const authorization = await ownInstallation(db, ctx);
+    const app = await findApp(db, authorization.app_id);
+    const appName = app?.display_name ?? authorization.app_id;
+    renderPage(ctx, 200, 'confirmPage', {
+      session: pageSession(ctx, csrf),
+      question: `Remove ${partner.name} from ${appName}?`,
+      consequences: [
+        `${partner.name} will lose access to ${appName} now: every token it holds for this app stops working.`,
+        'The owner would have to add it again to give it access back. You will receive the removal notice.',
+      ],
+      action: `/partners/${partner.id}/installations/${authorization.id}/remove`,
+      confirmLabel: `Remove from ${appName}`,
+      cancelHref: `/partners/${partner.id}/installations`,
+    });
+  };
+}
+
 /** POST /partners/{id}/installations/{authorizationId}/remove: another partner's installation is not found. */
 export function removeInstallation({ db }: PortalDependencies) {
   return async (ctx: Context): Promise<void> => {
     const partner = pagePartner(ctx);
-    const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string);
-    if (!authorization || authorization.partner_id !== partner.id) {
-      throw new PageProblem(404, 'Installation not found', 'This integration has no such installation; it may have been removed already.');
-    }
+    const authorization = await ownInstallation(db, ctx);
     await revokeGrant(db, authorization.grant_id, { cause: 'partner', actor: { type: 'partner', id: partner.id }, origin: requestOrigin(ctx) });
     seeOther(ctx, `/partners/${partner.id}/installations?done=removed`);
   };

@@ -3,7 +3,7 @@ import { confirmRotation, rotateSecret, saveRedirectUris, showIntegration } from
 import { register, showIntegrations } from './integrations-page.ts';
 import { showIntegrationActivity } from './activity-page.ts';
 import { queueTestNotice, redeliver, showNoticeLog } from './notices-page.ts';
-import { exportInstallations, removeAllInstallations, removeInstallation, showInstallations } from './installations-page.ts';
+import { confirmInstallationRemoval, exportInstallations, removeAllInstallations, removeInstallation, showInstallations } from './installations-page.ts';
 import { ownPartner, pagePartner, type PortalDependencies } from './portal.ts';
 
 /**
@@ -28,6 +28,7 @@ export function portalRouter(deps: PortalDependencies): Router {
   router.get('/:partnerId/installations', signedIn, partner, (ctx) => showInstallations(deps)(ctx));
   router.get('/:partnerId/installations.csv', signedIn, partner, exportInstallations(deps));
   router.post('/:partnerId/installations/remove-all', signedIn, csrf, partner, removeAllInstallations(deps));
+  router.get('/:partnerId/installations/:authorizationId/remove', signedIn, partner, confirmInstallationRemoval(deps));
   router.post('/:partnerId/installations/:authorizationId/remove', signedIn, csrf, partner, removeInstallation(deps));
   router.get('/:partnerId/notices', signedIn, partner, (ctx) => showNoticeLog(deps)(ctx));
   router.post('/:partnerId/notices/test', signedIn, csrf, partner, queueTestNotice(deps));
