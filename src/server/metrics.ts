@@ -10,6 +10,7 @@ import type { NoticeDeliveryResult } from '../notices/removal-notices.ts';
 import type { Level } from '../permissions/catalog.ts';
 import { errorBoundary, type ErrorLog } from '../http/boundary.ts';
 import { explainUnanswered } from '../http/fallbacks.ts';
+import { refuseUnreadableTarget } from '../http/client-errors.ts';
 import { ApiProblem } from '../http/problems.ts';
 
 /**
@@ -279,6 +280,7 @@ export class Metrics {
   standaloneApp(token: string | undefined, logger: ErrorLog): Koa {
     const app = new Koa();
     const router = this.router(token);
+    app.use(refuseUnreadableTarget);
     app.use(errorBoundary(logger));
     app.use(explainUnanswered);
     app.use(router.routes());

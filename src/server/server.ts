@@ -111,6 +111,7 @@ function localUrl(address: AddressInfo): string {
 async function listenForMetrics(services: Services, port: number, logger: Logger): Promise<{ url: string; close(): void }> {
   const { settings } = services;
   const listener = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, services.metrics.standaloneApp(settings.METRICS_TOKEN, logger).callback());
+  shapeParserRefusals(listener);
   const url = localUrl(await listen(listener, port, settings.METRICS_HOST));
   logger.info({ url }, 'metrics listening');
   return {

@@ -368,11 +368,11 @@ describe('a hostile round over every route: never a 5xx, never an internal detai
   });
 });
 
-describe('behind a trusted proxy, where forwarded headers are believed', () => {
+describe('behind a trusted proxy, where forwarded headers are believed, with /metrics on a listener of its own', () => {
   let proxied: TestServer;
 
   beforeAll(async () => {
-    proxied = await startTestServer({ TRUST_PROXY: '1' });
+    proxied = await startTestServer({ TRUST_PROXY: '1', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' });
   }, 60_000);
 
   afterAll(async () => {
@@ -382,6 +382,18 @@ describe('behind a trusted proxy, where forwarded headers are believed', () => {
   it('the header round over every route: never a 5xx, never an internal detail', async () => {
     await run(routes.flatMap(headerProbes), proxied.url);
   }, 120_000);
+
+  it('the metrics listener: methods, targets and headers get the same answers', async () => {
+    const metrics: Route = { path: '/metrics', methods: ['GET'] };
+    const probes: Probe[] = [
+      ...['TRACE', 'PROPFIND', 'POST', 'DELETE'].map((method) => ({ name: 'a method it does not take', method, path: '/metrics', refusal: 405 })),
+      { name: 'a target that is no URL', method: 'GET', path: 'http://[::1/metrics', refusal: 400, headers: { accept: 'application/json' } },
+      { name: 'a method Node does not know', method: 'BREW', path: '/metrics', refusal: 400, headers: { accept: 'application/json' } },
+      { name: 'CONNECT', method: 'CONNECT', path: '127.0.0.1:6379', refusal: 405, headers: { accept: 'application/json' } },
+      ...headerProbes(metrics).filter((probe) => probe.refusal === undefined),
+    ];
+    await run(probes, proxied.metricsUrl);
+  }, 60_000);
 });
 
 describe('what the edge refuses is logged', () => {
