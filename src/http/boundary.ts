@@ -15,7 +15,7 @@ export function renderProblem(ctx: Context, problem: Problem): void {
   if (problem instanceof ApiOrPageProblem) return renderProblem(ctx, problemFor(ctx, problem));
   for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
   if (problem instanceof PageProblem) {
-    return renderPage(ctx, problem.status, 'errorPage', { title: problem.title, message: problem.message, code: problem.code, session: layoutSessionOf(ctx) });
+    return renderPage(ctx, problem.status, 'errorPage', { title: problem.title, message: problem.message, code: problem.code, session: layoutSessionOf(ctx), returnTo: problem.returnTo });
   }
   ctx.status = problem.status;
   ctx.set('Cache-Control', 'no-store');

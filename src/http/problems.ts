@@ -71,16 +71,26 @@ export class ForbiddenProblem extends Problem {
   }
 }
 
+/** A way back to the partner from an error page: a form that ends the request with an OAuth error the partner receives. */
+export interface PartnerReturn {
+  partnerName: string;
+  action: string;
+  csrfToken: string;
+}
+
 /** A refusal a person reads in the browser: an error page. */
 export class PageProblem extends Problem {
   readonly title: string;
   /** The OAuth error code, shown small for whoever debugs an integration. */
   readonly code: string | undefined;
+  /** Where the partner is known: "Return to <partner>". */
+  readonly returnTo: PartnerReturn | undefined;
 
-  constructor(status: number, title: string, message: string, code?: string, headers: Record<string, string> = {}) {
+  constructor(status: number, title: string, message: string, code?: string, headers: Record<string, string> = {}, returnTo?: PartnerReturn) {
     super(status, message, headers);
     this.title = title;
     this.code = code;
+    this.returnTo = returnTo;
   }
 }
 

@@ -100,6 +100,29 @@ const errorTitles: Record<string, string> = {
   invalid_request: 'This link is not valid',
 };
 
+/** What an error the engine cannot send back to the partner means, for the person who followed the link. */
+const errorExplanations: Record<string, string> = {
+  invalid_client: 'The link you followed names an integration that does not exist here, so it cannot connect to your apps.',
+  invalid_redirect_uri: 'The link you followed would send you back to an address the integration has not registered, so appgrant will not follow it.',
+  invalid_request: 'The link you followed is missing something or has a mistake in it.',
+};
+
+/** The engine's terse description ("client is invalid") as a sentence: capital first, full stop last. */
+function asSentence(text: string): string {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/** The page's message for an engine error: what happened in plain words, the engine's detail, what to do. */
+function engineErrorMessage(code: string, description: string | undefined): string {
+  return [
+    errorExplanations[code] ?? 'This request cannot be completed.',
+    description ? `Details: ${asSentence(description)}` : '',
+    'Go back to the site you came from and start again; if it happens again, tell its developer.',
+  ].filter(Boolean).join(' ');
+}
+
 export function createOAuthProvider(deps: OAuthDependencies): Provider {
   const { db, settings, logger } = deps;
   const apiResource = platformApiResource(settings);
@@ -206,10 +229,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
       // The database could not answer (src/db/unavailable.ts): the page says to try again, and when.
       if (code === 'temporarily_unavailable') return renderProblem(ctx, unavailable.page(databaseRetryAfterSeconds, code));
       const title = errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
-      const message =
-        status >= 500
-          ? 'The server could not complete the request. Please try again.'
-          : `${out.error_description ?? 'The request was not valid.'} Please return to the site you came from and start again.`;
+      const message = status >= 500 ? 'The server could not complete the request. Please try again.' : engineErrorMessage(code, out.error_description);
       renderProblem(ctx, new PageProblem(ctx.status, title, message, code));
     },
   };

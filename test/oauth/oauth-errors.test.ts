@@ -445,7 +445,7 @@ describe('expiry', () => {
     const page = await response.text();
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
-    expect(text(page)).toContain('This sign-in has expired');
+    expect(text(page)).toContain('This sign-in has ended');
     expect(browser.cookieNames()).not.toContain('appgrant.session');
   });
 });

@@ -72,6 +72,9 @@ describeInBrowser('the "Add to app" pages at a laptop\'s and a phone\'s size', (
   for (const viewport of viewports) {
     it(`${viewport.name}: login, picker and consent for the whole catalogue pass the audit, and Allow is in view`, async () => {
       const page = await freshPage({ viewport: { width: viewport.width, height: viewport.height } });
+      await page.goto(`${server.url}/oauth/authorize?client_id=ptn_nobody&response_type=code`);
+      await page.getByRole('heading', { name: 'Unknown integration' }).waitFor();
+      await auditPage(page, 'flow-error-unknown-client');
       await page.goto(authorizeUrl(`audit-${viewport.name}`));
 
       await page.getByRole('heading', { name: 'Log in' }).waitFor();

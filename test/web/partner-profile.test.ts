@@ -165,3 +165,66 @@ describe('the flow tells who is asking before and after login', () => {
     expect(again).toContain('aria-invalid="true"');
   });
 });
+
+describe('error pages say what happened and offer a way back', () => {
+  it('an unknown integration: a plain sentence, the engine detail as a sentence, no raw text run together', async () => {
+    const response = await fetch(`${server.url}/oauth/authorize?${new URLSearchParams({ client_id: 'ptn_nobody', response_type: 'code' })}`);
+    expect(response.status).toBe(400);
+    const page = text(await response.text());
+    expect(page).toContain('names an integration that does not exist here');
+    expect(page).toMatch(/Details: [A-Z][^.]*\. Go back to the site you came from/);
+  });
+
+  it('a step posted twice: the page names the partner and "Return to" ends the request with access_denied', async () => {
+    const owner = await server.createOwner({ appNames: ['Only App'] });
+    const partner = await server.createPartner({});
+    const browser = new CookieBrowser(server.url);
+    const start = await browser.get(`/oauth/authorize?${new URLSearchParams({ client_id: partner.partner.id, response_type: 'code', state: 'twice' })}`);
+    const loginPath = start.headers.get('location')!;
+    const login = await (await browser.get(loginPath)).text();
+    const credentials = { _csrf: field(login, '_csrf')!, email: owner.account.email, password: owner.password };
+    const first = await browser.post(`${loginPath}/login`, credentials);
+    expect(first.status).toBe(303);
+    // The engine moves on to consent under a new interaction; the old login form posted again is refused.
+    let location = new URL(first.headers.get('location')!, server.url).toString();
+    let response = await browser.get(location);
+    for (let hops = 0; response.status === 303 && hops < 6; hops += 1) {
+      location = new URL(response.headers.get('location')!, server.url).toString();
+      response = await browser.get(location);
+    }
+    const consentPath = new URL(location).pathname;
+    const again = await browser.post(`${consentPath}/login`, { ...credentials, _csrf: field(await response.text(), '_csrf')! });
+    expect(again.status).toBe(400);
+    const page = await again.text();
+    expect(text(page)).toContain('This page was already submitted');
+    expect(text(page)).toContain('Return to Acme Integration');
+    const back = await browser.post(/action="([^"]*\/abort)"/.exec(page)![1]!, { _csrf: field(page, '_csrf')! });
+    let target = new URL(back.headers.get('location')!, server.url);
+    for (let hops = 0; target.origin === server.url && hops < 6; hops += 1) {
+      target = new URL((await browser.get(target.toString())).headers.get('location')!, server.url);
+    }
+    expect(target.searchParams.get('error')).toBe('access_denied');
+    expect(target.searchParams.get('state')).toBe('twice');
+  });
+
+  it('a wrong password: "Error:" in the title, both fields marked invalid and described by the message', async () => {
+    const owner = await server.createOwner({ appNames: ['A'] });
+    const browser = new CookieBrowser(server.url);
+    const login = await (await browser.get('/login')).text();
+    const refused = await browser.post('/login', { _csrf: field(login, '_csrf')!, email: owner.account.email, password: 'not the password' });
+    expect(refused.status).toBe(401);
+    const page = await refused.text();
+    expect(page).toContain('<title>Error: Log in');
+    expect(page).toMatch(/id="email"[^>]*aria-invalid="true" aria-describedby="login-error"/);
+    expect(page).toMatch(/id="password"[^>]*aria-invalid="true" aria-describedby="login-error"/);
+    expect(page).toContain(`value="${owner.account.email}"`);
+  });
+
+  it('a dashboard form whose token is stale keeps the navigation on its error page', async () => {
+    const owner = await server.createOwner({ appNames: ['A'] });
+    const { browser } = await logInToDashboard(server.url, { email: owner.account.email, password: owner.password });
+    const refused = await browser.post(`/dashboard/apps/${owner.apps[0]!.id}/keys`, { _csrf: 'stale', name: 'k', permissions: 'all' });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('<nav aria-label="Main">');
+  });
+});

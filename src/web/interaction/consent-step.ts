@@ -6,7 +6,7 @@ import { requestOrigin } from '../../http/origin.ts';
 import { recordApproval } from '../../oauth/approvals.ts';
 import { platformApiResource } from '../../oauth/provider.ts';
 import { PageProblem } from '../../http/problems.ts';
-import { eligibleApps, finishStep, interactionOf, requestedPermissions, sessionOwner, type InteractionDependencies } from './interaction.ts';
+import { eligibleApps, finishStep, interactionOf, returnToPartner, requestedPermissions, sessionOwner, type InteractionDependencies } from './interaction.ts';
 
 /** POST …/consent: Deny sends access_denied back; Allow records the approval on the chosen app. */
 export function decide(deps: InteractionDependencies) {
@@ -21,7 +21,7 @@ export function decide(deps: InteractionDependencies) {
       return finishStep(provider, ctx, { error: 'access_denied', error_description: 'the app owner denied the request' });
     }
     if (body.decision !== 'allow' || !app) {
-      throw new PageProblem(400, 'Choose an app', 'Go back and choose one of your apps.');
+      throw new PageProblem(400, 'Choose an app', 'Nothing was allowed: the form named none of your apps. Go back and choose one.', undefined, {}, returnToPartner(ctx, deps.csrf));
     }
     const grantId = await recordApproval(db, provider, {
       partnerId: partner.id,

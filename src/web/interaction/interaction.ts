@@ -7,7 +7,7 @@ import type { PasswordLogin } from '../../accounts/password-login.ts';
 import { listAppsOfAccount, type App } from '../../apps/apps.ts';
 import { findPartner, type PublicPartner } from '../../partners/partners.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
-import { PageProblem } from '../../http/problems.ts';
+import { PageProblem, type PartnerReturn } from '../../http/problems.ts';
 import { seeOther } from '../../http/see-other.ts';
 import type { OwnerSessions } from '../owner-sessions.ts';
 
@@ -36,7 +36,8 @@ export const interactionPaths = {
   notYou: (uid: string) => `/interaction/${uid}/not-you`,
 };
 
-const expired = () => new PageProblem(400, 'This sign-in has expired', 'Return to the site you came from and start again.');
+const expired = () =>
+  new PageProblem(400, 'This sign-in has ended', 'This sign-in was already completed, or it expired before it was. Go back to the site you came from and start again from there.');
 
 /** The engine's interaction for this browser, which must be the one in the path, and the partner asking. */
 export function loadInteraction({ db, provider }: InteractionDependencies) {
@@ -59,14 +60,32 @@ export function interactionOf(ctx: Context): InteractionState {
   return ctx.state.interaction as InteractionState;
 }
 
-/** A form posted for a step the engine is no longer at (a second tab, the back button) changes nothing. */
-export function requirePrompt(name: 'login' | 'consent') {
+/**
+ * A form posted for a step the engine is no longer at (a second tab, the
+ * back button) changes nothing; the page offers to continue where the
+ * request is, or to return to the partner.
+ */
+export function requirePrompt(name: 'login' | 'consent', csrf: CsrfGuard) {
   return async (ctx: Context, next: Next): Promise<void> => {
-    if (interactionOf(ctx).details.prompt.name !== name) {
-      throw new PageProblem(400, 'This step is already done', 'Go back and reload the page.');
+    const { details, partner } = interactionOf(ctx);
+    if (details.prompt.name !== name) {
+      throw new PageProblem(
+        400,
+        'This step is already done',
+        `This page was already submitted, perhaps in another tab. Go back and reload the page to continue, or return to ${partner.name}.`,
+        undefined,
+        {},
+        returnToPartner(ctx, csrf),
+      );
     }
     return next();
   };
+}
+
+/** The "Return to <partner>" form of an error page within a live request: it ends the request with access_denied. */
+export function returnToPartner(ctx: Context, csrf: CsrfGuard): PartnerReturn {
+  const { details, partner } = interactionOf(ctx);
+  return { partnerName: partner.name, action: interactionPaths.abort(details.uid), csrfToken: csrf.tokenFor(ctx) };
 }
 
 /**

@@ -20,8 +20,8 @@ export function interactionRouter(deps: InteractionDependencies): Router {
   const showStep = (ctx: Context) => (interactionOf(ctx).details.prompt.name === 'login' ? login(ctx) : appChoice(ctx));
 
   router.get('/interaction/:uid', load, showStep);
-  router.post('/interaction/:uid/login', load, csrf, requirePrompt('login'), logIn(deps));
-  router.post('/interaction/:uid/consent', load, csrf, requirePrompt('consent'), decide(deps));
+  router.post('/interaction/:uid/login', load, csrf, requirePrompt('login', deps.csrf), logIn(deps));
+  router.post('/interaction/:uid/consent', load, csrf, requirePrompt('consent', deps.csrf), decide(deps));
   router.post('/interaction/:uid/abort', load, csrf, abort(deps));
   router.post('/interaction/:uid/not-you', load, csrf, startOverAsSomeoneElse(deps));
   return router;
