@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument, openApiText } from '../../src/api/openapi.ts';
 import type { AccessRule } from '../../src/api/access.ts';
 import { forbiddenBody, forbiddenSchema } from '../../src/http/problems.ts';
+import { defaultAppSettings } from '../../src/apps/apps.ts';
 import { createServices, routersOf, type Services } from '../../src/server/app.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -155,15 +156,7 @@ describe('the contract check refuses what the document does not describe', () =>
   const jsonAnswer = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } });
   const url = (path: string) => `${server.url}${path}`;
-  const settings = {
-    conversationRetentionSeconds: 0,
-    maskCreditCardNumbers: true,
-    useAnimalNames: false,
-    echoPostback: false,
-    ignoreAutoConversationStart: false,
-    multiConvoEnabled: false,
-    appLocalizationEnabled: false,
-  };
+  const settings = defaultAppSettings;
 
   it('accepts an answer as described', async () => {
     await expectDescribed('GET', url(`/v2/apps/${app.id}`), jsonAnswer({ app: { ...app, settings } }));
