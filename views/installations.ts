@@ -27,11 +27,11 @@ export interface InstallationsView {
 function installationRow(partner: InstallationsView['partner'], row: InstallationRow): Html {
   return html`<tr>
 <td>${row.appName}<br><code>${row.appId}</code></td>
-<td>${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
-<td>${formatDate(row.approvedAt)}</td>
-<td>${formatDate(row.lastUsedAt)}</td>
-<td>${formatDate(row.lastRefreshAt)}</td>
-<td>${row.state === 'active' ? 'Active' : html`<span class="badge pending">Suspended by the platform</span>`}</td>
+<td data-label="Permissions">${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
+<td data-label="Approved">${formatDate(row.approvedAt)}</td>
+<td data-label="Last used">${formatDate(row.lastUsedAt)}</td>
+<td data-label="Last refresh">${formatDate(row.lastRefreshAt)}</td>
+<td data-label="State">${row.state === 'active' ? 'Active' : html`<span class="badge pending">Suspended by the platform</span>`}</td>
 <td><a class="button danger" href="/partners/${partner.id}/installations/${row.id}/remove">Remove<span class="visually-hidden"> from ${row.appName}</span></a></td>
 </tr>`;
 }
@@ -50,8 +50,8 @@ ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <p><a href="/partners/${partner.id}/installations.csv" download>Export all as CSV</a></p>
 ${
   view.installations.length
-    ? html`<table>
-<thead><tr><th scope="col">App</th><th scope="col">Permissions</th><th scope="col">Approved</th><th scope="col">Last used</th><th scope="col">Last refresh</th><th scope="col">State</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
+    ? html`<table class="stack">
+<thead><tr><th scope="col">App</th><th scope="col">Permissions</th><th scope="col">Approved</th><th scope="col">Last used</th><th scope="col">Last refresh</th><th scope="col">State</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>${view.installations.map((row) => installationRow(partner, row))}</tbody>
 </table>
 ${view.nextAfter ? html`<p><a href="/partners/${partner.id}/installations?after=${view.nextAfter}">Next page</a></p>` : ''}

@@ -23,10 +23,10 @@ const stateLabels = { pending: 'Pending', delivered: 'Delivered', failed: 'Faile
 
 function attemptsTable(attempts: NoticeLogView['notices'][number]['attempts']): Html {
   if (!attempts.length) return html`<p class="muted">No attempt yet.</p>`;
-  return html`<table>
+  return html`<table class="stack">
 <thead><tr><th scope="col">Attempted</th><th scope="col">Status code</th><th scope="col">Latency</th><th scope="col">Error</th><th scope="col">Next retry</th></tr></thead>
 <tbody>${attempts.map(
-    (attempt) => html`<tr><td>${formatDate(attempt.at)}</td><td>${attempt.statusCode ?? '—'}</td><td>${attempt.latencyMs} ms</td><td>${attempt.error ?? ''}</td><td>${attempt.nextAttemptAt ? formatDate(attempt.nextAttemptAt) : '—'}</td></tr>`,
+    (attempt) => html`<tr><td>${formatDate(attempt.at)}</td><td data-label="Status code">${attempt.statusCode ?? '—'}</td><td data-label="Latency">${attempt.latencyMs} ms</td><td data-label="Error">${attempt.error ?? ''}</td><td data-label="Next retry">${attempt.nextAttemptAt ? formatDate(attempt.nextAttemptAt) : '—'}</td></tr>`,
   )}</tbody>
 </table>`;
 }

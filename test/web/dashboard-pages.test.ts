@@ -128,6 +128,20 @@ describeInBrowser('the dashboard and the portal at a laptop\'s and a phone\'s si
       await page.getByRole('button', { name: 'Rotate secret' }).click();
       await page.getByLabel('Client secret').waitFor();
       await auditPage(page, 'portal-rotated');
+
+      // The integration's other pages, with one installation on the developer's own app.
+      const partnerId = new URL(page.url()).pathname.split('/')[2]!;
+      await authorizeThroughPages(new CookieBrowser(server.url), { client_id: partnerId, response_type: 'code' }, {
+        email: developer.account.email,
+        password: developer.password,
+      });
+      for (const [path, name] of [['installations', 'portal-installations'], ['notices', 'portal-notices'], ['activity', 'portal-activity']] as const) {
+        await page.goto(`${server.url}/partners/${partnerId}/${path}`);
+        await auditPage(page, name);
+      }
+      const [installation] = await server.db('authorizations').where({ partner_id: partnerId }).whereNull('revoked_at');
+      await page.goto(`${server.url}/partners/${partnerId}/installations/${installation.id}/remove`);
+      await auditPage(page, 'portal-confirm-installation-removal');
     });
   }
 
