@@ -125,6 +125,22 @@ describeInBrowser('the "Add to app" pages at a laptop\'s and a phone\'s size', (
     });
   }
 
+  for (const viewport of viewports) {
+    it(`${viewport.name}: an owner without apps is told how to make one and continue, and can return to the partner`, async () => {
+      const appless = await server.createOwner({ appNames: [] });
+      const page = await freshPage({ viewport: { width: viewport.width, height: viewport.height } });
+      await page.goto(authorizeUrl(`no-apps-${viewport.name}`, 'app:read'));
+      await logInOnPage(page, { email: appless.account.email, password: appless.password });
+      await page.getByRole('heading', { name: 'No app to connect' }).waitFor();
+      const create = page.getByRole('link', { name: /^Create an app on your dashboard/ });
+      expect(await create.getAttribute('href')).toBe('/dashboard');
+      expect(await page.getByRole('link', { name: `continue connecting ${partner.name}` }).count()).toBe(1);
+      await auditPage(page, 'flow-no-apps');
+      await page.getByRole('button', { name: `Cancel and return to ${partner.name}` }).click();
+      expect((await landOnPartner(page)).searchParams.get('error')).toBe('access_denied');
+    });
+  }
+
   it('the whole flow with the keyboard only: focus starts at the email, Tab and Space choose, Enter allows', async () => {
     const page = await freshPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(authorizeUrl('keyboard', 'app:read'));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, UsageError } from '../../src/cli/commands.ts';
+import { createApp } from '../../src/apps/apps.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { CookieBrowser, field, text } from '../support/browser.ts';
 import { box } from '../support/credentials.ts';
@@ -228,3 +229,28 @@ describe('error pages say what happened and offer a way back', () => {
     expect(await refused.text()).toContain('<nav aria-label="Main">');
   });
 });
+
+describe('an owner without an app', () => {
+  it('creates one, follows "continue", and the same request goes on to the consent page', async () => {
+    const owner = await server.createOwner({ appNames: [] });
+    const partner = await server.createPartner({});
+    const browser = new CookieBrowser(server.url);
+    const reached = await reachNoAppsPage(browser, partner.partner.id, { email: owner.account.email, password: owner.password });
+    expect(text(reached.page)).toContain('your account has none yet');
+    const retry = /href="(\/interaction\/[^"]+)">continue connecting/.exec(reached.page)![1]!;
+    await createApp(server.db, owner.account.id, { displayName: 'Made Meanwhile' });
+    const consent = await (await browser.get(retry)).text();
+    expect(text(consent)).toContain('Allow Acme Integration to access Made Meanwhile');
+    expect(consent).toContain('name="decision"');
+  });
+});
+
+/** Walks the flow to the page shown after login (here: no app to connect). */
+async function reachNoAppsPage(browser: CookieBrowser, clientId: string, owner: { email: string; password: string }): Promise<{ page: string }> {
+  const start = await browser.get(`/oauth/authorize?${new URLSearchParams({ client_id: clientId, response_type: 'code' })}`);
+  const loginPath = start.headers.get('location')!;
+  const login = await (await browser.get(loginPath)).text();
+  let response = await browser.post(`${loginPath}/login`, { _csrf: field(login, '_csrf')!, ...owner });
+  for (let hops = 0; response.status === 303 && hops < 6; hops += 1) response = await browser.get(new URL(response.headers.get('location')!, server.url).pathname);
+  return { page: await response.text() };
+}
