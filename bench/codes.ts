@@ -7,6 +7,7 @@ import { SharedCounters } from '../src/limits/shared-counters.ts';
 import { createOAuthProvider, platformApiResource } from '../src/oauth/provider.ts';
 import { RecordIds } from '../src/oauth/storage/record-ids.ts';
 import { BearerDigests } from '../src/keys/bearer-digests.ts';
+import { PartnerSecretHasher } from '../src/partners/partner-secrets.ts';
 import { loadCookieKeys, loadKeyEncryptionKeys } from '../src/keys/server-keys.ts';
 import { SecretBox } from '../src/keys/secret-box.ts';
 import { SigningKeySet } from '../src/keys/signing-keys.ts';
@@ -94,7 +95,7 @@ export async function appgrantProvider(db: Knex, settings: Settings): Promise<Pr
     logger,
     cookieKeys: await loadCookieKeys(db, settings.COOKIE_KEYS, box),
     signingKey: signingKeys.signingKey()!.jwk,
-    secretVerifier: new ClientSecretVerifier(passwordHasherFor(settings)),
+    secretVerifier: new ClientSecretVerifier(passwordHasherFor(settings), new PartnerSecretHasher(new BearerDigests(keyEncryptionKeys))),
     recordIds: new RecordIds(new BearerDigests(keyEncryptionKeys)),
     clientAuthGuesses: clientAuthGuesses(new SharedCounters(db, settings.REDIS_URL), settings),
   });

@@ -6,6 +6,7 @@ import { createApp, type App } from '../src/apps/apps.ts';
 import { createApiKey } from '../src/credentials/api-keys.ts';
 import type { SecretBox } from '../src/keys/secret-box.ts';
 import { createPartner, createResourceServer } from '../src/partners/partners.ts';
+import { partnerSecretsFor } from '../src/partners/partner-secrets.ts';
 import { passwordHasherFor } from '../src/accounts/password-hasher.ts';
 import type { Owner, Partner } from './flow-client.ts';
 
@@ -42,15 +43,16 @@ async function ownerWithApp(db: Knex, settings: Settings, label: string): Promis
  * an operator or the dashboard would make them.
  */
 export async function seed(db: Knex, settings: Settings, box: SecretBox, flowWorkers: number): Promise<Fixtures> {
-  const hasher = passwordHasherFor(settings);
+  // Partner secrets as the server makes them now: keyed digests (src/partners/partner-secrets.ts).
+  const partnerSecrets = await partnerSecretsFor(db, settings.KEY_ENCRYPTION_KEYS);
   const owner = await ownerWithApp(db, settings, 'owner');
-  const created = await createPartner(db, hasher, settings, {
+  const created = await createPartner(db, partnerSecrets, settings, {
     name: 'Bench Integration',
     redirectUris: [redirectUri],
     permissions: partnerPermissions,
     approved: true,
   });
-  const resourceServer = await createResourceServer(db, hasher, 'Platform API');
+  const resourceServer = await createResourceServer(db, partnerSecrets, 'Platform API');
   const { key, secret } = await createApiKey(db, box, { type: 'app', appId: owner.app.id, accountId: owner.accountId }, { displayName: 'Bench key', permissions: ['all'] }, { audit: { actor: { type: 'operator' } } });
   const flowOwners: OwnerWithApp[] = [];
   for (let index = 0; index < flowWorkers; index += 1) flowOwners.push(await ownerWithApp(db, settings, `flow${index}`));

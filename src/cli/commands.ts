@@ -15,6 +15,7 @@ import { findApp } from '../apps/apps.ts';
 import { createApiKey, createServiceAccount, findServiceAccount, revokeApiKey, type KeyEvents, type KeyOwner } from '../credentials/api-keys.ts';
 import type { SecretBox } from '../keys/secret-box.ts';
 import { presentNewKey } from '../api/presenters.ts';
+import { partnerSecretsFor } from '../partners/partner-secrets.ts';
 import { issuesSentence } from '../http/problems.ts';
 import { eventsAfter, eventTypes, presentEvent, recordEvent, type EventFilter } from '../events/events.ts';
 import { sweepOptionsFrom, sweepRetention } from '../retention/sweep.ts';
@@ -92,8 +93,8 @@ const commands: Record<string, Command> = {
       'terms-url': { type: 'string' },
     },
     required: ['name', 'redirect-uri', 'permission'],
-    run: async ({ db, hasher, settings }, options) => {
-      const { partner, clientSecret } = await createPartner(db, hasher, settings, {
+    run: async ({ db, settings }, options) => {
+      const { partner, clientSecret } = await createPartner(db, await partnerSecretsFor(db, settings.KEY_ENCRYPTION_KEYS), settings, {
         name: text(options, 'name') ?? '',
         redirectUris: list(options, 'redirect-uri'),
         permissions: list(options, 'permission'),
@@ -175,8 +176,8 @@ const commands: Record<string, Command> = {
     usage: 'resource-server create --name N',
     options: { name: { type: 'string' } },
     required: ['name'],
-    run: async ({ db, hasher }, options) => {
-      const { partner, clientSecret } = await createResourceServer(db, hasher, text(options, 'name') ?? '');
+    run: async ({ db, settings }, options) => {
+      const { partner, clientSecret } = await createResourceServer(db, await partnerSecretsFor(db, settings.KEY_ENCRYPTION_KEYS), text(options, 'name') ?? '');
       return describePartner(partner, clientSecret);
     },
   },

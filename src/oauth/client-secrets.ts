@@ -9,31 +9,45 @@ import { partnerPropertiesOf, type PreviousSecret } from './client-metadata.ts';
 import { replaceClientSecretComparison } from './engine-internals.ts';
 import type { Knex } from 'knex';
 import { findPartnerRow, type PartnerRow } from '../partners/partners.ts';
+import type { PartnerSecretHasher } from '../partners/partner-secrets.ts';
 
 /**
- * Partner secrets are stored as argon2id hashes, which cost tens of
- * milliseconds to check. A secret that has verified once against a given
- * stored hash is remembered as SHA-256(hash, secret) so the next request with
- * the same secret skips argon2. The stored hash is part of the key and is read
- * fresh from the database on every request, so rotating or removing a secret
+ * Checks a presented partner secret against what is stored of it. Secrets
+ * made by this version are stored as keyed digests (partners/partner-secrets.ts)
+ * and checked in microseconds. Those an earlier version stored as argon2id
+ * hashes keep working until rotated; they cost tens of milliseconds to
+ * check, so a secret that has verified once against a given stored hash is
+ * remembered as SHA-256(hash, secret) and the next request with the same
+ * secret skips argon2. The stored hash is part of the key and is read fresh
+ * from the database on every request, so rotating or removing a secret
  * makes the remembered entry unreachable at once, on every instance. The
  * cache holds no secret: only digests of 256-bit random values, which cannot
  * be reversed or guessed.
  */
 export class ClientSecretVerifier {
   readonly #hasher: PasswordHasher;
+  readonly #keyed: PartnerSecretHasher;
   readonly #verified = new LRUCache<string, true>({ max: 10_000 });
 
-  constructor(hasher: PasswordHasher) {
+  constructor(hasher: PasswordHasher, keyed: PartnerSecretHasher) {
     this.#hasher = hasher;
+    this.#keyed = keyed;
   }
 
   #key(storedHash: string, presented: string): string {
     return createHash('sha256').update(storedHash).update('\0').update(presented).digest('base64url');
   }
 
+  /** The answer where it costs nothing: a keyed digest, or an argon2id hash this secret already matched; else undefined. */
+  #cheapAnswer(storedHash: string, presented: string): boolean | undefined {
+    const keyed = this.#keyed.matches(storedHash, presented);
+    if (keyed !== undefined) return keyed;
+    return this.#verified.has(this.#key(storedHash, presented)) ? true : undefined;
+  }
+
   async matches(storedHash: string, presented: string): Promise<boolean> {
-    if (this.#verified.get(this.#key(storedHash, presented))) return true;
+    const cheap = this.#cheapAnswer(storedHash, presented);
+    if (cheap !== undefined) return cheap;
     const ok = await this.#hasher.verify(storedHash, presented);
     if (ok) this.#verified.set(this.#key(storedHash, presented), true);
     return ok;
@@ -48,8 +62,8 @@ export class ClientSecretVerifier {
 
   /** Whether the secret is already known to match, at no cost: then nothing needs checking or counting. */
   knownToMatchClient(current: string, previous: PreviousSecret | undefined, presented: string): boolean {
-    if (this.#verified.has(this.#key(current, presented))) return true;
-    return livePrevious(previous) && this.#verified.has(this.#key(previous.hash, presented));
+    if (this.#cheapAnswer(current, presented) === true) return true;
+    return livePrevious(previous) && this.#cheapAnswer(previous.hash, presented) === true;
   }
 }
 

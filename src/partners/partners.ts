@@ -3,11 +3,11 @@ import type { Knex } from 'knex';
 import { newId, newSecret } from '../db/ids.ts';
 import { recordEvent } from '../events/events.ts';
 import { enqueueNotices } from '../notices/outbox.ts';
-import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import type { SecretHasher } from './partner-secrets.ts';
 import { permissionChoice, permissionsOfLevel } from '../permissions/catalog.ts';
 import { checkRegisteredTargetUrl, OutboundRefusal, outboundPolicy } from '../outbound/targets.ts';
 
-/** A partner as stored: the secret only as an argon2id hash. */
+/** A partner as stored: the secret only as a keyed digest (partner-secrets.ts), or an earlier version's argon2id hash. */
 export interface PartnerRow {
   id: string;
   role: 'partner' | 'resource_server';
@@ -152,7 +152,7 @@ const publicColumns = [
 
 export async function createPartner(
   db: Knex,
-  hasher: PasswordHasher,
+  hasher: SecretHasher,
   rules: PartnerUrlRules,
   input: z.input<ReturnType<typeof partnerInput>>,
   /** Fixed credentials, for the development demo only. */
@@ -213,7 +213,7 @@ async function recordPartnerEvent(
  * The platform API's own client: it holds no redirect URLs and can do one
  * thing, introspect any token.
  */
-export async function createResourceServer(db: Knex, hasher: PasswordHasher, name: string): Promise<CreatedPartner> {
+export async function createResourceServer(db: Knex, hasher: SecretHasher, name: string): Promise<CreatedPartner> {
   const clientSecret = newSecret();
   const [partner] = await db('partners')
     .insert({
@@ -285,7 +285,7 @@ export async function updateRedirectUris(db: Knex, id: string, uris: string[], p
  */
 export async function rotatePartnerSecret(
   db: Knex,
-  hasher: PasswordHasher,
+  hasher: SecretHasher,
   id: string,
   graceSeconds: number,
 ): Promise<{ clientSecret: string; previousValidUntil: Date }> {

@@ -28,6 +28,7 @@ import { accessTokenLookup } from '../oauth/access-tokens.ts';
 import { SecretBox } from '../keys/secret-box.ts';
 import { PageFlashes } from '../web/page-flashes.ts';
 import { BearerDigests } from '../keys/bearer-digests.ts';
+import { PartnerSecretHasher } from '../partners/partner-secrets.ts';
 import { RecordIds } from '../oauth/storage/record-ids.ts';
 import { apiRouter } from '../api/routes.ts';
 import { eventExportRouter } from '../api/event-export.ts';
@@ -63,6 +64,8 @@ export interface Services {
   box: SecretBox;
   /** Keyed digests: what is stored of tokens, codes, sessions and partner secrets. */
   digests: BearerDigests;
+  /** What new partner secrets are stored as. */
+  partnerSecrets: PartnerSecretHasher;
   resolver: CallerResolver;
   /** Throttling counts shared by every instance. */
   counters: SharedCounters;
@@ -135,13 +138,14 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   const box = new SecretBox(keyEncryptionKeys);
   const digests = new BearerDigests(keyEncryptionKeys);
   const recordIds = new RecordIds(digests);
+  const partnerSecrets = new PartnerSecretHasher(digests);
   await digestLegacyRecords(db, recordIds);
   await keyLegacyOwnerSessions(db, digests);
   const cookieKeys = await loadCookieKeys(db, settings.COOKIE_KEYS, box);
   const signingKeys = new SigningKeySet(db, box, settings.SIGNING_KEYS_REFRESH_INTERVAL_MS, logger);
   await signingKeys.start();
   const counters = new SharedCounters(db, settings.REDIS_URL);
-  const [secretVerifier, guesses] = [new ClientSecretVerifier(hasher), clientAuthGuesses(counters, settings)];
+  const [secretVerifier, guesses] = [new ClientSecretVerifier(hasher, partnerSecrets), clientAuthGuesses(counters, settings)];
   const provider = createOAuthProvider({
     db,
     settings,
@@ -161,7 +165,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
   });
   metrics.countFrom('appgrant_password_hash_verifications_total', 'argon2id verifications run (logins and partner secrets)', () => hasher.verifications);
   const resolver = new CallerResolver({ db, box, accessTokens: accessTokenLookup(db, provider, recordIds), clockToleranceSeconds: settings.JWT_CLOCK_TOLERANCE, issuer: settings.ISSUER });
-  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, digests, resolver, counters, metrics, partnerClients };
+  return { db, settings, logger, hasher, provider, cookieKeys, signingKeys, box, digests, partnerSecrets, resolver, counters, metrics, partnerClients };
 }
 
 /**
@@ -205,7 +209,7 @@ export function routersOf(services: Services, isShuttingDown: () => boolean = ()
     eventExportRouter(db, settings.EVENTS_EXPORT_TOKEN),
     openApiRouter(settings.ISSUER),
     dashboardRouter({ db, settings, login, csrf, sessions, box: services.box, keyEvents: metrics.keyEvents, flashes }),
-    portalRouter({ db, settings, hasher: services.hasher, csrf, sessions, flashes }),
+    portalRouter({ db, settings, partnerSecrets: services.partnerSecrets, csrf, sessions, flashes }),
   ];
   return { api, site };
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { PasswordHasher } from '../accounts/password-hasher.ts';
+import type { SecretHasher } from '../partners/partner-secrets.ts';
 import { createAccount } from '../accounts/accounts.ts';
 import { createApp } from '../apps/apps.ts';
 import { createPartner, type PartnerUrlRules } from '../partners/partners.ts';
@@ -22,14 +23,14 @@ export const demo = {
   },
 };
 
-export async function seedDemo(db: Knex, hasher: PasswordHasher, rules: PartnerUrlRules): Promise<boolean> {
+export async function seedDemo(db: Knex, hasher: PasswordHasher, partnerSecrets: SecretHasher, rules: PartnerUrlRules): Promise<boolean> {
   const existing = await db('accounts').select('id').first();
   if (existing) return false;
   const account = await createAccount(db, hasher, { email: demo.email, password: demo.password, name: 'Demo Owner' });
   for (const name of demo.apps) await createApp(db, account.id, { displayName: name });
   await createPartner(
     db,
-    hasher,
+    partnerSecrets,
     rules,
     { name: demo.partner.name, redirectUris: [demo.partner.redirectUri], permissions: ['app:read', 'message:send', 'inbound-message:read'] },
     { id: demo.partner.clientId, clientSecret: demo.partner.clientSecret },

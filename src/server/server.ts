@@ -12,6 +12,7 @@ import { controlSocketPath, listenForCommands } from '../cli/control-socket.ts';
 import { createKoaApplication, createServices, startingApp, type Services } from './app.ts';
 import { passwordHasherFor } from '../accounts/password-hasher.ts';
 import { demoBanner, seedDemo } from './demo.ts';
+import { partnerSecretsFor } from '../partners/partner-secrets.ts';
 import { NoticeSigner, RemovalNoticeWorker } from '../notices/removal-notices.ts';
 import { OutboundClient } from '../outbound/client.ts';
 import { outboundPolicy } from '../outbound/targets.ts';
@@ -204,7 +205,7 @@ async function openMigrated(options: StartOptions): Promise<{ database: Database
     if (applied.length) logger.info({ applied }, 'migrations applied');
     // The demo's owner password and partner secret are published in the README: never in production.
     const seedsDemo = !settings.production && (settings.SEED_DEMO ?? true);
-    const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings), settings));
+    const demoSeeded = seedsDemo && (await seedDemo(database.knex, passwordHasherFor(settings), await partnerSecretsFor(database.knex, settings.KEY_ENCRYPTION_KEYS), settings));
     return { database, demoSeeded };
   } catch (error) {
     if (!options.database) await database.close();

@@ -10,7 +10,10 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { createDurableStore, startServerOnStore, type DurableStore, type StoredServer } from '../support/restart.ts';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { createApp } from '../../src/apps/apps.ts';
-import { createPartner } from '../../src/partners/partners.ts';
+import { createPartner, rotatePartnerSecret } from '../../src/partners/partners.ts';
+import { partnerSecretsFor } from '../../src/partners/partner-secrets.ts';
+import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
+import { passwordVerifications } from '../support/metrics.ts';
 
 /**
  * A copy of the database hands out nothing that works: after a full run
@@ -226,5 +229,61 @@ describe('records written by an earlier version', () => {
     const cookies = new Map(browser.cookieHeader().split('; ').map((pair) => pair.split('=') as [string, string]));
     const signed = `appgrant.session=${cookies.get('appgrant.session')}`;
     expect(cookies.get('appgrant.session.sig')).toBe(createHmac('sha1', legacyCookieKey).update(signed).digest('base64url'));
+  });
+});
+
+/**
+ * Partner secrets are made by the server (256 random bits) and stored as a
+ * keyed SHA-256: checking one costs no argon2id. Secrets an earlier version
+ * stored as argon2id hashes keep working until rotated.
+ */
+describe('partner secrets', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  function introspectAs(client: { id: string; secret: string }): Promise<Response> {
+    return fetch(`${server.url}/oauth/introspect`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'not-a-token' }),
+    });
+  }
+
+  it('are stored as a keyed digest, and checking one, right or wrong, hashes nothing with argon2id', async () => {
+    const { partner, clientSecret } = await server.createPartner();
+    const row = await server.db('partners').select('secret_hash').where({ id: partner.id }).first();
+    expect(row.secret_hash).toMatch(/^hmac-sha256\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(clientSecret.split('_').at(-1)!, 'base64url').length * 8).toBeGreaterThanOrEqual(256);
+    const before = await passwordVerifications(server.url);
+    expect((await introspectAs({ id: partner.id, secret: clientSecret })).status).toBe(200);
+    const wrong = await introspectAs({ id: partner.id, secret: `${clientSecret.slice(0, -1)}x` });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: string }).error).toBe('invalid_client');
+    expect(await passwordVerifications(server.url)).toBe(before);
+  });
+
+  it('an argon2id hash of an earlier version still verifies; rotating gives a keyed digest and the old secret its grace period', async () => {
+    const earlier = await createPartner(server.db, passwordHasherFor(server.settings), server.settings, {
+      name: 'Earlier Partner',
+      redirectUris: ['https://partner.example/callback'],
+      permissions: ['app:read'],
+    });
+    expect((await server.db('partners').select('secret_hash').where({ id: earlier.partner.id }).first()).secret_hash).toMatch(/^\$argon2id\$/);
+    expect((await introspectAs({ id: earlier.partner.id, secret: earlier.clientSecret })).status).toBe(200);
+    expect((await introspectAs({ id: earlier.partner.id, secret: 'wrong' })).status).toBe(401);
+
+    const rotated = await rotatePartnerSecret(server.db, await partnerSecretsFor(server.db, server.settings.KEY_ENCRYPTION_KEYS), earlier.partner.id, 3600);
+    const row = await server.db('partners').select('secret_hash', 'previous_secret_hash').where({ id: earlier.partner.id }).first();
+    expect(row.secret_hash).toMatch(/^hmac-sha256\$/);
+    expect(row.previous_secret_hash).toMatch(/^\$argon2id\$/);
+    expect((await introspectAs({ id: earlier.partner.id, secret: rotated.clientSecret })).status).toBe(200);
+    expect((await introspectAs({ id: earlier.partner.id, secret: earlier.clientSecret })).status).toBe(200);
   });
 });

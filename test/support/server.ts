@@ -5,6 +5,7 @@ import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createAccount, type Account } from '../../src/accounts/accounts.ts';
 import { createApp, type App } from '../../src/apps/apps.ts';
 import { createPartner, createResourceServer, type CreatedPartner } from '../../src/partners/partners.ts';
+import { partnerSecretsFor } from '../../src/partners/partner-secrets.ts';
 import type { Database } from '../../src/db/database.ts';
 import { createTestDatabase } from './database.ts';
 
@@ -57,10 +58,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       return { account, apps, password };
     },
     async createPartner({ redirectUris = ['https://partner.example/callback'], permissions = ['app:read', 'message:send'], approved = true, accountId } = {}) {
-      return createPartner(db, hasher, settings, { name: 'Acme Integration', redirectUris, permissions, approved, accountId });
+      return createPartner(db, await partnerSecretsFor(db, settings.KEY_ENCRYPTION_KEYS), settings, { name: 'Acme Integration', redirectUris, permissions, approved, accountId });
     },
     async createResourceServer() {
-      return createResourceServer(db, hasher, 'Platform API');
+      return createResourceServer(db, await partnerSecretsFor(db, settings.KEY_ENCRYPTION_KEYS), 'Platform API');
     },
   };
 }

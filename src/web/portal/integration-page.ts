@@ -72,7 +72,7 @@ export function confirmRotation({ csrf, settings }: PortalDependencies) {
 export function rotateSecret(deps: PortalDependencies) {
   return async (ctx: Context): Promise<void> => {
     const partner = pagePartner(ctx);
-    const { clientSecret } = await rotatePartnerSecret(deps.db, deps.hasher, partner.id, deps.settings.SECRET_ROTATION_GRACE);
+    const { clientSecret } = await rotatePartnerSecret(deps.db, deps.partnerSecrets, partner.id, deps.settings.SECRET_ROTATION_GRACE);
     await deps.flashes.redirect(ctx, partnerPath(partner.id), {
       notice: `New client secret for ${partner.name} created; the previous one keeps working for ${duration(deps.settings.SECRET_ROTATION_GRACE)}.`,
       secrets: [{ label: 'Client secret', value: clientSecret }],

@@ -36,7 +36,7 @@ export function register(deps: PortalDependencies) {
     await submitForm(
       partnerFormLabels,
       async () => {
-        const { partner, clientSecret } = await createPartner(deps.db, deps.hasher, deps.settings, {
+        const { partner, clientSecret } = await createPartner(deps.db, deps.partnerSecrets, deps.settings, {
           name: formText(body.name),
           redirectUris: formLines(body.redirectUris),
           permissions: formList(body.permissions),

@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Knex } from 'knex';
 import type { Settings } from '../../config/settings.ts';
-import type { PasswordHasher } from '../../accounts/password-hasher.ts';
+import type { SecretHasher } from '../../partners/partner-secrets.ts';
 import { findPartner, type PublicPartner } from '../../partners/partners.ts';
 import type { CsrfGuard } from '../../http/csrf.ts';
 import type { PageFlashes } from '../page-flashes.ts';
@@ -11,7 +11,7 @@ import { ownerOf, type OwnerSessions } from '../owner-sessions.ts';
 export interface PortalDependencies {
   db: Knex;
   settings: Settings;
-  hasher: PasswordHasher;
+  partnerSecrets: SecretHasher;
   csrf: CsrfGuard;
   sessions: OwnerSessions;
   /** What a page shows once after a form redirected to it. */
