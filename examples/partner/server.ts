@@ -283,7 +283,7 @@ if (import.meta.main) {
   const partner = await startPartner({
     issuer: process.env.APPGRANT_URL ?? 'http://localhost:3000',
     clientId: process.env.PARTNER_CLIENT_ID ?? 'ptn_demo',
-    clientSecret: process.env.PARTNER_CLIENT_SECRET ?? 'demo-partner-secret-not-for-production',
+    clientSecret: process.env.PARTNER_CLIENT_SECRET ?? 'agcs_DemoPartnerSecretNotForProduction00000000001OQrgX',
     port,
     ...(process.env.PARTNER_URL ? { publicUrl: process.env.PARTNER_URL } : {}),
   });

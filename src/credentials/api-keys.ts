@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
-import { newId, newSecret } from '../db/ids.ts';
+import { newId } from '../db/ids.ts';
+import { newCredential } from '../keys/credential-formats.ts';
 import { permissionChoice, permissionsOfLevels, type Level } from '../permissions/catalog.ts';
 import { normalizeRange, rangeWithin } from './ip-ranges.ts';
 import { recordEvent, type Actor, type Origin } from '../events/events.ts';
@@ -149,7 +150,7 @@ export async function createApiKey(
   const parsed = keyInputs[level][creator ? 'byCredential' : 'byPerson'].parse(input);
   const fields = creator ? boundedByCreator(parsed, creator, level) : parsed;
   const id = newId(idPrefixes[owner.type]);
-  const secret = newSecret();
+  const secret = newCredential('apiKeySecret');
   const key = await db.transaction(async (trx) => {
     const [created] = await trx('api_keys')
       .insert({

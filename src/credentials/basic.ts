@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { SecretBox } from '../keys/secret-box.ts';
+import { mayBeIssued } from '../keys/credential-formats.ts';
 import { findLiveKey, levelOfOwner } from './api-keys.ts';
 import { unauthenticated, type Resolution } from './caller.ts';
 import { DerivedSecrets, sha256 } from './derived-secrets.ts';
@@ -29,6 +30,8 @@ export class BasicCredentials {
 
   async resolve(value: string, clientIp: string, appId: string | undefined): Promise<Resolution> {
     const presented = parseBasic(value);
+    // A secret that is not one this server makes is refused without a lookup.
+    if (presented && !mayBeIssued('apiKeySecret', presented.secret)) return unauthenticated('Basic');
     const found = presented ? await findLiveKey(this.#db, presented.id, appId) : undefined;
     const expected = found && (await this.#secretDigests.of(found.key));
     // Digests of equal length, compared in constant time, whatever the presented secret's length.

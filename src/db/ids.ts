@@ -4,8 +4,3 @@ import { randomBytes } from 'node:crypto';
 export function newId(prefix = ''): string {
   return `${prefix}${randomBytes(12).toString('hex')}`;
 }
-
-/** A high-entropy secret for a machine credential (256 bits, URL-safe). */
-export function newSecret(): string {
-  return randomBytes(32).toString('base64url');
-}

@@ -56,3 +56,21 @@ export function replaceClientSecretComparison(
  * carries `body` instead (see replayBody).
  */
 export const replayRequestBody: (ctx: Context, body: Buffer, contentType: string) => void = replayBody;
+
+/**
+ * The engine makes a token's value in its model's generateTokenId (its only
+ * setting for opaque values is their length, formats.bitsOfOpaqueRandomness).
+ * Each named model gets its values from `make` instead; the engine's own
+ * generateTokenId still runs first, for what it settles on the token besides
+ * the value (an access token's format).
+ */
+export function replaceTokenValues(provider: Provider, makers: Partial<Record<'AccessToken' | 'RefreshToken' | 'AuthorizationCode', () => string>>): void {
+  for (const [model, make] of Object.entries(makers)) {
+    const prototype = (provider as unknown as Record<string, { prototype: { generateTokenId(): string } }>)[model]!.prototype;
+    const engineGenerate = prototype.generateTokenId;
+    prototype.generateTokenId = function generateFormattedTokenId() {
+      engineGenerate.call(this);
+      return make();
+    };
+  }
+}

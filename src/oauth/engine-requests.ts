@@ -10,6 +10,7 @@ import { OAuthProblem } from '../http/problems.ts';
 import { replayRequestBody } from './engine-internals.ts';
 import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
 import type { RecordIds } from './storage/record-ids.ts';
+import { mayBeIssued } from '../keys/credential-formats.ts';
 
 /** The engine's own limit on request bodies. */
 const bodyLimit = 56 * 1024;
@@ -114,7 +115,7 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, ids: Recor
 
   async function postedBody(ctx: Context, next: Next): Promise<void> {
     const credentials = basicCredentials(ctx);
-    if (credentials && containsNul([credentials.clientId, credentials.secret])) {
+    if (credentials && (containsNul([credentials.clientId, credentials.secret]) || !mayBeIssued('clientSecret', credentials.secret))) {
       throw new OAuthProblem(401, 'invalid_client', 'client authentication failed', { 'WWW-Authenticate': 'Basic realm="appgrant"' });
     }
     const isJson = ctx.is('application/json');
@@ -123,6 +124,9 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, ids: Recor
     const params = isJson ? jsonToParams(body) : new URLSearchParams(body.toString('utf8'));
     if (!params) throw new OAuthProblem(400, 'invalid_request', 'the body must be a JSON object of string values');
     if (containsNul([...params.keys(), ...params.values()])) throw new OAuthProblem(400, 'invalid_request', 'the request contains a NUL character');
+    // A secret that is not one this server makes is refused before the client, or anything else, is read.
+    const postedSecret = params.get('client_secret');
+    if (postedSecret !== null && !mayBeIssued('clientSecret', postedSecret)) throw new OAuthProblem(401, 'invalid_client', 'client authentication failed');
     const clientId = credentials?.clientId ?? params.get('client_id') ?? undefined;
     await readAhead(ctx.path, params, clientId);
     const grantsByCode = ctx.path === paths.token && params.get('grant_type') === 'authorization_code';

@@ -19,6 +19,8 @@ import { databaseRetryAfterSeconds } from '../db/unavailable.ts';
 import { addAppIdToTokenResponse, explainSuspension, normalizeEngineRequests, noteRefreshes } from './engine-requests.ts';
 import { advertiseWhatWorks } from './metadata.ts';
 import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
+import { replaceTokenValues } from './engine-internals.ts';
+import { newCredential } from '../keys/credential-formats.ts';
 
 export const oauthRoutes = {
   authorization: '/oauth/authorize',
@@ -238,6 +240,12 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   // The engine runs on the server's own request context, whose ctx.ip and protocol the server has already settled.
   provider.proxy = settings.TRUST_PROXY.kind !== 'none';
   useHashedClientSecrets(provider, deps.secretVerifier, deps.clientAuthGuesses);
+  // Values a leak scanner recognises, and junk is refused before a lookup (storage/record-ids.ts).
+  replaceTokenValues(provider, {
+    AccessToken: () => newCredential('accessToken'),
+    RefreshToken: () => newCredential('refreshToken'),
+    AuthorizationCode: () => newCredential('authorizationCode'),
+  });
   provider.use(normalizeEngineRequests(provider, db, deps.recordIds, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
   provider.use(explainSuspension);

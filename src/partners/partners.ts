@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
-import { newId, newSecret } from '../db/ids.ts';
+import { newId } from '../db/ids.ts';
+import { newCredential } from '../keys/credential-formats.ts';
 import { recordEvent } from '../events/events.ts';
 import { enqueueNotices } from '../notices/outbox.ts';
 import type { SecretHasher } from './partner-secrets.ts';
@@ -159,7 +160,7 @@ export async function createPartner(
   fixed: { id: string; clientSecret: string } | undefined = undefined,
 ): Promise<CreatedPartner> {
   const fields = partnerInput(rules).parse(input);
-  const clientSecret = fixed?.clientSecret ?? newSecret();
+  const clientSecret = fixed?.clientSecret ?? newCredential('clientSecret');
   const secretHash = await hasher.hash(clientSecret);
   return db.transaction(async (trx) => {
     const [partner] = await trx('partners').insert({
@@ -214,7 +215,7 @@ async function recordPartnerEvent(
  * thing, introspect any token.
  */
 export async function createResourceServer(db: Knex, hasher: SecretHasher, name: string): Promise<CreatedPartner> {
-  const clientSecret = newSecret();
+  const clientSecret = newCredential('clientSecret');
   const [partner] = await db('partners')
     .insert({
       id: newId('rs_'),
@@ -289,7 +290,7 @@ export async function rotatePartnerSecret(
   id: string,
   graceSeconds: number,
 ): Promise<{ clientSecret: string; previousValidUntil: Date }> {
-  const clientSecret = newSecret();
+  const clientSecret = newCredential('clientSecret');
   const newHash = await hasher.hash(clientSecret);
   const previousValidUntil = new Date(Date.now() + graceSeconds * 1000);
   await db.transaction(async (trx) => {

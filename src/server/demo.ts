@@ -15,7 +15,7 @@ export const demo = {
   apps: ['Demo Support', 'Demo Sales'],
   partner: {
     clientId: 'ptn_demo',
-    clientSecret: 'demo-partner-secret-not-for-production',
+    clientSecret: 'agcs_DemoPartnerSecretNotForProduction00000000001OQrgX',
     name: 'Demo Partner',
     redirectUri: 'http://localhost:8080/callback',
     // Where the example partner (examples/partner, `npm run example:partner`) takes notices.

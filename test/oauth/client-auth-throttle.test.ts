@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieBrowser, field } from '../support/browser.ts';
 import { passwordVerifications } from '../support/metrics.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createPartner } from '../../src/partners/partners.ts';
+import { newCredential } from '../../src/keys/credential-formats.ts';
 
 /**
  * Failed client authentication at the token endpoint (README, security
@@ -25,7 +25,8 @@ function wrongSecret(server: TestServer, partner: Partner, from?: string): Promi
       grant_type: 'authorization_code',
       code: 'no-such-code',
       client_id: partner.partner.id,
-      client_secret: `a wrong guess ${randomBytes(8).toString('hex')}`,
+      // Well-formed, so it is a guess to check: a malformed one is refused before anything is read.
+      client_secret: newCredential('clientSecret'),
     }),
   });
 }

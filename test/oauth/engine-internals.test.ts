@@ -5,7 +5,7 @@ import Koa, { type Context, type Next } from 'koa';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineMiddleware, extraClientProperties, replaceClientSecretComparison, replayRequestBody } from '../../src/oauth/engine-internals.ts';
+import { engineMiddleware, extraClientProperties, replaceClientSecretComparison, replaceTokenValues, replayRequestBody } from '../../src/oauth/engine-internals.ts';
 
 /**
  * Each seam of engine-internals.ts against a real oidc-provider, served by a
@@ -97,6 +97,23 @@ describe('oidc-provider internals appgrant relies on', () => {
     const plain = await introspect('stored-value', 'token=unknown');
     expect(plain.status).toBe(401);
     expect(((await plain.json()) as { error: string }).error).toBe('invalid_client');
+  });
+
+  it('token values come from each model’s generateTokenId, which a replacement takes over; the engine finds them by that value', async () => {
+    let made = 0;
+    replaceTokenValues(provider, {
+      AccessToken: () => `made-access-${(made += 1)}`,
+      RefreshToken: () => `made-refresh-${(made += 1)}`,
+      AuthorizationCode: () => `made-code-${(made += 1)}`,
+    });
+    const client = (await provider.Client.find('partner-1'))!;
+    const access = await new provider.AccessToken({ client, accountId: 'account-1', grantId: 'grant-1', scope: 'openid', gty: 'authorization_code' }).save();
+    const refresh = await new provider.RefreshToken({ client, accountId: 'account-1', grantId: 'grant-1', scope: 'openid', gty: 'authorization_code' }).save();
+    const code = await new provider.AuthorizationCode({ client, accountId: 'account-1', grantId: 'grant-1', scope: 'openid', redirectUri: 'https://partner.example/cb', gty: 'authorization_code' }).save();
+    expect([access, refresh, code]).toEqual(['made-access-1', 'made-refresh-2', 'made-code-3']);
+    expect((await provider.AccessToken.find(access))?.accountId).toBe('account-1');
+    expect((await provider.RefreshToken.find(refresh))?.grantId).toBe('grant-1');
+    expect((await provider.AuthorizationCode.find(code))?.redirectUri).toBe('https://partner.example/cb');
   });
 
   it('the engine reads the body from the stand-in request a step put in place', async () => {

@@ -8,7 +8,7 @@ import { forgetRequestReads, type ReadKind } from './request-reads.ts';
 import { liveRecord, partnerReads, recordReadsOf, type StoredRecord } from './read-ahead.ts';
 import { runStatement, statement } from '../../db/statements.ts';
 import { isFirstUse } from '../../credentials/used-proofs.ts';
-import { restoredPayload, storedPayload, type RecordIds } from './record-ids.ts';
+import { mayNameRecord, restoredPayload, storedPayload, type RecordIds } from './record-ids.ts';
 import { firstUseWithinGrace, isRefreshGrant, rememberRetry } from './refresh-reuse.ts';
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
@@ -88,6 +88,7 @@ class RecordAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (!mayNameRecord(this.#kind, id)) return undefined;
     const storedIds = this.#ids.lookupIds(this.#kind, id);
     const record = await this.#reads.once(id, async () => (await runStatement(this.#db, findRecord, [this.#kind, storedIds]))[0] as StoredRecord | undefined);
     if (!record) return undefined;

@@ -4,7 +4,7 @@ import { runStatement, statement, type Row, type Statement } from '../../db/stat
 import { partnerRowColumns, type PartnerRow } from '../../partners/partners.ts';
 import type { App } from '../../apps/apps.ts';
 import type { AdapterPayload } from 'oidc-provider';
-import { restoredPayload, type RecordIds } from './record-ids.ts';
+import { mayNameRecord, restoredPayload, type RecordIds } from './record-ids.ts';
 
 /**
  * The engine reads what a token request needs one row at a time: the
@@ -80,6 +80,7 @@ const codeExchangeRead = statement('read_ahead_code_exchange', `
 
 /** authorization_code at the token endpoint: the client, the code, its grant, its account and its authorization. */
 export async function readAheadCodeExchange(db: Knex, ids: RecordIds, clientId: string, code: string): Promise<void> {
+  if (!mayNameRecord('AuthorizationCode', code)) return;
   const row = await firstRow(db, codeExchangeRead, [clientId, ids.lookupIds('AuthorizationCode', code)]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
@@ -117,6 +118,7 @@ const introspectionReads = new Map(['AccessToken', 'RefreshToken'].map((kind) =>
  */
 export async function readAheadIntrospection(db: Knex, ids: RecordIds, clientId: string, token: string, hint: string | null): Promise<void> {
   const kind = hint === 'refresh_token' || hint === 'urn:ietf:params:oauth:token-type:refresh_token' ? 'RefreshToken' : 'AccessToken';
+  if (!mayNameRecord(kind, token)) return;
   const row = await firstRow(db, introspectionReads.get(kind)!, [clientId, ids.lookupIds(kind, token)]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
@@ -156,6 +158,7 @@ const bearerRead = statement('read_ahead_bearer', `
  * grant gives none.
  */
 export async function readAheadBearer(db: Knex, ids: RecordIds, token: string): Promise<BearerAuthorization | undefined> {
+  if (!mayNameRecord('AccessToken', token)) return undefined;
   const row = await firstRow(db, bearerRead, [ids.lookupIds('AccessToken', token)]);
   recordReadsOf('AccessToken').remember(token, row && recordFrom(row, 'token_', 'AccessToken', token));
   if (!row?.authorization_id || !row.app_id) return undefined;

@@ -1,5 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { BearerDigests } from '../../keys/bearer-digests.ts';
+import { mayBeIssued, type CredentialKind } from '../../keys/credential-formats.ts';
 
 /**
  * Kinds whose id is itself a bearer secret: whoever presents it is let in
@@ -26,6 +27,19 @@ export const secretKinds: ReadonlySet<string> = new Set([
 
 export function isSecretKind(kind: string): boolean {
   return secretKinds.has(kind);
+}
+
+/** Kinds whose values carry a prefix and a checksum (keys/credential-formats.ts). */
+const formattedKinds: Record<string, CredentialKind> = {
+  AccessToken: 'accessToken',
+  RefreshToken: 'refreshToken',
+  AuthorizationCode: 'authorizationCode',
+};
+
+/** Whether the value could name a record of this kind: a token or code that is not one this server makes is never looked up. */
+export function mayNameRecord(kind: string, id: string): boolean {
+  const credential = formattedKinds[kind];
+  return credential === undefined || mayBeIssued(credential, id);
 }
 
 /** How engine record ids are kept: digests for secret kinds, as given for the rest. */
