@@ -10,6 +10,7 @@ import { replaceClientSecretComparison } from './engine-internals.ts';
 import type { Knex } from 'knex';
 import { findPartnerRow, type PartnerRow } from '../partners/partners.ts';
 import type { PartnerSecretHasher } from '../partners/partner-secrets.ts';
+import { mayBeIssued } from '../keys/credential-formats.ts';
 
 /**
  * Checks a presented partner secret against what is stored of it. Secrets
@@ -147,6 +148,8 @@ export class PartnerClientAuthenticator {
   }
 
   async authenticate(clientId: string, secret: string, ip: string): Promise<PartnerAuthentication> {
+    // A secret that is not one this server makes is refused before the partner is read (keys/credential-formats.ts).
+    if (!mayBeIssued('clientSecret', secret)) return { outcome: 'refused' };
     const partner = await findPartnerRow(this.#db, clientId);
     const previous = partner?.previous_secret_hash && partner.previous_secret_expires_at
       ? { hash: partner.previous_secret_hash, expires_at: Math.floor(new Date(partner.previous_secret_expires_at).getTime() / 1000) }
