@@ -141,7 +141,7 @@ describeInBrowser('the "Add to app" pages at a laptop\'s and a phone\'s size', (
     });
   }
 
-  it('the whole flow with the keyboard only: focus starts at the email, Tab and Space choose, Enter allows', async () => {
+  it('the whole flow with the keyboard only: focus starts at the email, Tab and the arrow keys choose, Enter allows, the focus ring is 3:1 or more', async () => {
     const page = await freshPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(authorizeUrl('keyboard', 'app:read'));
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
@@ -160,6 +160,12 @@ describeInBrowser('the "Add to app" pages at a laptop\'s and a phone\'s size', (
 
     await page.getByRole('heading', { name: /Allow HelpDesk Pro to access/ }).waitFor();
     await tabUntil(page, 'Allow');
+    // The focus ring: at least 3 px, and at least 3:1 against the white it is drawn on (WCAG 1.4.11).
+    const ring = await page.evaluate<{ width: string; color: string }>(
+      '(() => { const style = getComputedStyle(document.activeElement); return { width: style.outlineWidth, color: style.outlineColor }; })()',
+    );
+    expect(parseFloat(ring.width)).toBeGreaterThanOrEqual(3);
+    expect(contrastWithWhite(ring.color)).toBeGreaterThanOrEqual(3);
     await page.keyboard.press('Enter');
     expect((await landOnPartner(page)).searchParams.get('state')).toBe('keyboard');
   });
@@ -191,4 +197,14 @@ async function tabUntil(page: Page, target: string): Promise<void> {
     if ((await focusedElement(page)) === target) return;
   }
   throw new Error(`${target} was never reached with Tab`);
+}
+
+/** The contrast ratio of an rgb() colour against white (WCAG 2 relative luminance). */
+function contrastWithWhite(color: string): number {
+  const [red, green, blue] = (color.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number).map((channel) => {
+    const value = channel / 255;
+    return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
+  });
+  const luminance = 0.2126 * red! + 0.7152 * green! + 0.0722 * blue!;
+  return 1.05 / (luminance + 0.05);
 }
