@@ -3,7 +3,7 @@ import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createApp } from '../../src/apps/apps.ts';
 import { createPartner } from '../../src/partners/partners.ts';
 import { runCommand } from '../../src/cli/commands.ts';
-import { field, formAction } from '../support/browser.ts';
+import { field, formAction, text } from '../support/browser.ts';
 import { appKey, basic, box, expectJsonError, expectUnauthorized, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { call, checkedFetch } from '../support/contract.ts';
 import { eventually, startNoticeReceiver, type NoticeReceiver } from '../support/notices.ts';
@@ -199,7 +199,7 @@ describe('the portal', () => {
   });
 
   it('removes one installation: its tokens die and the partner gets the removal notice', async () => {
-    const { post } = await portal(partnerA);
+    const { post, page } = await portal(partnerA);
     const target = installedA[0]!;
     const authorization = await server.db('authorizations').where({ app_id: target.appId }).whereNull('revoked_at').first();
     const { browser } = await portal(partnerA);
@@ -208,7 +208,9 @@ describe('the portal', () => {
     expect(formAction(confirm, `/partners/${partnerA.id}/installations/${authorization.id}/remove`)).toBeTruthy();
     const removed = await post(`/partners/${partnerA.id}/installations/${authorization.id}/remove`);
     expect(removed.status).toBe(303);
-    expect(removed.headers.get('location')).toBe(`/partners/${partnerA.id}/installations?done=removed`);
+    expect(removed.headers.get('location')).toBe(`/partners/${partnerA.id}/installations`);
+    // The session that removed it reads the result, naming what was removed.
+    expect(text(await page())).toContain('HelpDesk Pro was removed from Acme Support.');
     await expectUnauthorized(await call(server.url, 'GET', `/v2/apps/${target.appId}`, { auth: `Bearer ${target.tokens.access_token}` }));
     const event = await server.db('events').where({ type: 'authorization.removed', target_id: authorization.id }).first();
     expect(event).toMatchObject({ cause: 'partner', actor_type: 'partner', actor_id: partnerA.id });
@@ -216,13 +218,14 @@ describe('the portal', () => {
   });
 
   it('removes every installation once the name is typed, and nothing before', async () => {
-    const { post } = await portal(partnerA);
+    const { post, page } = await portal(partnerA);
     const wrong = await post(`/partners/${partnerA.id}/installations/remove-all`, { confirm: 'helpdesk' });
     expect(wrong.status).toBe(400);
     expect(await wrong.text()).toContain('Nothing was removed');
     expect(await server.db('authorizations').where({ partner_id: partnerA.id }).whereNull('revoked_at')).toHaveLength(1);
     const all = await post(`/partners/${partnerA.id}/installations/remove-all`, { confirm: partnerA.name });
     expect(all.status).toBe(303);
+    expect(text(await page())).toContain(`${partnerA.name} was removed from all 1 app it was installed on.`);
     expect(await server.db('authorizations').where({ partner_id: partnerA.id }).whereNull('revoked_at')).toHaveLength(0);
     await expectUnauthorized(await call(server.url, 'GET', `/v2/apps/${installedA[1]!.appId}`, { auth: `Bearer ${installedA[1]!.tokens.access_token}` }));
     const list = await call(server.url, 'GET', '/v2/partner/installations', { auth: clientBasic(partnerA) });

@@ -13,7 +13,6 @@ import { formText } from '../../http/forms.ts';
 import { requestOrigin } from '../../http/origin.ts';
 import { PageProblem } from '../../http/problems.ts';
 import { renderPage } from '../../http/render.ts';
-import { seeOther } from '../../http/see-other.ts';
 import { revokeGrant } from '../../oauth/storage/grant-revocation.ts';
 import { pageSession } from '../owner-sessions.ts';
 import { pagePartner, type PortalDependencies } from './portal.ts';
@@ -21,15 +20,12 @@ import { pagePartner, type PortalDependencies } from './portal.ts';
 const pageSize = 100;
 const cursor = /^[0-9a-f]{24}$/;
 
-const done: Record<string, string> = {
-  removed: 'The installation was removed. Its tokens no longer work.',
-  'removed-all': 'Every installation was removed. Their tokens no longer work.',
-};
+const installationsPath = (partnerId: string) => `/partners/${partnerId}/installations`;
 
 const stateOf = (row: Installation) => (row.partner_suspended_at ? 'suspended' : 'active') as 'active' | 'suspended';
 
 /** GET /partners/{id}/installations: the partner's installations, a hundred at a time. */
-export function showInstallations({ db, csrf }: PortalDependencies) {
+export function showInstallations({ db, csrf, flashes }: PortalDependencies) {
   return async (ctx: Context, status = 200, error?: string): Promise<void> => {
     const partner = pagePartner(ctx);
     const after = typeof ctx.query.after === 'string' && cursor.test(ctx.query.after) ? ctx.query.after : undefined;
@@ -48,7 +44,7 @@ export function showInstallations({ db, csrf }: PortalDependencies) {
         state: stateOf(row),
       })),
       nextAfter: page.hasMore ? page.installations.at(-1)?.id : undefined,
-      notice: done[String(ctx.query.done)],
+      notice: (await flashes.take(ctx, installationsPath(partner.id))).map((flash) => flash.notice).join(' ') || undefined,
       error,
     });
   };
@@ -110,13 +106,14 @@ export function confirmInstallationRemoval({ db, csrf }: PortalDependencies) {
   };
 }
 
-/** POST /partners/{id}/installations/{authorizationId}/remove: another partner's installation is not found. */
-export function removeInstallation({ db }: PortalDependencies) {
+/** POST /partners/{id}/installations/{authorizationId}/remove: another partner's installation is not found; the list then names what was removed. */
+export function removeInstallation({ db, flashes }: PortalDependencies) {
   return async (ctx: Context): Promise<void> => {
     const partner = pagePartner(ctx);
     const authorization = await ownInstallation(db, ctx);
+    const appName = (await findApp(db, authorization.app_id))?.display_name ?? authorization.app_id;
     await revokeGrant(db, authorization.grant_id, { cause: 'partner', actor: { type: 'partner', id: partner.id }, origin: requestOrigin(ctx) });
-    seeOther(ctx, `/partners/${partner.id}/installations?done=removed`);
+    await flashes.redirect(ctx, installationsPath(partner.id), { notice: `${partner.name} was removed from ${appName}. Its tokens for that app no longer work.` });
   };
 }
 
@@ -129,9 +126,13 @@ export function removeAllInstallations(deps: PortalDependencies) {
       return show(ctx, 400, `Nothing was removed: type the integration's name, ${partner.name}, to confirm.`);
     }
     const ending = { cause: 'partner' as const, actor: { type: 'partner' as const, id: partner.id }, origin: requestOrigin(ctx) };
-    await deps.db.transaction(async (trx) => {
-      for (const authorization of await listLiveAuthorizations(trx, { partnerId: partner.id })) await revokeGrant(trx, authorization.grant_id, ending);
+    const removed = await deps.db.transaction(async (trx) => {
+      const live = await listLiveAuthorizations(trx, { partnerId: partner.id });
+      for (const authorization of live) await revokeGrant(trx, authorization.grant_id, ending);
+      return live.length;
     });
-    seeOther(ctx, `/partners/${partner.id}/installations?done=removed-all`);
+    await deps.flashes.redirect(ctx, installationsPath(partner.id), {
+      notice: `${partner.name} was removed from all ${removed} app${removed === 1 ? '' : 's'} it was installed on. Their tokens no longer work.`,
+    });
   };
 }
