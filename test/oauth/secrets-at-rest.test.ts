@@ -1,8 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { CookieBrowser } from '../support/browser.ts';
-import { authorizeThroughPages, exchangeCode, tokenBody, type TokenResponse } from '../support/flow.ts';
+import { authorizeThroughPages, exchangeCode, introspect, tokenBody, type TokenResponse } from '../support/flow.ts';
 import { basic, call, encryptionSecret, expectUnauthorized, keyEncryptionEnv } from '../support/credentials.ts';
 import { BearerDigests } from '../../src/keys/bearer-digests.ts';
 import { logInToDashboard, ownerCookie } from '../support/owner-web.ts';
@@ -285,5 +285,60 @@ describe('partner secrets', () => {
     expect(row.previous_secret_hash).toMatch(/^\$argon2id\$/);
     expect((await introspectAs({ id: earlier.partner.id, secret: rotated.clientSecret })).status).toBe(200);
     expect((await introspectAs({ id: earlier.partner.id, secret: earlier.clientSecret })).status).toBe(200);
+  });
+});
+
+/**
+ * A new key-encryption key goes first in KEY_ENCRYPTION_KEYS and the old one
+ * stays until nothing needs it: records digested under the old key are
+ * still found, and while both are configured every lookup asks for the id
+ * under each key (the statements' `= any(…)` shape, record-ids.ts).
+ */
+describe('records digested under a key-encryption key since replaced', () => {
+  let store: DurableStore;
+  let server: StoredServer;
+
+  beforeAll(async () => {
+    store = await createDurableStore();
+    server = await startServerOnStore(store, keyEncryptionEnv);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await store?.cleanup();
+  });
+
+  it('a code issued before the new key is exchanged once, and its tokens work for the API, introspection and refresh', async () => {
+    const password = 'a rotation owner password 42';
+    const account = await createAccount(server.db, server.hasher, { email: 'rotation@example.com', password, name: 'Rotation' });
+    const app = await createApp(server.db, account.id, { displayName: 'Rotation App' });
+    const created = await createPartner(server.db, server.hasher, server.settings, {
+      name: 'Rotation Partner',
+      redirectUris: ['https://partner.example/callback'],
+      permissions: ['app:read'],
+      approved: true,
+    });
+    const partner = { id: created.partner.id, secret: created.clientSecret };
+    const callback = await authorizeThroughPages(new CookieBrowser(server.url), { client_id: partner.id, response_type: 'code' }, { email: account.email, password }, { appId: app.id });
+    const code = callback.searchParams.get('code')!;
+    const port = new URL(server.url).port;
+    await server.close();
+
+    const replacement = `k2:${randomBytes(32).toString('base64url')}`;
+    server = await startServerOnStore(store, { KEY_ENCRYPTION_KEYS: `${replacement},${keyEncryptionEnv.KEY_ENCRYPTION_KEYS}`, PORT: port, ISSUER: `http://127.0.0.1:${port}` });
+    const tokens = await tokenBody(await exchangeCode(server.url, partner, { code }));
+    expect(tokens.access_token, JSON.stringify(tokens)).toBeTruthy();
+    const replay = await exchangeCode(server.url, partner, { code });
+    expect(replay.status).toBe(400);
+    expect(await replay.json()).toMatchObject({ error: 'invalid_grant' });
+    // The replay ended the authorization: a second one, still under both keys, for the rest.
+    const again = await authorizeThroughPages(new CookieBrowser(server.url), { client_id: partner.id, response_type: 'code' }, { email: account.email, password }, { appId: app.id });
+    const fresh = await tokenBody(await exchangeCode(server.url, partner, { code: again.searchParams.get('code')! }));
+    expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth: `Bearer ${fresh.access_token}` })).status).toBe(200);
+    expect(await introspect(server.url, partner, fresh.access_token)).toMatchObject({ active: true });
+    const refreshed = await tokenBody(await fetch(`${server.url}/oauth/token`, refreshBody(partner, fresh.refresh_token)));
+    expect(refreshed.access_token, JSON.stringify(refreshed)).toBeTruthy();
+    expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth: `Bearer ${refreshed.access_token}` })).status).toBe(200);
+    expect((await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth: `Bearer ${tokens.access_token}` })).status).toBe(401);
   });
 });

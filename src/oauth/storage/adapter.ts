@@ -8,7 +8,7 @@ import { forgetRequestReads, type ReadKind } from './request-reads.ts';
 import { liveRecord, partnerReads, recordReadsOf, type StoredRecord } from './read-ahead.ts';
 import { runStatement, statement } from '../../db/statements.ts';
 import { isFirstUse } from '../../credentials/used-proofs.ts';
-import { mayNameRecord, restoredPayload, storedPayload, type RecordIds } from './record-ids.ts';
+import { lookupFor, mayNameRecord, restoredPayload, storedIdLookup, storedPayload, type RecordIds } from './record-ids.ts';
 import { firstUseWithinGrace, isRefreshGrant, rememberRetry } from './refresh-reuse.ts';
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
@@ -25,14 +25,14 @@ const upsertRecord = statement(
    on conflict (kind, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
      user_code = excluded.user_code, expires_at = excluded.expires_at`,
 );
-// $2: the ids the record may be stored under (record-ids.ts), one per digest key.
-const findRecord = statement(
+// $2: the id or ids the record may be stored under (record-ids.ts), one per digest key.
+const findRecord = storedIdLookup(
   'oauth_record_find',
-  `select payload, consumed_at from oauth_records where kind = $1 and id = any($2::text[]) and ${liveRecord('oauth_records')} limit 1`,
+  (id) => `select payload, consumed_at from oauth_records where kind = $1 and id ${id('$2')} and ${liveRecord('oauth_records')} limit 1`,
 );
-const consumeRecord = statement(
+const consumeRecord = storedIdLookup(
   'oauth_record_consume',
-  'update oauth_records set consumed_at = now() where kind = $1 and id = any($2::text[]) and consumed_at is null returning grant_id',
+  (id) => `update oauth_records set consumed_at = now() where kind = $1 and id ${id('$2')} and consumed_at is null returning grant_id`,
 );
 
 /**
@@ -90,7 +90,8 @@ class RecordAdapter implements Adapter {
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (!mayNameRecord(this.#kind, id)) return undefined;
     const storedIds = this.#ids.lookupIds(this.#kind, id);
-    const record = await this.#reads.once(id, async () => (await runStatement(this.#db, findRecord, [this.#kind, storedIds]))[0] as StoredRecord | undefined);
+    const find = lookupFor(findRecord, storedIds);
+    const record = await this.#reads.once(id, async () => (await runStatement(this.#db, find.statement, [this.#kind, find.ids]))[0] as StoredRecord | undefined);
     if (!record) return undefined;
     const payload = payloadOf(record, (stored) => restoredPayload(this.#kind, id, stored));
     // A refresh token retried within the grace window is shown unused: the engine rotates it again (refresh-reuse.ts).
@@ -132,7 +133,8 @@ class RecordAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     this.#reads.forget(id);
     const storedIds = this.#ids.lookupIds(this.#kind, id);
-    const consumed = await runStatement(this.#db, consumeRecord, [this.#kind, storedIds]);
+    const consume = lookupFor(consumeRecord, storedIds);
+    const consumed = await runStatement(this.#db, consume.statement, [this.#kind, consume.ids]);
     if (consumed.length === 1) return;
     const firstUse = await this.#usedWithinGrace(storedIds);
     if (firstUse !== undefined) {

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { ReadKind } from './request-reads.ts';
-import { runStatement, statement, type Row, type Statement } from '../../db/statements.ts';
+import { runStatement, type Row, type Statement } from '../../db/statements.ts';
 import { partnerRowColumns, type PartnerRow } from '../../partners/partners.ts';
 import type { App } from '../../apps/apps.ts';
 import type { AdapterPayload } from 'oidc-provider';
-import { mayNameRecord, restoredPayload, type RecordIds } from './record-ids.ts';
+import { lookupFor, mayNameRecord, restoredPayload, storedIdLookup, type RecordIds } from './record-ids.ts';
 
 /**
  * The engine reads what a token request needs one row at a time: the
@@ -67,12 +67,12 @@ async function firstRow(db: Knex, query: Statement, values: unknown[]): Promise<
   return (await runStatement(db, query, values))[0];
 }
 
-const codeExchangeRead = statement('read_ahead_code_exchange', `
+const codeExchangeRead = storedIdLookup('read_ahead_code_exchange', (id) => `
   select ${partnerColumns('p', 'client_')}, ${recordColumns('c', 'code_')}, ${recordColumns('g', 'grant_')},
          acc.id as account_id, a.app_id as authorization_app_id, a.account_id as authorization_account_id
   from (select 1) as request
   left join partners p on p.id = $1
-  left join oauth_records c on c.kind = 'AuthorizationCode' and c.id = any($2::text[]) and ${liveRecord('c')}
+  left join oauth_records c on c.kind = 'AuthorizationCode' and c.id ${id('$2')} and ${liveRecord('c')}
   left join oauth_records g on g.kind = 'Grant' and g.id = c.grant_id and ${liveRecord('g')}
   left join accounts acc on acc.id = c.payload->>'accountId'
   left join authorizations a on a.grant_id = c.grant_id and a.revoked_at is null
@@ -81,7 +81,8 @@ const codeExchangeRead = statement('read_ahead_code_exchange', `
 /** authorization_code at the token endpoint: the client, the code, its grant, its account and its authorization. */
 export async function readAheadCodeExchange(db: Knex, ids: RecordIds, clientId: string, code: string): Promise<void> {
   if (!mayNameRecord('AuthorizationCode', code)) return;
-  const row = await firstRow(db, codeExchangeRead, [clientId, ids.lookupIds('AuthorizationCode', code)]);
+  const read = lookupFor(codeExchangeRead, ids.lookupIds('AuthorizationCode', code));
+  const row = await firstRow(db, read.statement, [clientId, read.ids]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
   const codeRecord = recordFrom(row, 'code_', 'AuthorizationCode', code);
@@ -98,14 +99,14 @@ export async function readAheadCodeExchange(db: Knex, ids: RecordIds, clientId: 
 }
 
 const introspectionRead = (kind: string) =>
-  statement(
+  storedIdLookup(
     `read_ahead_introspection_${kind}`,
-    `
+    (id) => `
   select ${partnerColumns('p', 'client_')}, ${recordColumns('t', 'token_')}, ${recordColumns('g', 'grant_')},
          ${partnerColumns('tp', 'token_client_')}
   from (select 1) as request
   left join partners p on p.id = $1
-  left join oauth_records t on t.kind = '${kind}' and t.id = any($2::text[]) and ${liveRecord('t')}
+  left join oauth_records t on t.kind = '${kind}' and t.id ${id('$2')} and ${liveRecord('t')}
   left join oauth_records g on g.kind = 'Grant' and g.id = t.grant_id and ${liveRecord('g')}
   left join partners tp on tp.id = t.payload->>'clientId'
   limit 1`,
@@ -119,7 +120,8 @@ const introspectionReads = new Map(['AccessToken', 'RefreshToken'].map((kind) =>
 export async function readAheadIntrospection(db: Knex, ids: RecordIds, clientId: string, token: string, hint: string | null): Promise<void> {
   const kind = hint === 'refresh_token' || hint === 'urn:ietf:params:oauth:token-type:refresh_token' ? 'RefreshToken' : 'AccessToken';
   if (!mayNameRecord(kind, token)) return;
-  const row = await firstRow(db, introspectionReads.get(kind)!, [clientId, ids.lookupIds(kind, token)]);
+  const read = lookupFor(introspectionReads.get(kind)!, ids.lookupIds(kind, token));
+  const row = await firstRow(db, read.statement, [clientId, read.ids]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
   const tokenRecord = recordFrom(row, 'token_', kind, token);
@@ -138,7 +140,7 @@ export interface BearerAuthorization {
   app: App;
 }
 
-const bearerRead = statement('read_ahead_bearer', `
+const bearerRead = storedIdLookup('read_ahead_bearer', (id) => `
   select ${recordColumns('t', 'token_')}, a.id as authorization_id, a.permissions as authorization_permissions,
          p.suspended_at as partner_suspended_at, apps.id as app_id, apps.account_id as app_account_id, apps.display_name as app_display_name,
          apps.settings as app_settings, apps.metadata as app_metadata, apps.created_at as app_created_at
@@ -147,7 +149,7 @@ const bearerRead = statement('read_ahead_bearer', `
     and exists (select 1 from oauth_records g where g.kind = 'Grant' and g.id = a.grant_id and ${liveRecord('g')})
   left join partners p on p.id = a.partner_id
   left join apps on apps.id = a.app_id
-  where t.kind = 'AccessToken' and t.id = any($1::text[]) and ${liveRecord('t')}
+  where t.kind = 'AccessToken' and t.id ${id('$1')} and ${liveRecord('t')}
   limit 1`);
 
 /**
@@ -159,7 +161,8 @@ const bearerRead = statement('read_ahead_bearer', `
  */
 export async function readAheadBearer(db: Knex, ids: RecordIds, token: string): Promise<BearerAuthorization | undefined> {
   if (!mayNameRecord('AccessToken', token)) return undefined;
-  const row = await firstRow(db, bearerRead, [ids.lookupIds('AccessToken', token)]);
+  const read = lookupFor(bearerRead, ids.lookupIds('AccessToken', token));
+  const row = await firstRow(db, read.statement, [read.ids]);
   recordReadsOf('AccessToken').remember(token, row && recordFrom(row, 'token_', 'AccessToken', token));
   if (!row?.authorization_id || !row.app_id) return undefined;
   return {

@@ -1,4 +1,5 @@
 import type { AdapterPayload } from 'oidc-provider';
+import { statement, type Statement } from '../../db/statements.ts';
 import type { BearerDigests } from '../../keys/bearer-digests.ts';
 import { mayBeIssued, type CredentialKind } from '../../keys/credential-formats.ts';
 
@@ -87,4 +88,31 @@ export function restoredPayload(kind: string, id: string, stored: AdapterPayload
   const payload: AdapterPayload = { ...stored, jti: id };
   if (kind === 'Interaction' && typeof payload.returnTo === 'string' && payload.returnTo.endsWith('/')) payload.returnTo = `${payload.returnTo}${id}`;
   return payload;
+}
+
+/**
+ * A statement that finds a record by the ids it may be stored under, in two
+ * shapes: `= $n` for one id (one digest key configured, the usual case) and
+ * `= any($n::text[])` for several (during a key rotation). PostgreSQL plans a
+ * prepared `= any(…)` for an array of unknown length, finds that plan dearer
+ * than one made for the actual one-element array, and so plans the statement
+ * again on every execution (up to a few tenths of a millisecond for the
+ * read-ahead joins); equality on the primary key is planned once.
+ */
+export interface StoredIdLookup {
+  one: Statement;
+  several: Statement;
+}
+
+/** `text` is given how to match the id column against a parameter, e.g. `id ${match('$2')}`. */
+export function storedIdLookup(name: string, text: (match: (parameter: string) => string) => string): StoredIdLookup {
+  return {
+    one: statement(name, text((parameter) => `= ${parameter}`)),
+    several: statement(`${name}_several`, text((parameter) => `= any(${parameter}::text[])`)),
+  };
+}
+
+/** The shape for these ids, and the value its id parameter takes. */
+export function lookupFor(lookup: StoredIdLookup, ids: string[]): { statement: Statement; ids: string | string[] } {
+  return ids.length === 1 ? { statement: lookup.one, ids: ids[0]! } : { statement: lookup.several, ids };
 }
