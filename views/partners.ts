@@ -115,7 +115,7 @@ export function partnerPage(view: PartnerView): Html {
 <h1>${partner.name}</h1>
 ${flashNotices(view.flashes)}
 ${errorSummary(view.redirectForm?.errors, { redirectUris: 'redirect-uris' }, { redirectUris: 'Redirect URLs' })}
-<p><a href="/partners/${partner.id}/activity">Activity of this integration</a> · <a href="/partners/${partner.id}/notices">Notices and delivery log</a> · <a href="/partners/${partner.id}/installations">Installations</a></p>
+<p><a href="/partners/${partner.id}/activity">Activity of this integration</a> · <a href="/partners/${partner.id}/notices">Notices and delivery log</a> · <a href="/partners/${partner.id}/installations">Installations</a> · <a href="/partners/${partner.id}/edit">Edit or delete</a></p>
 <p>${partner.approved ? html`<span class="badge">Approved</span>` : html`<span class="badge pending">Pending approval</span> usable on your own apps only`}</p>
 ${partner.suspendedAt ? html`<p class="error" role="alert">Suspended by the platform since ${formatDate(partner.suspendedAt)}: every token of every installation is refused until the operator resumes it. Owners' approvals are kept.</p>` : ''}
 <section aria-labelledby="credentials">

@@ -6,7 +6,8 @@ import type { PasswordHasher } from '../accounts/password-hasher.ts';
 import { createAccount, DuplicateEmailError, findAccountByReference } from '../accounts/accounts.ts';
 import { createApp } from '../apps/apps.ts';
 import { approvePartner, createPartner, createResourceServer, describePartner, findPartner, listPartners, setPartnerSuspended } from '../partners/partners.ts';
-import { endTokensOfPartner, tokenRevocationReason } from '../oauth/storage/token-revocation.ts';
+import { deleteIntegration, endTokensOfPartner, tokenRevocationReason } from '../oauth/storage/token-revocation.ts';
+import { updatePartner } from '../partners/partner-changes.ts';
 import { findLiveAuthorization, listLiveAuthorizations } from '../authorizations/authorizations.ts';
 import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 import { migrateToLatest } from '../db/database.ts';
@@ -48,6 +49,23 @@ interface Command {
 
 const text = (options: Options, name: string) => options[name] as string | undefined;
 const list = (options: Options, name: string) => (options[name] as string[] | undefined) ?? [];
+
+/** The options naming a partner's fields, and the field each sets. */
+const partnerFieldOf = {
+  name: 'name',
+  'redirect-uri': 'redirectUris',
+  permission: 'permissions',
+  'remove-url': 'removeUrl',
+  'logo-url': 'logoUrl',
+  website: 'website',
+  description: 'description',
+  developer: 'developer',
+  'privacy-policy-url': 'privacyPolicyUrl',
+  'terms-url': 'termsUrl',
+} as const;
+const partnerFieldOptions: Command['options'] = Object.fromEntries(
+  Object.keys(partnerFieldOf).map((option) => [option, { type: 'string', ...(option === 'redirect-uri' || option === 'permission' ? { multiple: true } : {}) }]),
+);
 
 const commands: Record<string, Command> = {
   migrate: {
@@ -107,6 +125,32 @@ const commands: Record<string, Command> = {
         termsUrl: text(options, 'terms-url'),
       });
       return describePartner(partner, clientSecret);
+    },
+  },
+  'partner update': {
+    usage: 'partner update CLIENT_ID [--name N] [--redirect-uri U …] [--permission P …] [--remove-url U] [--logo-url U] [--website U] [--description D] [--developer NAME] [--privacy-policy-url U] [--terms-url U]   (an empty value clears an optional field; in force at once)',
+    options: { ...partnerFieldOptions },
+    positional: 'id',
+    run: async ({ db, settings }, options) => {
+      const changes = Object.fromEntries(
+        Object.entries(partnerFieldOptions)
+          .filter(([option]) => options[option] !== undefined)
+          .map(([option]) => [partnerFieldOf[option as keyof typeof partnerFieldOf], options[option]]),
+      );
+      if (!Object.keys(changes).length) throw new UsageError('name at least one field to change');
+      const updated = await updatePartner(db, settings, text(options, 'id') ?? '', changes, { type: 'operator' });
+      if (!updated) throw new UsageError(`no partner ${text(options, 'id')}`);
+      return { ...describePartner(updated.partner), changed: updated.applied };
+    },
+  },
+  'partner delete': {
+    usage: 'partner delete CLIENT_ID   (every authorization ends, each reported to the partner as removed)',
+    options: {},
+    positional: 'id',
+    run: async ({ db }, options) => {
+      const id = text(options, 'id') ?? '';
+      if (!(await deleteIntegration(db, id, { type: 'operator' }))) throw new UsageError(`no partner ${id}`);
+      return { client_id: id, deleted: true };
     },
   },
   'partner list': {

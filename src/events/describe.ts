@@ -64,27 +64,44 @@ export function describeEvent(event: StoredEvent, reader: Reader): string {
       return `${key} refused: it has expired`;
     case 'key.refused_address':
       return `${key} refused: ${event.client_ip ?? 'the caller'} is outside its allowed ranges`;
-    case 'partner.registered':
-      return `${partner} was registered by ${who}`;
-    case 'partner.approved':
-      return `${partner} was approved by the platform operator`;
-    case 'partner.secret_rotated':
-      return `${partner}'s client secret was rotated by ${who}`;
-    case 'partner.redirect_urls_changed':
-      return `${partner}'s redirect URLs were changed by ${who}`;
-    case 'partner.suspended':
-    case 'partner.resumed':
-      return `${partner} was ${event.type === 'partner.suspended' ? 'suspended (none of its tokens works until it is resumed)' : 'resumed (its tokens work again)'} by the platform operator`;
     case 'notice.delivered':
       return `A notice to ${partner} about ${app} was delivered`;
     case 'notice.failed':
       return `A notice to ${partner} about ${app} could not be delivered and was given up`;
-    case 'notice.redelivered': return `A notice to ${partner}${event.app_id ? ` about ${app}` : ''} was queued again by ${who}`;
+    case 'notice.redelivered':
+      return `A notice to ${partner}${event.app_id ? ` about ${app}` : ''} was queued again by ${who}`;
     case 'signing_key.rotated':
       return 'A new signing key was introduced';
     case 'signing_key.retired':
       return 'A signing key was retired';
     case 'operator.command':
       return `The platform operator ran "${detailText(event, 'command') ?? 'a command'}"`;
+    default:
+      return describePartnerChange(event, partner, who);
+  }
+}
+
+/** A change to a partner's registration, in words. */
+function describePartnerChange(event: StoredEvent, partner: string, who: string): string {
+  const fields = (name: string) => ((event.detail[name] as string[] | undefined) ?? []).join(', ');
+  switch (event.type) {
+    case 'partner.registered':
+      return `${partner} was registered by ${who}`;
+    case 'partner.approved':
+      return `${partner} was approved by the platform operator${fields('applied') ? `, with its changes to ${fields('applied')}` : ''}`;
+    case 'partner.secret_rotated':
+      return `${partner}'s client secret was rotated by ${who}`;
+    case 'partner.redirect_urls_changed':
+      return `${partner}'s redirect URLs were changed by ${who}`;
+    case 'partner.suspended':
+      return `${partner} was suspended by the platform operator: none of its tokens works until it is resumed`;
+    case 'partner.resumed':
+      return `${partner} was resumed by the platform operator: its tokens work again`;
+    case 'partner.updated':
+      return `${partner} was edited by ${who}${fields('fields') ? ` (${fields('fields')})` : ''}${fields('awaitingReview') ? `; waiting for review: ${fields('awaitingReview')}` : ''}`;
+    case 'partner.deleted':
+      return `${partner} was deleted by ${who}`;
+    default:
+      return event.type;
   }
 }

@@ -28,6 +28,8 @@ export const eventTypes = [
   'partner.redirect_urls_changed',
   'partner.suspended',
   'partner.resumed',
+  'partner.updated',
+  'partner.deleted',
   'notice.delivered',
   'notice.failed',
   'notice.redelivered',

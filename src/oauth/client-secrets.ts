@@ -170,6 +170,6 @@ export class PartnerClientAuthenticator {
   }
 
   #accepted(partner: PartnerRow): PartnerAuthentication {
-    return partner.role === 'partner' ? { outcome: 'authenticated', partner } : { outcome: 'refused' };
+    return partner.role === 'partner' && !partner.deleted_at ? { outcome: 'authenticated', partner } : { outcome: 'refused' };
   }
 }

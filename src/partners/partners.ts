@@ -5,6 +5,7 @@ import { newCredential } from '../keys/credential-formats.ts';
 import { recordEvent } from '../events/events.ts';
 import { enqueueNotices } from '../notices/outbox.ts';
 import type { SecretHasher } from './partner-secrets.ts';
+import { applyPendingChanges } from './partner-changes.ts';
 import { permissionChoice, permissionsOfLevel } from '../permissions/catalog.ts';
 import { checkRegisteredTargetUrl, OutboundRefusal, outboundPolicy } from '../outbound/targets.ts';
 
@@ -30,6 +31,8 @@ export interface PartnerRow {
   approved: boolean;
   /** Set while the operator has suspended the partner: none of its tokens works, its approvals stay. */
   suspended_at: Date | null;
+  /** Set once the partner deleted its integration: it can no longer authenticate. */
+  deleted_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -38,10 +41,13 @@ export interface PartnerRow {
 export const partnerRowColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions', 'remove_url',
   'description', 'developer', 'privacy_policy_url', 'terms_url', 'secret_hash', 'previous_secret_hash', 'previous_secret_expires_at', 'approved',
-  'suspended_at', 'created_at', 'updated_at',
+  'suspended_at', 'deleted_at', 'created_at', 'updated_at',
 ] as const satisfies readonly (keyof PartnerRow)[];
 
-export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash'>;
+export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash' | 'deleted_at'> & {
+  /** Changes to consent-page fields of an approved integration, waiting for the operator's review (field name → new value). */
+  pending_changes: Record<string, unknown> | null;
+};
 
 /** Permissions a partner's token can carry: every catalog entry usable at app level. */
 export const appLevelPermissions = permissionsOfLevel('app');
@@ -121,7 +127,7 @@ function redirectUriList(production: boolean) {
     .refine((uris) => new Set(uris).size === uris.length, 'must not repeat a URL');
 }
 
-function partnerInput(rules: PartnerUrlRules) {
+export function partnerInput(rules: PartnerUrlRules) {
   const { production } = rules;
   return z.object({
     name: z.string().trim().min(1, 'must not be empty').max(200),
@@ -145,10 +151,10 @@ export interface CreatedPartner {
   clientSecret: string;
 }
 
-const publicColumns = [
+export const publicColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions',
   'remove_url', 'description', 'developer', 'privacy_policy_url', 'terms_url', 'previous_secret_expires_at', 'approved', 'suspended_at',
-  'created_at', 'updated_at',
+  'pending_changes', 'created_at', 'updated_at',
 ] as const;
 
 export async function createPartner(
@@ -227,8 +233,11 @@ export async function createResourceServer(db: Knex, hasher: SecretHasher, name:
   return { partner: partner as PublicPartner, clientSecret };
 }
 
+/** Partners that exist: a deleted integration is gone from every list and lookup. */
+const existing = (db: Knex) => db('partners').whereNull('deleted_at');
+
 export async function listPartners(db: Knex): Promise<PublicPartner[]> {
-  return db('partners').select(publicColumns).orderBy('created_at');
+  return existing(db).select(publicColumns).orderBy('created_at');
 }
 
 export async function findPartnerRow(db: Knex, id: string): Promise<PartnerRow | undefined> {
@@ -236,7 +245,7 @@ export async function findPartnerRow(db: Knex, id: string): Promise<PartnerRow |
 }
 
 export async function findPartner(db: Knex, id: string): Promise<PublicPartner | undefined> {
-  return db('partners').select(publicColumns).where({ id }).first();
+  return existing(db).select(publicColumns).where({ id }).first();
 }
 
 /** What a client reply from the CLI or API shows: never a hash. */
@@ -257,13 +266,14 @@ export function describePartner(partner: PublicPartner, clientSecret?: string) {
     remove_url: partner.remove_url,
     approved: partner.approved,
     suspended_at: partner.suspended_at,
+    pending_changes: partner.pending_changes,
     account_id: partner.account_id,
     created_at: partner.created_at,
   };
 }
 
 export async function listPartnersOfAccount(db: Knex, accountId: string): Promise<PublicPartner[]> {
-  return db('partners').select(publicColumns).where({ account_id: accountId, role: 'partner' }).orderBy('created_at');
+  return existing(db).select(publicColumns).where({ account_id: accountId, role: 'partner' }).orderBy('created_at');
 }
 
 /** Replaces the redirect URLs, keeping their order; the first one is the default. */
@@ -311,9 +321,12 @@ export async function rotatePartnerSecret(
 /** An operator's approval: the integration may now be added to any owner's app. */
 export async function approvePartner(db: Knex, id: string): Promise<PublicPartner | undefined> {
   return db.transaction(async (trx) => {
-    const [partner] = await trx('partners').where({ id, role: 'partner' }).update({ approved: true, updated_at: trx.fn.now() }).returning(publicColumns);
-    if (partner) await recordPartnerEvent(trx, 'partner.approved', partner as PublicPartner);
-    return partner as PublicPartner | undefined;
+    const [partner] = await trx('partners').where({ id, role: 'partner' }).whereNull('deleted_at').update({ approved: true, updated_at: trx.fn.now() }).returning(publicColumns);
+    if (!partner) return undefined;
+    // Changes that waited for review go into force with the approval.
+    const applied = await applyPendingChanges(trx, partner as PublicPartner);
+    await recordPartnerEvent(trx, 'partner.approved', partner as PublicPartner, applied.length ? { applied } : {});
+    return findPartner(trx, id);
   });
 }
 

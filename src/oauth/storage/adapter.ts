@@ -193,7 +193,8 @@ class PartnerClientAdapter extends SideAdapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const partner = await partnerReads.once(id, () => findPartnerRow(this.#db, id));
-    return partner ? (clientMetadataOf(partner, this.#settings) as AdapterPayload) : undefined;
+    // A deleted integration is no client: nothing can authenticate as it or start a flow for it.
+    return partner && !partner.deleted_at ? (clientMetadataOf(partner, this.#settings) as AdapterPayload) : undefined;
   }
 
   async upsert(): Promise<void> {

@@ -34,7 +34,7 @@ export async function revokeGrant(db: Knex, grantId: string, ending: GrantEnding
 
 /** Why an authorization ended, for its audit event (and who ended it; by default the partner for its own causes, else appgrant). */
 export interface GrantEnding {
-  cause: 'owner' | 'partner' | 'partner_revoke' | 'code_replay' | 'refresh_replay' | 'app_deleted' | 'operator';
+  cause: 'owner' | 'partner' | 'partner_revoke' | 'code_replay' | 'refresh_replay' | 'app_deleted' | 'operator' | 'partner_deleted';
   actor?: Actor | undefined;
   origin?: Origin | undefined;
 }

@@ -4,6 +4,8 @@ import { revokeKeysOfAuthorizations } from '../../credentials/api-keys.ts';
 import { recordEvent, type Actor } from '../../events/events.ts';
 import { enqueueNotices } from '../../notices/outbox.ts';
 import { forgetRequestReads } from './request-reads.ts';
+import { revokeGrant } from './grant-revocation.ts';
+import { markPartnerDeleted } from '../../partners/partner-changes.ts';
 
 /** Records that hold a credential issued under a grant; the grant itself (the approval) is not among them. */
 const issuedKinds = ['AccessToken', 'RefreshToken', 'AuthorizationCode'];
@@ -44,4 +46,21 @@ export async function endTokensOfPartner(db: Knex, partnerId: string, reason: st
   });
   forgetRequestReads();
   return ended.length;
+}
+
+/**
+ * Deletes an integration: in one transaction every live authorization ends
+ * (each reported to the partner as removed, cause partner_deleted, and
+ * recorded) and the partner is marked deleted, so nothing can authenticate
+ * as it again. False when there is no such integration.
+ */
+export async function deleteIntegration(db: Knex, partnerId: string, actor: Actor): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const exists = await trx('partners').where({ id: partnerId, role: 'partner' }).whereNull('deleted_at').forUpdate().first('id');
+    if (!exists) return false;
+    for (const authorization of await listLiveAuthorizations(trx, { partnerId })) {
+      await revokeGrant(trx, authorization.grant_id, { cause: 'partner_deleted', actor });
+    }
+    return markPartnerDeleted(trx, partnerId, actor);
+  });
 }

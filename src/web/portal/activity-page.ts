@@ -20,6 +20,7 @@ const partnerEventTypes: readonly EventType[] = [
   'notice.redelivered',
   'partner.suspended',
   'partner.resumed',
+  'partner.updated',
   'partner.registered',
   'partner.approved',
   'partner.secret_rotated',

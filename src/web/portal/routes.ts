@@ -3,6 +3,7 @@ import { confirmRotation, rotateSecret, saveRedirectUris, showIntegration } from
 import { register, showIntegrations } from './integrations-page.ts';
 import { showIntegrationActivity } from './activity-page.ts';
 import { queueTestNotice, redeliver, showNoticeLog } from './notices-page.ts';
+import { confirmDeletion, deletePartner, saveEdit, showEdit } from './edit-page.ts';
 import { confirmInstallationRemoval, exportInstallations, removeAllInstallations, removeInstallation, showInstallations } from './installations-page.ts';
 import { ownPartner, pagePartner, type PortalDependencies } from './portal.ts';
 
@@ -25,6 +26,10 @@ export function portalRouter(deps: PortalDependencies): Router {
   router.post('/:partnerId/redirect-uris', signedIn, csrf, partner, saveRedirectUris(deps));
   router.get('/:partnerId/rotate-secret', signedIn, partner, confirmRotation(deps));
   router.post('/:partnerId/rotate-secret', signedIn, csrf, partner, rotateSecret(deps));
+  router.get('/:partnerId/edit', signedIn, partner, (ctx) => showEdit(deps)(ctx));
+  router.post('/:partnerId/edit', signedIn, csrf, partner, saveEdit(deps));
+  router.get('/:partnerId/delete', signedIn, partner, confirmDeletion(deps));
+  router.post('/:partnerId/delete', signedIn, csrf, partner, deletePartner(deps));
   router.get('/:partnerId/installations', signedIn, partner, (ctx) => showInstallations(deps)(ctx));
   router.get('/:partnerId/installations.csv', signedIn, partner, exportInstallations(deps));
   router.post('/:partnerId/installations/remove-all', signedIn, csrf, partner, removeAllInstallations(deps));
