@@ -8,9 +8,15 @@ import { containsNul } from '../http/nul-bytes.ts';
 import { readRequestBody } from '../http/request-body.ts';
 import { OAuthProblem } from '../http/problems.ts';
 import { replayRequestBody } from './engine-internals.ts';
-import { readAheadCodeExchange, readAheadIntrospection } from './storage/read-ahead.ts';
+import { readAheadIntrospection, readAheadTokenRequest, type GrantingKind } from './storage/read-ahead.ts';
 import type { RecordIds } from './storage/record-ids.ts';
 import { mayBeIssued } from '../keys/credential-formats.ts';
+
+/** The grants that present a single-use token, the record it names and the parameter that carries it. */
+const grantTokens = new Map<string, { kind: GrantingKind; parameter: string }>([
+  ['authorization_code', { kind: 'AuthorizationCode', parameter: 'code' }],
+  ['refresh_token', { kind: 'RefreshToken', parameter: 'refresh_token' }],
+]);
 
 /** The engine's own limit on request bodies. */
 const bodyLimit = 56 * 1024;
@@ -105,10 +111,9 @@ export function normalizeEngineRequests(provider: Provider, db: Knex, ids: Recor
   /** What the engine will look up for this request, read in one statement (see read-ahead.ts). */
   async function readAhead(path: string, params: URLSearchParams, clientId: string | undefined): Promise<void> {
     if (!clientId) return;
-    const code = params.get('code');
-    if (path === paths.token && params.get('grant_type') === 'authorization_code' && code) {
-      return readAheadCodeExchange(db, ids, clientId, code);
-    }
+    const grant = grantTokens.get(params.get('grant_type') ?? '');
+    const value = grant && params.get(grant.parameter);
+    if (path === paths.token && grant && value) return readAheadTokenRequest(db, ids, clientId, grant.kind, value);
     const token = params.get('token');
     if (path === paths.introspection && token) return readAheadIntrospection(db, ids, clientId, token, params.get('token_type_hint'));
   }

@@ -4,7 +4,7 @@ import { runStatement, type Row, type Statement } from '../../db/statements.ts';
 import { partnerRowColumns, type PartnerRow } from '../../partners/partners.ts';
 import type { App } from '../../apps/apps.ts';
 import type { AdapterPayload } from 'oidc-provider';
-import { lookupFor, mayNameRecord, restoredPayload, storedIdLookup, type RecordIds } from './record-ids.ts';
+import { lookupFor, mayNameRecord, restoredPayload, storedIdLookup, type RecordIds, type StoredIdLookup } from './record-ids.ts';
 
 /**
  * The engine reads what a token request needs one row at a time: the
@@ -67,27 +67,38 @@ async function firstRow(db: Knex, query: Statement, values: unknown[]): Promise<
   return (await runStatement(db, query, values))[0];
 }
 
-const codeExchangeRead = storedIdLookup('read_ahead_code_exchange', (id) => `
-  select ${partnerColumns('p', 'client_')}, ${recordColumns('c', 'code_')}, ${recordColumns('g', 'grant_')},
+/** The two grants that present a single-use token: a code, or a refresh token. */
+export type GrantingKind = 'AuthorizationCode' | 'RefreshToken';
+
+const tokenRequestRead = (name: string, kind: GrantingKind) =>
+  storedIdLookup(name, (id) => `
+  select ${partnerColumns('p', 'client_')}, ${recordColumns('t', 'token_')}, ${recordColumns('g', 'grant_')},
          acc.id as account_id, a.app_id as authorization_app_id, a.account_id as authorization_account_id
   from (select 1) as request
   left join partners p on p.id = $1
-  left join oauth_records c on c.kind = 'AuthorizationCode' and c.id ${id('$2')} and ${liveRecord('c')}
-  left join oauth_records g on g.kind = 'Grant' and g.id = c.grant_id and ${liveRecord('g')}
-  left join accounts acc on acc.id = c.payload->>'accountId'
-  left join authorizations a on a.grant_id = c.grant_id and a.revoked_at is null
+  left join oauth_records t on t.kind = '${kind}' and t.id ${id('$2')} and ${liveRecord('t')}
+  left join oauth_records g on g.kind = 'Grant' and g.id = t.grant_id and ${liveRecord('g')}
+  left join accounts acc on acc.id = t.payload->>'accountId'
+  left join authorizations a on a.grant_id = t.grant_id and a.revoked_at is null
   limit 1`);
+const tokenRequestReads: Record<GrantingKind, StoredIdLookup> = {
+  AuthorizationCode: tokenRequestRead('read_ahead_code_exchange', 'AuthorizationCode'),
+  RefreshToken: tokenRequestRead('read_ahead_refresh', 'RefreshToken'),
+};
 
-/** authorization_code at the token endpoint: the client, the code, its grant, its account and its authorization. */
-export async function readAheadCodeExchange(db: Knex, ids: RecordIds, clientId: string, code: string): Promise<void> {
-  if (!mayNameRecord('AuthorizationCode', code)) return;
-  const read = lookupFor(codeExchangeRead, ids.lookupIds('AuthorizationCode', code));
+/**
+ * authorization_code or refresh_token at the token endpoint: the client, the
+ * code or refresh token, its grant, its account and its authorization.
+ */
+export async function readAheadTokenRequest(db: Knex, ids: RecordIds, clientId: string, kind: GrantingKind, value: string): Promise<void> {
+  if (!mayNameRecord(kind, value)) return;
+  const read = lookupFor(tokenRequestReads[kind], ids.lookupIds(kind, value));
   const row = await firstRow(db, read.statement, [clientId, read.ids]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
-  const codeRecord = recordFrom(row, 'code_', 'AuthorizationCode', code);
-  recordReadsOf('AuthorizationCode').remember(code, codeRecord);
-  const { grantId, accountId } = (codeRecord?.payload ?? {}) as { grantId?: string; accountId?: string };
+  const record = recordFrom(row, 'token_', kind, value);
+  recordReadsOf(kind).remember(value, record);
+  const { grantId, accountId } = (record?.payload ?? {}) as { grantId?: string; accountId?: string };
   if (grantId) {
     recordReadsOf('Grant').remember(grantId, recordFrom(row, 'grant_', 'Grant', grantId));
     liveAuthorizationReads.remember(
