@@ -8,6 +8,8 @@ import { createApp } from '../apps/apps.ts';
 import { approvePartner, createPartner, createResourceServer, describePartner, findPartner, listPartners, setPartnerSuspended } from '../partners/partners.ts';
 import { deleteIntegration, endTokensOfPartner, tokenRevocationReason } from '../oauth/storage/token-revocation.ts';
 import { updatePartner } from '../partners/partner-changes.ts';
+import { narrowToRegistered } from '../oauth/approvals.ts';
+import { platformApiResource } from '../oauth/provider.ts';
 import { findLiveAuthorization, listLiveAuthorizations } from '../authorizations/authorizations.ts';
 import { revokeGrant } from '../oauth/storage/grant-revocation.ts';
 import { migrateToLatest } from '../db/database.ts';
@@ -140,6 +142,7 @@ const commands: Record<string, Command> = {
       if (!Object.keys(changes).length) throw new UsageError('name at least one field to change');
       const updated = await updatePartner(db, settings, text(options, 'id') ?? '', changes, { type: 'operator' });
       if (!updated) throw new UsageError(`no partner ${text(options, 'id')}`);
+      await narrowInstallations(db, settings, updated.partner);
       return { ...describePartner(updated.partner), changed: updated.applied };
     },
   },
@@ -162,9 +165,10 @@ const commands: Record<string, Command> = {
     usage: 'partner approve CLIENT_ID',
     options: {},
     positional: 'id',
-    run: async ({ db }, options) => {
+    run: async ({ db, settings }, options) => {
       const partner = await approvePartner(db, text(options, 'id') ?? '');
       if (!partner) throw new UsageError(`no partner ${text(options, 'id')}`);
+      await narrowInstallations(db, settings, partner);
       return describePartner(partner);
     },
   },
@@ -317,6 +321,11 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** Permissions the partner no longer registers leave its installations, in the command's transaction. */
+async function narrowInstallations(db: Knex, settings: Settings, partner: { id: string; permissions: string[] }): Promise<void> {
+  await db.transaction((trx) => narrowToRegistered(trx, partner.id, partner.permissions, platformApiResource(settings), { type: 'operator' }));
+}
 
 /** Suspends or resumes a partner; says whether anything changed. */
 async function suspension(db: Knex, id: string, suspend: boolean) {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { Provider } from 'oidc-provider';
-import { insertFirstApproval, lockLiveAuthorizationOfPartnerOnApp, updateApprovedPermissions } from '../authorizations/authorizations.ts';
+import { insertFirstApproval, listLiveAuthorizations, lockLiveAuthorizationOfPartnerOnApp, updateApprovedPermissions } from '../authorizations/authorizations.ts';
 import { discardUnusedGrant, rescopeGrant } from './storage/grant-scope.ts';
-import { recordEvent, type Origin } from '../events/events.ts';
+import { recordEvent, type Actor, type Origin } from '../events/events.ts';
 import { enqueueNotices, type NoticeInput } from '../notices/outbox.ts';
 
 export interface ApprovalRequest {
@@ -92,4 +92,36 @@ async function newGrant(provider: Provider, request: ApprovalRequest): Promise<s
   const grant = new provider.Grant({ accountId: request.accountId, clientId: request.partnerId });
   grant.addResourceScope(request.resource, request.permissions.join(' '));
   return grant.save();
+}
+
+/**
+ * Permissions a partner no longer asks for leave every installation at once:
+ * each live authorization holding one is narrowed to what the partner still
+ * registers, its grant and issued tokens rescoped (src/oauth/storage/grant-scope.ts),
+ * so the next request with any of its tokens is refused them; each narrowing
+ * is recorded and the partner notified. Inside the caller's transaction;
+ * nothing happens where nothing exceeds. Returns how many it narrowed.
+ */
+export async function narrowToRegistered(trx: Knex.Transaction, partnerId: string, registered: readonly string[], resource: string, actor: Actor): Promise<number> {
+  let narrowed = 0;
+  for (const authorization of await listLiveAuthorizations(trx, { partnerId })) {
+    const kept = authorization.permissions.filter((name) => registered.includes(name));
+    if (kept.length === authorization.permissions.length) continue;
+    await updateApprovedPermissions(trx, authorization.id, kept);
+    await rescopeGrant(trx, authorization.grant_id, resource, kept.join(' '));
+    await recordEvent(trx, {
+      type: 'authorization.updated',
+      actor,
+      accountId: authorization.account_id,
+      appId: authorization.app_id,
+      partnerId,
+      target: { type: 'authorization', id: authorization.id },
+      cause: 'permissions_removed',
+      detail: { permissions: kept },
+    });
+    const notice = { partnerId, appId: authorization.app_id, authorizationId: authorization.id, data: { permissions: kept, previousPermissions: authorization.permissions } };
+    await enqueueNotices(trx, 'integration.updated', [notice]);
+    narrowed += 1;
+  }
+  return narrowed;
 }

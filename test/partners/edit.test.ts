@@ -4,7 +4,7 @@ import { runCommand, UsageError } from '../../src/cli/commands.ts';
 import { createPartner } from '../../src/partners/partners.ts';
 import { CookieBrowser, field, formAction } from '../support/browser.ts';
 import { box, call, expectUnauthorized, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
-import { exchangeCode } from '../support/flow.ts';
+import { exchangeCode, introspect } from '../support/flow.ts';
 import { eventually, startNoticeReceiver, type NoticeReceiver } from '../support/notices.ts';
 import { logInToDashboard } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -151,6 +151,30 @@ describe('editing', () => {
     await expect(operator(['partner', 'update', partner.id, '--logo-url', 'http://insecure.example/logo.png'])).rejects.toThrow(UsageError);
     await expect(operator(['partner', 'update', 'ptn_nobody', '--name', 'X'])).rejects.toThrow(/no partner ptn_nobody/);
     expect((await server.db('partners').where({ id: partner.id }).first()).logo_url).toBeNull();
+  });
+});
+
+describe('removing a permission', () => {
+  it('takes effect on every installation at once: tokens, introspection and the partner’s notice', async () => {
+    const partner = await register(true, `${receiver.url}/narrowed`);
+    await operator(['partner', 'update', partner.id, '--permission', 'app:read', '--permission', 'events:read']);
+    const owner = await server.createOwner();
+    const appId = owner.apps[0]!.id;
+    const tokens = await oauthToken(server.url, partner, { email: owner.account.email, password: owner.password }, appId);
+    const auth = `Bearer ${tokens.access_token}`;
+    expect((await call(server.url, 'GET', `/v2/apps/${appId}/events`, { auth })).status).toBe(200);
+
+    await operator(['partner', 'update', partner.id, '--permission', 'app:read']);
+    expect((await call(server.url, 'GET', `/v2/apps/${appId}/events`, { auth })).status).toBe(403);
+    expect((await call(server.url, 'GET', `/v2/apps/${appId}`, { auth })).status).toBe(200);
+    const current = (await (await call(server.url, 'GET', '/v2/credentials/current', { auth })).json()) as { credential: { permissions: string[] } };
+    expect(current.credential.permissions).toEqual(['app:read']);
+    expect((await introspect(server.url, partner, tokens.access_token)).scope).toBe('app:read');
+    const authorization = await server.db('authorizations').where({ partner_id: partner.id }).whereNull('revoked_at').first();
+    expect(authorization.permissions).toEqual(['app:read']);
+    expect(await server.db('events').where({ type: 'authorization.updated', target_id: authorization.id, cause: 'permissions_removed' })).toHaveLength(1);
+    const notice = await eventually(async () => receiver.received.find((received) => received.path === '/narrowed' && received.body.includes('"integration.updated"')), 10_000, 'the update notice');
+    expect(JSON.parse(notice.body)).toMatchObject({ appId, permissions: ['app:read'], previousPermissions: ['app:read', 'events:read'] });
   });
 });
 

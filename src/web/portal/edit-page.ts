@@ -2,6 +2,8 @@ import type { Context } from 'koa';
 import { appLevelPermissions, type PublicPartner } from '../../partners/partners.ts';
 import { updatePartner } from '../../partners/partner-changes.ts';
 import { deleteIntegration } from '../../oauth/storage/token-revocation.ts';
+import { narrowToRegistered } from '../../oauth/approvals.ts';
+import { platformApiResource } from '../../oauth/provider.ts';
 import { permissionCatalog } from '../../permissions/catalog.ts';
 import { formLines, formList, formText, submitForm } from '../../http/forms.ts';
 import { renderPage } from '../../http/render.ts';
@@ -55,7 +57,12 @@ export function saveEdit(deps: PortalDependencies) {
       partnerFormLabels,
       async () => {
         const changes = { ...texts, redirectUris: formLines(body.redirectUris), permissions: formList(body.permissions) };
-        const updated = await updatePartner(deps.db, deps.settings, partner.id, changes, { type: 'partner', id: partner.id });
+        const actor = { type: 'partner' as const, id: partner.id };
+        const updated = await deps.db.transaction(async (trx) => {
+          const result = await updatePartner(trx, deps.settings, partner.id, changes, actor);
+          if (result) await narrowToRegistered(trx, partner.id, result.partner.permissions, platformApiResource(deps.settings), actor);
+          return result;
+        });
         const waiting = updated?.awaitingReview.length ? ` Waiting for the operator's review: ${updated.awaitingReview.join(', ')}.` : '';
         await deps.flashes.redirect(ctx, `/partners/${partner.id}`, { notice: `Changes saved.${waiting}` });
       },
