@@ -2,12 +2,15 @@ import { html, type Html } from './html.ts';
 import { csrfField, flashNotices, formatDate, layout, type FlashView } from './layout.ts';
 import { errorSummary, errorTitle, fieldError, groupError, type FormErrors } from './form-errors.ts';
 import { permissionChoices, type PermissionChoice } from './permission-choices.ts';
+import { moreAccessNotices, moreAccessRequest, type MoreAccessRequest } from './more-access.ts';
 
 type Session = { email: string; csrfToken: string };
 
 export interface DashboardView {
   session: Session;
   apps: ReadonlyArray<{ id: string; name: string; integrations: number; keys: number }>;
+  /** Integrations asking for more access, on which app. */
+  moreAccess: ReadonlyArray<{ appId: string; appName: string; partnerName: string }>;
   /** The new-app form sent back with what was typed and what is wrong with it. */
   appForm?: { name: string; errors: FormErrors } | undefined;
 }
@@ -20,6 +23,7 @@ export function dashboardPage(view: DashboardView): Html {
     session: view.session,
     wide: true,
     body: html`<h1>Your apps</h1>
+${moreAccessNotices(view.moreAccess)}
 ${errorSummary(errors, { displayName: 'app-name' }, { displayName: 'App name' })}
 ${
   view.apps.length
@@ -52,6 +56,8 @@ export interface IntegrationRow {
   lastUsedAt: Date | null;
   /** The platform operator suspended the integration: its tokens are refused until it is resumed. */
   suspended: boolean;
+  /** What the partner asks for beyond what was allowed, if anything. */
+  moreAccess?: MoreAccessRequest | undefined;
 }
 
 export interface KeyRow {
@@ -147,6 +153,7 @@ ${errorSummary(view.keyForm?.errors, keyFieldIds, keyFieldLabels)}
 <p class="muted">App id <code>${app.id}</code></p>
 <section aria-labelledby="integrations">
 <h2 id="integrations">Connected integrations</h2>
+${view.integrations.flatMap((row) => (row.moreAccess ? [moreAccessRequest(view.app.id, view.session.csrfToken, row.moreAccess)] : []))}
 ${view.integrations.length ? integrationRows(view) : html`<p class="empty">No integration is connected to this app.</p>`}
 </section>
 <section aria-labelledby="keys">

@@ -14,6 +14,7 @@ const textFields = [
   ['privacyPolicyUrl', 'Privacy policy URL (optional)', 'url'],
   ['termsUrl', 'Terms URL (optional)', 'url'],
   ['removeUrl', 'Notice URL (optional): appgrant POSTs signed notices here', 'url'],
+  ['accessNote', 'Note to owners when you ask for more permissions (optional)', 'text'],
 ] as const;
 
 export interface PartnerEditView {

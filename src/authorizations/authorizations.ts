@@ -20,6 +20,8 @@ export interface Authorization {
   last_used_at: Date | null;
   /** When the partner last exchanged a refresh token for it. */
   last_refreshed_at: Date | null;
+  /** Permissions the partner asked for later that the owner declined. */
+  declined_permissions: string[];
   revoked_at: Date | null;
 }
 
@@ -37,6 +39,14 @@ export interface ConnectedIntegration extends Authorization {
   partner_logo_url: string | null;
   /** When the operator suspended the partner, if it is suspended now. */
   partner_suspended_at: Date | null;
+  /** What the partner asks for now, and its note on why. */
+  partner_permissions: string[];
+  partner_access_note: string | null;
+}
+
+/** Permissions the partner asks for now that this authorization neither holds nor has declined: its request for more access. */
+export function moreAccessAsked(row: Pick<ConnectedIntegration, 'permissions' | 'declined_permissions' | 'partner_permissions'>): string[] {
+  return row.partner_permissions.filter((name) => !row.permissions.includes(name) && !row.declined_permissions.includes(name));
 }
 
 /** The one definition of a live authorization. */
@@ -67,6 +77,11 @@ export async function insertFirstApproval(db: Knex, approval: Approval): Promise
 /** The live authorization of a partner on an app, locked until the transaction ends. */
 export async function lockLiveAuthorizationOfPartnerOnApp(trx: Knex.Transaction, partnerId: string, appId: string): Promise<Authorization | undefined> {
   return live(trx).where({ partner_id: partnerId, app_id: appId }).forUpdate().first();
+}
+
+/** A live authorization by id, locked until the transaction ends. */
+export async function lockLiveAuthorization(trx: Knex.Transaction, id: string): Promise<Authorization | undefined> {
+  return live(trx).where({ id }).forUpdate().first();
 }
 
 /** A new approval's permissions for a live authorization; its approval date stays, updated_at says when. */
@@ -103,11 +118,24 @@ export async function listLiveAuthorizations(
   return query;
 }
 
+const connectedColumns = ['a.*', 'p.name as partner_name', 'p.logo_url as partner_logo_url', 'p.suspended_at as partner_suspended_at', 'p.permissions as partner_permissions', 'p.access_note as partner_access_note'];
+
+/** An account's live authorizations whose partner asks for more access, with the app's name. */
+export async function listMoreAccessRequests(db: Knex, accountId: string): Promise<(ConnectedIntegration & { app_name: string })[]> {
+  const rows: (ConnectedIntegration & { app_name: string })[] = await live(db, 'a')
+    .join('partners as p', 'p.id', 'a.partner_id')
+    .join('apps', 'apps.id', 'a.app_id')
+    .select([...connectedColumns, 'apps.display_name as app_name'])
+    .where('a.account_id', accountId)
+    .orderBy('a.created_at');
+  return rows.filter((row) => moreAccessAsked(row).length > 0);
+}
+
 /** The integrations connected to an app, with their partners' names and logos, oldest first. */
 export async function listConnectedIntegrations(db: Knex, appId: string): Promise<ConnectedIntegration[]> {
   return live(db, 'a')
     .join('partners as p', 'p.id', 'a.partner_id')
-    .select('a.*', 'p.name as partner_name', 'p.logo_url as partner_logo_url', 'p.suspended_at as partner_suspended_at')
+    .select(connectedColumns)
     .where('a.app_id', appId)
     .orderBy('a.created_at');
 }
@@ -178,4 +206,9 @@ export async function* allInstallationsOfPartner(db: Knex, partnerId: string, pa
 /** Notes that a refresh token of this grant was exchanged; a failed write only costs the timestamp. */
 export async function markGrantRefreshed(db: Knex, grantId: string): Promise<void> {
   await live(db).where({ grant_id: grantId }).update({ last_refreshed_at: db.fn.now() });
+}
+
+/** Sets what an authorization declined (or was never granted), in the caller's transaction. */
+export async function addDeclinedPermissions(trx: Knex.Transaction, id: string, declined: string[]): Promise<void> {
+  await trx('authorizations').where({ id }).update({ declined_permissions: JSON.stringify([...new Set(declined)]) });
 }

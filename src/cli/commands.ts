@@ -64,6 +64,7 @@ const partnerFieldOf = {
   developer: 'developer',
   'privacy-policy-url': 'privacyPolicyUrl',
   'terms-url': 'termsUrl',
+  'access-note': 'accessNote',
 } as const;
 const partnerFieldOptions: Command['options'] = Object.fromEntries(
   Object.keys(partnerFieldOf).map((option) => [option, { type: 'string', ...(option === 'redirect-uri' || option === 'permission' ? { multiple: true } : {}) }]),
@@ -130,7 +131,7 @@ const commands: Record<string, Command> = {
     },
   },
   'partner update': {
-    usage: 'partner update CLIENT_ID [--name N] [--redirect-uri U …] [--permission P …] [--remove-url U] [--logo-url U] [--website U] [--description D] [--developer NAME] [--privacy-policy-url U] [--terms-url U]   (an empty value clears an optional field; in force at once)',
+    usage: 'partner update CLIENT_ID [--name N] [--redirect-uri U …] [--permission P …] [--remove-url U] [--logo-url U] [--website U] [--description D] [--developer NAME] [--privacy-policy-url U] [--terms-url U] [--access-note TEXT]   (an empty value clears an optional field; in force at once)',
     options: { ...partnerFieldOptions },
     positional: 'id',
     run: async ({ db, settings }, options) => {

@@ -54,6 +54,8 @@ export function describeEvent(event: StoredEvent, reader: Reader): string {
       const cause = event.cause === 'owner' && byReader ? 'by you' : (removalCauses[event.cause ?? ''] ?? 'for another reason');
       return `${partner} was removed ${cause} from ${app}`;
     }
+    case 'authorization.more_access_declined':
+      return `${who === 'you' ? 'You' : 'The owner'} declined ${partner}'s request for more access to ${app}${permissions ? ` (${permissions})` : ''}`;
     case 'authorization.tokens_revoked':
       return `Every token ${partner} held for ${app} was revoked${event.cause ? ` (${event.cause.replaceAll('_', ' ')})` : ''}`;
     case 'key.created':

@@ -18,6 +18,7 @@ export const eventTypes = [
   'authorization.denied',
   'authorization.removed',
   'authorization.tokens_revoked',
+  'authorization.more_access_declined',
   'key.created',
   'key.revoked',
   'key.refused_expired',

@@ -1,6 +1,15 @@
 import type { Knex } from 'knex';
 import type { Provider } from 'oidc-provider';
-import { insertFirstApproval, listLiveAuthorizations, lockLiveAuthorizationOfPartnerOnApp, updateApprovedPermissions } from '../authorizations/authorizations.ts';
+import {
+  addDeclinedPermissions,
+  insertFirstApproval,
+  listLiveAuthorizations,
+  lockLiveAuthorization,
+  lockLiveAuthorizationOfPartnerOnApp,
+  moreAccessAsked,
+  updateApprovedPermissions,
+} from '../authorizations/authorizations.ts';
+import { normalizePermissions } from '../permissions/catalog.ts';
 import { discardUnusedGrant, rescopeGrant } from './storage/grant-scope.ts';
 import { recordEvent, type Actor, type Origin } from '../events/events.ts';
 import { enqueueNotices, type NoticeInput } from '../notices/outbox.ts';
@@ -49,6 +58,7 @@ async function updateLiveApproval(db: Knex, request: ApprovalRequest): Promise<s
     await updateApprovedPermissions(trx, live.id, request.permissions);
     await rescopeGrant(trx, live.grant_id, request.resource, request.permissions.join(' '));
     await recordApprovalEvent(trx, 'authorization.updated', live.id, request);
+    await settleWhatWasNotAsked(trx, live.id, request);
     if (!samePermissions(live.permissions, request.permissions)) {
       await enqueueNotices(trx, 'integration.updated', [approvalNotice(live.id, request, { previousPermissions: live.permissions })]);
     }
@@ -62,6 +72,7 @@ async function insertFirstApprovalRecorded(db: Knex, request: ApprovalRequest & 
     const created = await insertFirstApproval(trx, request);
     if (created) {
       await recordApprovalEvent(trx, 'authorization.approved', created.id, request);
+      await settleWhatWasNotAsked(trx, created.id, request);
       await enqueueNotices(trx, 'integration.added', [approvalNotice(created.id, request)]);
     }
     return created !== undefined;
@@ -79,6 +90,17 @@ async function recordApprovalEvent(trx: Knex.Transaction, type: 'authorization.a
     origin: request.origin,
     detail: { permissions: request.permissions, partnerName: request.partnerName, appName: request.appName },
   });
+}
+
+/**
+ * What the partner registers but this approval did not grant (the partner
+ * asked for less, or the owner left it out) is not a request for more
+ * access: only what the partner adds later is asked on the dashboard.
+ */
+async function settleWhatWasNotAsked(trx: Knex.Transaction, authorizationId: string, request: ApprovalRequest): Promise<void> {
+  const partner = await trx('partners').select('permissions').where({ id: request.partnerId }).first();
+  const notGranted = ((partner?.permissions ?? []) as string[]).filter((name) => !request.permissions.includes(name));
+  await addDeclinedPermissions(trx, authorizationId, notGranted);
 }
 
 /** The partner's notice of an approval: which app, which authorization, and the permissions it now holds there. */
@@ -124,4 +146,47 @@ export async function narrowToRegistered(trx: Knex.Transaction, partnerId: strin
     narrowed += 1;
   }
   return narrowed;
+}
+
+/**
+ * An owner's answer to a partner's request for more access on one app,
+ * without the OAuth flow: approving adds what the partner asks for now to
+ * the authorization and rescopes its grant and tokens, so tokens already
+ * issued gain it on their next request; declining records it as declined and
+ * changes nothing else. Either way the partner is notified and the answer
+ * recorded. 'nothing' when the partner asks for nothing new there.
+ */
+export async function answerMoreAccess(
+  db: Knex,
+  authorizationId: string,
+  decision: 'approve' | 'decline',
+  by: { actor: Actor; origin?: Origin | undefined; resource: string },
+): Promise<'approved' | 'declined' | 'nothing'> {
+  return db.transaction(async (trx) => {
+    const authorization = await lockLiveAuthorization(trx, authorizationId);
+    const partner = authorization && (await trx('partners').select('permissions', 'name').where({ id: authorization.partner_id }).first());
+    const asked = authorization && partner ? moreAccessAsked({ ...authorization, partner_permissions: partner.permissions }) : [];
+    if (!authorization || !asked.length) return 'nothing';
+    const previous = authorization.permissions;
+    const permissions = decision === 'approve' ? normalizePermissions([...previous, ...asked]) : previous;
+    if (decision === 'approve') {
+      await updateApprovedPermissions(trx, authorization.id, permissions);
+      await rescopeGrant(trx, authorization.grant_id, by.resource, permissions.join(' '));
+    } else {
+      await addDeclinedPermissions(trx, authorization.id, [...authorization.declined_permissions, ...asked]);
+    }
+    const about = { accountId: authorization.account_id, appId: authorization.app_id, partnerId: authorization.partner_id, target: { type: 'authorization' as const, id: authorization.id } };
+    await recordEvent(trx, {
+      type: decision === 'approve' ? 'authorization.updated' : 'authorization.more_access_declined',
+      actor: by.actor,
+      origin: by.origin,
+      ...about,
+      cause: decision === 'approve' ? 'more_access_approved' : undefined,
+      detail: { partnerName: partner.name, permissions: decision === 'approve' ? permissions : asked },
+    });
+    const notice = { partnerId: authorization.partner_id, appId: authorization.app_id, authorizationId: authorization.id };
+    if (decision === 'approve') await enqueueNotices(trx, 'integration.updated', [{ ...notice, data: { permissions, previousPermissions: previous } }]);
+    else await enqueueNotices(trx, 'integration.more_access_declined', [{ ...notice, data: { permissions, declined: asked } }]);
+    return decision === 'approve' ? 'approved' : 'declined';
+  });
 }

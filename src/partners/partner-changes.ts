@@ -15,6 +15,7 @@ const columns = {
   privacyPolicyUrl: 'privacy_policy_url',
   termsUrl: 'terms_url',
   removeUrl: 'remove_url',
+  accessNote: 'access_note',
 } as const;
 
 export type PartnerField = keyof typeof columns;
@@ -40,6 +41,7 @@ function partnerChanges(rules: PartnerUrlRules) {
       privacyPolicyUrl: clearable(shape.privacyPolicyUrl.unwrap()),
       termsUrl: clearable(shape.termsUrl.unwrap()),
       removeUrl: clearable(shape.removeUrl.unwrap()),
+      accessNote: clearable(z.string().trim().max(500, 'must be at most 500 characters')),
     })
     .partial()
     .strict();

@@ -47,6 +47,8 @@ export const partnerRowColumns = [
 export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_hash' | 'deleted_at'> & {
   /** Changes to consent-page fields of an approved integration, waiting for the operator's review (field name → new value). */
   pending_changes: Record<string, unknown> | null;
+  /** Why the partner asks owners for the permissions it added: shown with its request for more access. */
+  access_note: string | null;
 };
 
 /** Permissions a partner's token can carry: every catalog entry usable at app level. */
@@ -154,7 +156,7 @@ export interface CreatedPartner {
 export const publicColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions',
   'remove_url', 'description', 'developer', 'privacy_policy_url', 'terms_url', 'previous_secret_expires_at', 'approved', 'suspended_at',
-  'pending_changes', 'created_at', 'updated_at',
+  'pending_changes', 'access_note', 'created_at', 'updated_at',
 ] as const;
 
 export async function createPartner(

@@ -1,5 +1,8 @@
 import type { Context } from 'koa';
-import { findLiveAuthorization, listConnectedIntegrations } from '../../authorizations/authorizations.ts';
+import { findLiveAuthorization, listConnectedIntegrations, moreAccessAsked, type ConnectedIntegration } from '../../authorizations/authorizations.ts';
+import { answerMoreAccess } from '../../oauth/approvals.ts';
+import { platformApiResource } from '../../oauth/provider.ts';
+import { describePermission } from '../../permissions/catalog.ts';
 import { createApiKey, findAppKey, grantableToKey, listAppKeys, revokeApiKey } from '../../credentials/api-keys.ts';
 import { displayRange } from '../../credentials/ip-ranges.ts';
 import { formList, formLines, formText, submitForm, utcFromDatetimeLocal, type FormProblems } from '../../http/forms.ts';
@@ -40,6 +43,7 @@ export function showApp({ db, csrf, flashes }: DashboardDependencies) {
         updatedAt: row.updated_at,
         lastUsedAt: row.last_used_at,
         suspended: row.partner_suspended_at !== null,
+        moreAccess: moreAccessOf(row),
       })),
       keys: keys.map((key) => ({
         id: key.id,
@@ -52,6 +56,33 @@ export function showApp({ db, csrf, flashes }: DashboardDependencies) {
       permissions: appKeyCatalog,
       keyForm,
     });
+  };
+}
+
+/** What the partner asks for beyond what the owner allowed, with the catalog's words for it. */
+function moreAccessOf(row: ConnectedIntegration) {
+  const added = moreAccessAsked(row);
+  if (!added.length) return undefined;
+  return {
+    authorizationId: row.id,
+    partnerName: row.partner_name,
+    added: added.map((name) => ({ name, description: describePermission(name)?.description ?? name })),
+    note: row.partner_access_note,
+  };
+}
+
+/** POST …/integrations/{id}/more-access: the owner approves or declines what the partner asks for now. */
+export function answerMoreAccessRequest({ db, settings, flashes }: DashboardDependencies) {
+  return async (ctx: Context): Promise<void> => {
+    const app = pageApp(ctx);
+    const decision = (ctx.request.body as Record<string, unknown>).decision;
+    if (decision !== 'approve' && decision !== 'decline') throw new PageProblem(400, 'Choose Approve or Decline', 'The answer to the request was missing.');
+    const authorization = await findLiveAuthorization(db, ctx.params.authorizationId as string, app.id);
+    if (!authorization) throw notConnected();
+    const by = { actor: { type: 'owner' as const, id: ownerOf(ctx).id }, origin: requestOrigin(ctx), resource: platformApiResource(settings) };
+    const outcome = await answerMoreAccess(db, authorization.id, decision, by);
+    const notice = { approved: 'More access approved: its tokens have it from now on.', declined: 'More access declined: nothing changed.', nothing: 'There was nothing new to answer.' }[outcome];
+    await flashes.redirect(ctx, appPath(app.id), { notice });
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { createApp, listAppsOfAccount } from '../../apps/apps.ts';
-import { countLiveAuthorizationsByApp } from '../../authorizations/authorizations.ts';
+import { countLiveAuthorizationsByApp, listMoreAccessRequests } from '../../authorizations/authorizations.ts';
 import { countLiveKeysByApp } from '../../credentials/api-keys.ts';
 import { formText, submitForm, type FormProblems } from '../../http/forms.ts';
 import { renderPage } from '../../http/render.ts';
@@ -18,6 +18,7 @@ export function showApps({ db, csrf }: DashboardDependencies) {
       session: pageSession(ctx, csrf),
       appForm,
       apps: apps.map((app) => ({ id: app.id, name: app.display_name, integrations: integrations.get(app.id) ?? 0, keys: keys.get(app.id) ?? 0 })),
+      moreAccess: (await listMoreAccessRequests(db, ownerOf(ctx).id)).map((row) => ({ appId: row.app_id, appName: row.app_name, partnerName: row.partner_name })),
     });
   };
 }

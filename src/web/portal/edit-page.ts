@@ -11,8 +11,11 @@ import { pageSession } from '../owner-sessions.ts';
 import { pagePartner, partnerFormLabels, type PortalDependencies } from './portal.ts';
 
 const partnerCatalog = permissionCatalog.filter((permission) => appLevelPermissions.includes(permission.name));
-const textFields = ['name', 'description', 'developer', 'logoUrl', 'website', 'privacyPolicyUrl', 'termsUrl', 'removeUrl'] as const;
-const columnOf = { name: 'name', description: 'description', developer: 'developer', logoUrl: 'logo_url', website: 'website', privacyPolicyUrl: 'privacy_policy_url', termsUrl: 'terms_url', removeUrl: 'remove_url' } as const;
+const textFields = ['name', 'description', 'developer', 'logoUrl', 'website', 'privacyPolicyUrl', 'termsUrl', 'removeUrl', 'accessNote'] as const;
+const columnOf = {
+  name: 'name', description: 'description', developer: 'developer', logoUrl: 'logo_url', website: 'website',
+  privacyPolicyUrl: 'privacy_policy_url', termsUrl: 'terms_url', removeUrl: 'remove_url', accessNote: 'access_note',
+} as const;
 
 /**
  * The form's values: what the partner last asked for, so saving the form

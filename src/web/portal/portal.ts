@@ -30,6 +30,7 @@ export const partnerFormLabels = {
   privacyPolicyUrl: 'privacy policy URL',
   termsUrl: 'terms URL',
   removeUrl: 'removal notice URL',
+  accessNote: 'note to owners',
 };
 
 /** The owner's own integration named in the path; anyone else's is not found. */
