@@ -94,7 +94,7 @@ function integrationRows(view: AppView): Html {
 <td data-label="Permissions">${row.permissions.map((name) => html`<code>${name}</code> `)}</td>
 <td data-label="Approved">${formatDate(row.approvedAt)}${row.updatedAt ? html`<br><span class="muted">changed ${formatDate(row.updatedAt)}</span>` : ''}</td>
 <td data-label="Last used">${formatDate(row.lastUsedAt)}</td>
-<td><a class="button danger" href="/dashboard/apps/${view.app.id}/integrations/${row.authorizationId}/remove">Remove<span class="visually-hidden"> ${row.partnerName}</span></a></td>
+<td><a class="button" href="/dashboard/apps/${view.app.id}/integrations/${row.authorizationId}/access">Change access<span class="visually-hidden"> of ${row.partnerName}</span></a> <a class="button danger" href="/dashboard/apps/${view.app.id}/integrations/${row.authorizationId}/remove">Remove<span class="visually-hidden"> ${row.partnerName}</span></a></td>
 </tr>`,
   )}</tbody>
 </table>`;

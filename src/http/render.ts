@@ -10,11 +10,12 @@ import { noticeLogPage } from '../../views/notice-log.ts';
 import { confirmPage } from '../../views/confirm.ts';
 import { installationsPage } from '../../views/installations.ts';
 import { partnerEditPage } from '../../views/partner-edit.ts';
+import { accessPage } from '../../views/access.ts';
 import { setPageHeaders } from './page-headers.ts';
 import type { Html } from '../../views/html.ts';
 
 /** Every page the server renders, by name, with the data it needs. */
-export const pages = { loginPage, errorPage, appPickerPage, noAppsPage, consentPage, dashboardPage, appPage, portalPage, partnerPage, activityPage, noticeLogPage, confirmPage, installationsPage, partnerEditPage } satisfies Record<string, (view: never) => Html>;
+export const pages = { loginPage, errorPage, appPickerPage, noAppsPage, consentPage, dashboardPage, appPage, portalPage, partnerPage, activityPage, noticeLogPage, confirmPage, installationsPage, partnerEditPage, accessPage } satisfies Record<string, (view: never) => Html>;
 
 export type PageName = keyof typeof pages;
 

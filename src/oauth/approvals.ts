@@ -190,3 +190,36 @@ export async function answerMoreAccess(
     return decision === 'approve' ? 'approved' : 'declined';
   });
 }
+
+/**
+ * The owner narrows an authorization from the dashboard: it keeps only the
+ * permissions chosen (of those it holds), its grant and tokens are rescoped
+ * at once, what was taken away counts as declined (the partner does not get
+ * to ask for it again by itself), and the partner is notified. Refused
+ * (undefined) when the choice keeps nothing or adds something.
+ */
+export async function narrowAuthorization(
+  db: Knex,
+  authorizationId: string,
+  keep: readonly string[],
+  by: { actor: Actor; origin?: Origin | undefined; resource: string },
+): Promise<string[] | undefined> {
+  return db.transaction(async (trx) => {
+    const authorization = await lockLiveAuthorization(trx, authorizationId);
+    if (!authorization || !keep.length || keep.some((name) => !authorization.permissions.includes(name))) return undefined;
+    const permissions = authorization.permissions.filter((name) => keep.includes(name));
+    if (permissions.length === authorization.permissions.length) return permissions;
+    await updateApprovedPermissions(trx, authorization.id, permissions);
+    await rescopeGrant(trx, authorization.grant_id, by.resource, permissions.join(' '));
+    const removed = authorization.permissions.filter((name) => !keep.includes(name));
+    await addDeclinedPermissions(trx, authorization.id, [...authorization.declined_permissions, ...removed]);
+    const about = { accountId: authorization.account_id, appId: authorization.app_id, partnerId: authorization.partner_id };
+    await recordEvent(trx, {
+      type: 'authorization.updated', actor: by.actor, origin: by.origin, ...about,
+      target: { type: 'authorization', id: authorization.id }, cause: 'narrowed_by_owner', detail: { permissions },
+    });
+    const notice = { partnerId: authorization.partner_id, appId: authorization.app_id, authorizationId: authorization.id };
+    await enqueueNotices(trx, 'integration.updated', [{ ...notice, data: { permissions, previousPermissions: authorization.permissions } }]);
+    return permissions;
+  });
+}

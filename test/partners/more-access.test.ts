@@ -108,3 +108,37 @@ describe('asking for more access', () => {
     expect((await events(second!)).status).toBe(403);
   });
 });
+
+describe('the owner narrows an authorization', () => {
+  async function post(owner: (typeof owners)[number], appId: string, authorizationId: string, permissions: string[]) {
+    const { browser } = await logInToDashboard(server.url, owner);
+    const page = await (await browser.get(`/dashboard/apps/${owner.appId}`)).text();
+    const body = new URLSearchParams({ _csrf: field(page, '_csrf') ?? '' });
+    for (const name of permissions) body.append('permissions', name);
+    return browser.request(`/dashboard/apps/${appId}/integrations/${authorizationId}/access`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+  }
+
+  it('refuses keeping nothing, keeping what it does not hold, and another owner’s authorization', async () => {
+    const [first, second] = owners as [(typeof owners)[0], (typeof owners)[0]];
+    const authorization = await server.db('authorizations').where({ app_id: first.appId }).whereNull('revoked_at').first();
+    expect((await post(first, first.appId, authorization.id, [])).status).toBe(400);
+    expect((await post(first, first.appId, authorization.id, ['app:read', 'app:manage'])).status).toBe(400);
+    expect((await post(second, second.appId, authorization.id, ['app:read'])).status).toBe(404);
+    expect((await server.db('authorizations').where({ id: authorization.id }).first()).permissions).toEqual(['app:read', 'events:read']);
+  });
+
+  it('takes a permission away at once, and the partner is told', async () => {
+    const [first] = owners as [(typeof owners)[0]];
+    const authorization = await server.db('authorizations').where({ app_id: first.appId }).whereNull('revoked_at').first();
+    const { browser } = await logInToDashboard(server.url, first);
+    const form = await (await browser.get(`/dashboard/apps/${first.appId}/integrations/${authorization.id}/access`)).text();
+    expect(form).toContain('value="events:read" checked');
+    expect((await post(first, first.appId, authorization.id, ['app:read'])).status).toBe(303);
+    expect((await events(first)).status).toBe(403);
+    expect((await introspect(server.url, partner, first.token)).scope).toBe('app:read');
+    const recorded = await server.db('events').where({ type: 'authorization.updated', target_id: authorization.id, cause: 'narrowed_by_owner' });
+    expect(recorded).toMatchObject([{ actor_type: 'owner' }]);
+    await eventually(async () => receiver.received.some((received) => received.body.includes('"previousPermissions":["app:read","events:read"]') && received.body.includes('"permissions":["app:read"]')), 10_000, 'the narrowing notice');
+    expect(await (await browser.get(`/dashboard/apps/${first.appId}`)).text()).not.toContain('asks for more access');
+  });
+});

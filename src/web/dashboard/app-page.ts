@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { findLiveAuthorization, listConnectedIntegrations, moreAccessAsked, type ConnectedIntegration } from '../../authorizations/authorizations.ts';
-import { answerMoreAccess } from '../../oauth/approvals.ts';
+import { answerMoreAccess, narrowAuthorization } from '../../oauth/approvals.ts';
 import { platformApiResource } from '../../oauth/provider.ts';
 import { describePermission } from '../../permissions/catalog.ts';
 import { createApiKey, findAppKey, grantableToKey, listAppKeys, revokeApiKey } from '../../credentials/api-keys.ts';
@@ -83,6 +83,37 @@ export function answerMoreAccessRequest({ db, settings, flashes }: DashboardDepe
     const outcome = await answerMoreAccess(db, authorization.id, decision, by);
     const notice = { approved: 'More access approved: its tokens have it from now on.', declined: 'More access declined: nothing changed.', nothing: 'There was nothing new to answer.' }[outcome];
     await flashes.redirect(ctx, appPath(app.id), { notice });
+  };
+}
+
+/** GET …/integrations/{id}/access: the permissions the integration holds on this app, to keep fewer of them. */
+export function showAccess({ db, csrf }: DashboardDependencies) {
+  return async (ctx: Context, status = 200, error?: string): Promise<void> => {
+    const app = pageApp(ctx);
+    const row = (await listConnectedIntegrations(db, app.id)).find((candidate) => candidate.id === ctx.params.authorizationId);
+    if (!row) throw notConnected();
+    renderPage(ctx, status, 'accessPage', {
+      session: pageSession(ctx, csrf),
+      app: { id: app.id, name: app.display_name },
+      integration: { authorizationId: row.id, partnerName: row.partner_name },
+      permissions: row.permissions.map((name) => ({ name, description: describePermission(name)?.description ?? name })),
+      error,
+    });
+  };
+}
+
+/** POST …/integrations/{id}/access: keep only the permissions still checked. */
+export function narrowAccess(deps: DashboardDependencies) {
+  const show = showAccess(deps);
+  return async (ctx: Context): Promise<void> => {
+    const app = pageApp(ctx);
+    const authorization = await findLiveAuthorization(deps.db, ctx.params.authorizationId as string, app.id);
+    if (!authorization) throw notConnected();
+    const keep = formList((ctx.request.body as Record<string, unknown>).permissions);
+    const by = { actor: { type: 'owner' as const, id: ownerOf(ctx).id }, origin: requestOrigin(ctx), resource: platformApiResource(deps.settings) };
+    const kept = await narrowAuthorization(deps.db, authorization.id, keep, by);
+    if (!kept) return show(ctx, 400, 'Nothing was changed: keep at least one of the permissions it holds (to take every one away, remove the integration).');
+    await deps.flashes.redirect(ctx, appPath(app.id), { notice: `Access changed: it now holds ${kept.join(', ')}.` });
   };
 }
 

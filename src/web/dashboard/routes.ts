@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { seeOther } from '../../http/see-other.ts';
-import { addKey, answerMoreAccessRequest, confirmRemoval, confirmRevocation, removeIntegration, revokeKey, showApp } from './app-page.ts';
+import { addKey, answerMoreAccessRequest, confirmRemoval, narrowAccess, showAccess, confirmRevocation, removeIntegration, revokeKey, showApp } from './app-page.ts';
 import { addApp, showApps } from './apps-page.ts';
 import { ownApp, type DashboardDependencies } from './dashboard.ts';
 import { logIn, logOut, showLogin } from './login-page.ts';
@@ -29,6 +29,8 @@ export function dashboardRouter(deps: DashboardDependencies): Router {
   router.get('/dashboard/apps/:appId/activity', signedIn, app, showAppActivity(deps));
   router.get('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, app, confirmRemoval(deps));
   router.post('/dashboard/apps/:appId/integrations/:authorizationId/remove', signedIn, csrf, app, removeIntegration(deps));
+  router.get('/dashboard/apps/:appId/integrations/:authorizationId/access', signedIn, app, (ctx) => showAccess(deps)(ctx));
+  router.post('/dashboard/apps/:appId/integrations/:authorizationId/access', signedIn, csrf, app, narrowAccess(deps));
   router.post('/dashboard/apps/:appId/integrations/:authorizationId/more-access', signedIn, csrf, app, answerMoreAccessRequest(deps));
   router.post('/dashboard/apps/:appId/keys', signedIn, csrf, app, addKey(deps));
   router.get('/dashboard/apps/:appId/keys/:keyId/revoke', signedIn, app, confirmRevocation(deps));
