@@ -13,6 +13,7 @@ import {
 } from '../support/credentials.ts';
 import { call, checkedFetch, expectUndescribed } from '../support/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * The /v2 JSON contract (docs/contract.md, "The v2 API": the Sunshine Conversations v2 shapes the
@@ -470,7 +471,7 @@ describe('never HTML or a stack trace for an API client', () => {
 
   it.each([
     ['Basic with garbage base64', 'Basic ***garbage***'],
-    ['Basic with valid base64 of binary junk', `Basic ${Buffer.from([0xff, 0xfe, 0x00, 0x3a, 0x01]).toString('base64')}`],
+    ['Basic with valid base64 of binary junk', basicAuth([0xff, 0xfe, 0x00, 0x3a, 0x01])],
     ['Bearer with a random string', `Bearer ${'r'.repeat(43)}`],
     ['Bearer with a JWT-looking random string', 'Bearer aaa.bbb.ccc'],
     ['Bearer with a broken JWT header', `Bearer ${Buffer.from('{not json').toString('base64url')}.e30.sig`],

@@ -30,6 +30,7 @@ import { startServer, type RunningServer } from '../../src/server/server.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { createPartner } from '../../src/partners/partners.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * The API credential layer over HTTP (docs/contract.md, "Credentials" and "The v2 API"): Basic keys, HS256 JWTs
@@ -385,16 +386,16 @@ describe('the 401 and 403 answers', () => {
     ['no Authorization header', undefined],
     ['an empty Authorization header', ''],
     ['an unknown scheme', 'Digest username="x"'],
-    ['Basic with an unknown key', `Basic ${Buffer.from('app_000000000000000000000000:nope').toString('base64')}`],
-    ['Basic with no colon', `Basic ${Buffer.from('justanid').toString('base64')}`],
-    ['Basic with an empty id', `Basic ${Buffer.from(':secret').toString('base64')}`],
+    ['Basic with an unknown key', basicAuth('app_000000000000000000000000:nope')],
+    ['Basic with no colon', basicAuth('justanid')],
+    ['Basic with an empty id', basicAuth(':secret')],
     ['Basic with garbage base64', 'Basic %%%not-base64%%%'],
     ['Bearer with a random string', 'Bearer 3f9a8c7d6e5b4a3f2e1d0c9b8a7f6e5d'],
     ['Bearer with nothing after it', 'Bearer '],
-    ['Basic whose key id holds a NUL byte', `Basic ${Buffer.from('app_\u0000x:secret').toString('base64')}`],
-    ['Basic of binary junk decoding to a NUL', `Basic ${Buffer.from([0xff, 0xfe, 0x00, 0x3a, 0x01]).toString('base64')}`],
-    ['Basic of invalid UTF-8', `Basic ${Buffer.from([0xff, 0xfe, 0x41, 0x3a, 0x01]).toString('base64')}`],
-    ['Basic with a 5000-character key id', `Basic ${Buffer.from(`${'x'.repeat(5000)}:s`).toString('base64')}`],
+    ['Basic whose key id holds a NUL byte', basicAuth('app_\u0000x:secret')],
+    ['Basic of binary junk decoding to a NUL', basicAuth([0xff, 0xfe, 0x00, 0x3a, 0x01])],
+    ['Basic of invalid UTF-8', basicAuth([0xff, 0xfe, 0x41, 0x3a, 0x01])],
+    ['Basic with a 5000-character key id', basicAuth(`${'x'.repeat(5000)}:s`)],
   ])('%s → 401 with WWW-Authenticate and the JSON error', async (_name, auth) => {
     const response = await checkedFetch(`${server.url}/v2/credentials/current`, { headers: auth === undefined ? {} : { authorization: auth } });
     await expectUnauthorized(response);
@@ -758,7 +759,7 @@ describe('revocation on one instance', () => {
     const revoked = await checkedFetch(`${server.url}/oauth/revoke`, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`${partner.id}:${partner.secret}`).toString('base64')}`,
+        authorization: basicAuth(partner.id, partner.secret),
         'content-type': 'application/x-www-form-urlencoded',
       },
       body: new URLSearchParams({ token: token.access_token, token_type_hint: 'access_token' }),

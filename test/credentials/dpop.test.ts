@@ -9,6 +9,7 @@ import { startTestServer, testSettings, type TestServer } from '../support/serve
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 import { sweepOptionsFrom, sweepRetention } from '../../src/retention/sweep.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * RFC 9449 sender-constrained tokens, driven by an independent DPoP client
@@ -237,7 +238,7 @@ describe('a DPoP-bound token', () => {
       fetch(`${base}/oauth/token`, {
         method: 'POST',
         headers: {
-          authorization: `Basic ${Buffer.from(`${partner.id}:${partner.secret}`).toString('base64')}`,
+          authorization: basicAuth(partner.id, partner.secret),
           'content-type': 'application/x-www-form-urlencoded',
           dpop: proof,
         },

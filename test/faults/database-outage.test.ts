@@ -5,6 +5,7 @@ import { createClusterDatabase, directConnection, seedWorld, type World } from '
 import { logInToDashboard, ownerCookie } from '../support/owner-web.ts';
 import { createCluster, freePort, type Cluster } from '../support/postgres-cluster.ts';
 import { killAllServers, spawnServer } from '../support/server-process.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * The database stopped, then frozen (SIGSTOP: connections stay open and
@@ -57,7 +58,7 @@ describe('the database stops and freezes under a running server', () => {
     const body = await response.text();
     return { what, status: response.status, ms: performance.now() - started, retryAfter: response.headers.get('retry-after'), type: response.headers.get('content-type') ?? '', body };
   };
-  const partnerAuth = () => `Basic ${Buffer.from(`${world.partner.id}:${world.partner.secret}`).toString('base64')}`;
+  const partnerAuth = () => basicAuth(world.partner.id, world.partner.secret);
   const form = (path: string, fields: Record<string, string>) =>
     fetch(`${base}${path}`, { method: 'POST', headers: { authorization: partnerAuth(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
   const page = (path: string, cookie = '') => fetch(`${base}${path}`, { headers: { accept: 'text/html', ...(cookie ? { cookie } : {}) }, redirect: 'manual' });

@@ -12,6 +12,7 @@ import { checkNoticeSignature, eventually, reservePort, startNoticeReceiver, typ
 import { logInToDashboard, seedOwner } from '../support/owner-web.ts';
 import { createDurableStore, startServerOnStore } from '../support/restart.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * docs/contract.md, "The OAuth flow" step 7: after any removal of an authorization, the partner's
@@ -179,7 +180,7 @@ describe('every removal path sends one signed notice', () => {
     const response = await fetch(`${server.url}/oauth/revoke`, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`${connected.client.id}:${connected.client.secret}`).toString('base64')}`,
+        authorization: basicAuth(connected.client.id, connected.client.secret),
         'content-type': 'application/x-www-form-urlencoded',
       },
       body: new URLSearchParams({ token: connected.tokens.access_token, token_type_hint: 'access_token' }),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
-import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody, type TokenResponse } from '../support/flow.ts';
+import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody, walkAuthorization, type TokenResponse } from '../support/flow.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { logInToDashboard } from '../support/owner-web.ts';
 
@@ -110,14 +110,9 @@ describe('concurrent first approvals of one pair', () => {
   /** A logged-in browser on the consent page of a new authorization request. */
   async function atConsent(pair: Pair): Promise<{ browser: CookieBrowser; page: string }> {
     const browser = new CookieBrowser(server.url);
-    const start = await browser.get(`/oauth/authorize?${new URLSearchParams({ client_id: pair.partner.id, response_type: 'code' })}`);
-    const loginPage = await (await browser.get(followable(start, server.url))).text();
-    const loggedIn = await browser.post(formAction(loginPage, '/login'), { _csrf: field(loginPage, '_csrf')!, ...pair.owner });
-    const resumed = await browser.get(followable(loggedIn, server.url));
-    const consent = await browser.get(followable(resumed, server.url));
-    const page = await consent.text();
-    expect(page).toContain('name="decision"');
-    return { browser, page };
+    const { pages } = await walkAuthorization(browser, { client_id: pair.partner.id, response_type: 'code' }, pair.owner, { stopAt: 'consent' });
+    expect(pages.map((page) => page.step)).toEqual(['login', 'consent']);
+    return { browser, page: pages[1]!.html };
   }
 
   it('six sessions pressing Allow at once end with exactly one live authorization and no server error', async () => {

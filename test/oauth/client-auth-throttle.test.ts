@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createPartner } from '../../src/partners/partners.ts';
 import { newCredential } from '../../src/keys/credential-formats.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * Failed client authentication at the token endpoint (README, security
@@ -36,7 +37,7 @@ function introspectWith(server: TestServer, partner: Partner, from?: string): Pr
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${partner.partner.id}:${partner.clientSecret}`).toString('base64')}`,
+      authorization: basicAuth(partner.partner.id, partner.clientSecret),
       ...(from ? { 'x-forwarded-for': from } : {}),
     },
     body: new URLSearchParams({ token: 'not-a-token' }),

@@ -6,6 +6,7 @@ import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineMiddleware, extraClientProperties, replaceClientSecretComparison, replaceTokenValues, replayRequestBody } from '../../src/oauth/engine-internals.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * Each seam of engine-internals.ts against a real oidc-provider, served by a
@@ -28,12 +29,11 @@ async function replayIntrospectionBody(ctx: Context, next: Next): Promise<void> 
   return next();
 }
 
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 function introspect(secret: string, body: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${base}/token/introspection`, {
     method: 'POST',
-    headers: { authorization: basic('partner-1', secret), 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    headers: { authorization: basicAuth('partner-1', secret), 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body,
   });
 }

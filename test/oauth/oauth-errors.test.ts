@@ -1,8 +1,9 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
-import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody, type OwnerCredentials } from '../support/flow.ts';
+import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody, walkAuthorization, type OwnerCredentials } from '../support/flow.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * Every way the partner OAuth flow (docs/contract.md, "The OAuth flow") can go wrong, over real HTTP:
@@ -39,10 +40,6 @@ function authorizePath(query: Record<string, string>): string {
 
 function get(path: string, init: RequestInit = {}): Promise<Response> {
   return fetch(new URL(path, server.url), { ...init, redirect: 'manual' });
-}
-
-function basic(id: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
 function postToken(body: string | URLSearchParams, headers: Record<string, string> = {}): Promise<Response> {
@@ -147,15 +144,10 @@ function logIn(browser: CookieBrowser, loginPage: string, who: OwnerCredentials)
 
 /** Walks to the consent page of an owner with one app; returns it with the interaction path. */
 async function openConsent(browser: CookieBrowser, who: OwnerCredentials, query: Record<string, string> = {}): Promise<Interaction> {
-  const login = await openInteraction(browser, { client_id: partner.id, ...query });
-  const loggedIn = await logIn(browser, login.page, who);
-  const resumed = await browser.get(followable(loggedIn, server.url));
-  const location = followable(resumed, server.url);
-  const response = await browser.get(location);
-  const page = await response.text();
-  expect(response.status, page).toBe(200);
-  expect(page).toContain('name="decision"');
-  return { path: new URL(location).pathname, response, page };
+  const { pages } = await walkAuthorization(browser, { client_id: partner.id, response_type: 'code', ...query }, who, { stopAt: 'consent' });
+  const consent = pages.at(-1)!;
+  expect(consent.step).toBe('consent');
+  return { path: new URL(consent.url).pathname, response: consent.response, page: consent.html };
 }
 
 async function freshCode(query: Record<string, string> = {}): Promise<string> {
@@ -331,14 +323,14 @@ describe('/oauth/token failures', () => {
   });
 
   it('missing grant_type → invalid_request', async () => {
-    await expectTokenError(await postToken('code=x', { authorization: basic(partner.id, partner.secret) }), 400, 'invalid_request');
+    await expectTokenError(await postToken('code=x', { authorization: basicAuth(partner.id, partner.secret) }), 400, 'invalid_request');
   });
 
   it.each(['password', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code', 'nonsense'])(
     'grant_type=%s → unsupported_grant_type',
     async (grantType) => {
       const response = await postToken(new URLSearchParams({ grant_type: grantType, username: 'a', password: 'b' }), {
-        authorization: basic(partner.id, partner.secret),
+        authorization: basicAuth(partner.id, partner.secret),
       });
       await expectTokenError(response, 400, 'unsupported_grant_type');
     },
@@ -355,7 +347,7 @@ describe('/oauth/token failures', () => {
   ] as const;
 
   it.each(badJson)('%s → 400 invalid_request JSON', async (_name, body) => {
-    const response = await postToken(body, { 'content-type': 'application/json', authorization: basic(partner.id, partner.secret) });
+    const response = await postToken(body, { 'content-type': 'application/json', authorization: basicAuth(partner.id, partner.secret) });
     await expectTokenError(response, 400, 'invalid_request');
   });
 
@@ -368,7 +360,7 @@ describe('/oauth/token failures', () => {
   ])('a %s body over 60 KB → 4xx JSON, not 5xx', async (_name, contentType, body) => {
     const agent = new Agent({ keepAlive: false });
     try {
-      const response = await send(agent, 'POST', '/oauth/token', { 'content-type': contentType, authorization: basic(partner.id, partner.secret) }, body);
+      const response = await send(agent, 'POST', '/oauth/token', { 'content-type': contentType, authorization: basicAuth(partner.id, partner.secret) }, body);
       expect(response.status).toBeGreaterThanOrEqual(400);
       expect(response.status).toBeLessThan(500);
       expect(typeof (JSON.parse(response.body) as Record<string, unknown>).error).toBe('string');
@@ -793,7 +785,6 @@ describe('owners with nothing to connect', () => {
 describe('a hostile round: malformed requests never cause a 5xx or a stack trace', () => {
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const json = { 'content-type': 'application/json' };
-  const raw = (value: string) => `Basic ${Buffer.from(value).toString('base64')}`;
   const multipart = (fields: Record<string, string>) => {
     const data = new FormData();
     for (const [name, value] of Object.entries(fields)) data.set(name, value);
@@ -811,15 +802,15 @@ describe('a hostile round: malformed requests never cause a 5xx or a stack trace
     ['POST /oauth/token as multipart', () => ['/oauth/token', { method: 'POST', body: multipart({ grant_type: 'authorization_code', code: 'x' }) }]],
     ['POST /oauth/token as text/plain', () => ['/oauth/token', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'grant_type=authorization_code' }]],
     ['POST /oauth/token with a __proto__ key', () => ['/oauth/token', { method: 'POST', headers: json, body: '{"__proto__":{"admin":"true"},"grant_type":"authorization_code"}' }]],
-    ['POST /oauth/token with Basic and no colon', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: raw('justanid') }, body: 'grant_type=authorization_code&code=x' }]],
+    ['POST /oauth/token with Basic and no colon', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basicAuth('justanid') }, body: 'grant_type=authorization_code&code=x' }]],
     ['POST /oauth/token with Basic and bad base64', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: 'Basic !!!not base64***' }, body: 'grant_type=authorization_code&code=x' }]],
-    ['POST /oauth/token with Basic and bad percent-encoding', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: raw('%ZZ:%ZZ') }, body: 'grant_type=authorization_code&code=x' }]],
-    ['POST /oauth/token with Basic and a NUL client id', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: raw('\u0000:secret') }, body: 'grant_type=authorization_code&code=x' }]],
+    ['POST /oauth/token with Basic and bad percent-encoding', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basicAuth('%ZZ:%ZZ') }, body: 'grant_type=authorization_code&code=x' }]],
+    ['POST /oauth/token with Basic and a NUL client id', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basicAuth('\u0000:secret') }, body: 'grant_type=authorization_code&code=x' }]],
     ['POST /oauth/token with a NUL client_id (form)', () => ['/oauth/token', { method: 'POST', headers: form, body: 'grant_type=authorization_code&code=x&client_id=%00&client_secret=x' }]],
     ['POST /oauth/token with a NUL client_id (JSON)', () => ['/oauth/token', { method: 'POST', headers: json, body: JSON.stringify({ grant_type: 'authorization_code', code: 'x', client_id: '\u0000', client_secret: 'x' }) }]],
-    ['POST /oauth/token with a NUL code', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basic(partner.id, partner.secret) }, body: 'grant_type=authorization_code&code=%00' }]],
-    ['POST /oauth/token with a NUL refresh_token', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basic(partner.id, partner.secret) }, body: 'grant_type=refresh_token&refresh_token=%00' }]],
-    ['POST /oauth/token with both Basic and client_secret_post', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basic(partner.id, partner.secret) }, body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', client_id: partner.id, client_secret: partner.secret }).toString() }]],
+    ['POST /oauth/token with a NUL code', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basicAuth(partner.id, partner.secret) }, body: 'grant_type=authorization_code&code=%00' }]],
+    ['POST /oauth/token with a NUL refresh_token', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basicAuth(partner.id, partner.secret) }, body: 'grant_type=refresh_token&refresh_token=%00' }]],
+    ['POST /oauth/token with both Basic and client_secret_post', () => ['/oauth/token', { method: 'POST', headers: { ...form, authorization: basicAuth(partner.id, partner.secret) }, body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', client_id: partner.id, client_secret: partner.secret }).toString() }]],
     ['authorize with client_id twice', () => [`/oauth/authorize?client_id=${partner.id}&client_id=${stranger.id}&response_type=code`]],
     ['authorize with state and scope twice', () => [`/oauth/authorize?client_id=${partner.id}&response_type=code&state=a&state=b&scope=app:read&scope=message:send`]],
     ['authorize with 500 extra parameters', () => [`/oauth/authorize?client_id=${partner.id}&response_type=code&${longQuery()}`]],
@@ -846,12 +837,12 @@ describe('a hostile round: malformed requests never cause a 5xx or a stack trace
     ['DELETE /oauth/authorization with a garbage Bearer', () => ['/oauth/authorization', { method: 'DELETE', headers: { authorization: 'Bearer garbage' } }]],
     ['DELETE /oauth/authorization with a 10 KB Bearer', () => ['/oauth/authorization', { method: 'DELETE', headers: { authorization: `Bearer ${'A'.repeat(10_000)}` } }]],
     ['DELETE /oauth/authorization with a Bearer of symbols', () => ['/oauth/authorization', { method: 'DELETE', headers: { authorization: 'Bearer %00<script>' } }]],
-    ['DELETE /oauth/authorization with partner Basic credentials', () => ['/oauth/authorization', { method: 'DELETE', headers: { authorization: basic(partner.id, partner.secret) } }]],
+    ['DELETE /oauth/authorization with partner Basic credentials', () => ['/oauth/authorization', { method: 'DELETE', headers: { authorization: basicAuth(partner.id, partner.secret) } }]],
     ['DELETE /oauth/authorization without credentials', () => ['/oauth/authorization', { method: 'DELETE' }]],
     ['POST /oauth/introspect without authentication', () => ['/oauth/introspect', { method: 'POST', headers: form, body: 'token=x' }]],
-    ['POST /oauth/introspect with bad Basic', () => ['/oauth/introspect', { method: 'POST', headers: { ...form, authorization: raw('nocolon') }, body: 'token=x' }]],
+    ['POST /oauth/introspect with bad Basic', () => ['/oauth/introspect', { method: 'POST', headers: { ...form, authorization: basicAuth('nocolon') }, body: 'token=x' }]],
     // An unknown token is a 200 {"active": false} (RFC 7662), never a 500.
-    ['POST /oauth/introspect of a NUL token', () => ['/oauth/introspect', { method: 'POST', headers: { ...form, authorization: basic(partner.id, partner.secret) }, body: 'token=%00' }]],
+    ['POST /oauth/introspect of a NUL token', () => ['/oauth/introspect', { method: 'POST', headers: { ...form, authorization: basicAuth(partner.id, partner.secret) }, body: 'token=%00' }]],
     ['POST /oauth/revoke without authentication', () => ['/oauth/revoke', { method: 'POST', headers: form, body: 'token=x' }]],
   ];
 

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidcClient from 'openid-client';
-import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
-import { authorizeThroughPages, exchangeCode, followable, introspect, tokenBody } from '../support/flow.ts';
+import { CookieBrowser, text } from '../support/browser.ts';
+import { authorizeThroughPages, exchangeCode, introspect, tokenBody, walkAuthorization } from '../support/flow.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { basicAuth } from '../support/basic.ts';
 
 let server: TestServer;
 let owner: Awaited<ReturnType<TestServer['createOwner']>>;
@@ -27,9 +28,13 @@ describe('the "Add to app" flow', () => {
   it('logs in, lets the owner pick among several apps, and issues a token for the chosen app', async () => {
     const browser = new CookieBrowser(server.url);
     const sales = owner.apps[1]!;
-    const callback = await authorizeThroughPages(browser, { client_id: partner.id, response_type: 'code', state: 's-1' }, credentials(), {
+    const walk = await walkAuthorization(browser, { client_id: partner.id, response_type: 'code', state: 's-1' }, credentials(), {
       appId: sales.id,
     });
+    expect(walk.pages.map((page) => page.step)).toEqual(['login', 'picker', 'consent']);
+    expect(text(walk.pages[1]!.html)).toContain('Support');
+    expect(text(walk.pages[2]!.html)).toMatch(/Allow Acme Integration to access Sales ?\?/);
+    const callback = walk.callback!;
     expect(callback.origin + callback.pathname).toBe(redirectUri);
     expect(callback.searchParams.get('state')).toBe('s-1');
     expect(callback.searchParams.get('iss')).toBe(server.issuer);
@@ -57,20 +62,15 @@ describe('the "Add to app" flow', () => {
   it('skips the app picker when the owner has exactly one app', async () => {
     const single = await server.createOwner({ appNames: ['Only App'] });
     const browser = new CookieBrowser(server.url);
-    const start = await browser.get(`/oauth/authorize?${new URLSearchParams({ client_id: partner.id, response_type: 'code' })}`);
-    const login = await browser.get(followable(start, server.url));
-    const loginPage = await login.text();
+    const { pages } = await walkAuthorization(browser, { client_id: partner.id, response_type: 'code' }, { email: single.account.email, password: single.password }, {
+      stopAt: 'consent',
+    });
+    expect(pages.map((shown) => shown.step)).toEqual(['login', 'consent']);
+    const loginPage = pages[0]!.html;
     expect(loginPage).toContain('<label for="email">Email</label>');
     expect(loginPage).toContain('<label for="password">Password</label>');
     expect(loginPage).toContain('>Log in</button>');
-    const loggedIn = await browser.post(formAction(loginPage, '/login'), {
-      _csrf: field(loginPage, '_csrf')!,
-      email: single.account.email,
-      password: single.password,
-    });
-    const resumed = await browser.get(followable(loggedIn, server.url));
-    const consent = await browser.get(followable(resumed, server.url));
-    const page = await consent.text();
+    const { html: page, response: consent } = pages[1]!;
     expect(page).not.toContain('type="radio"');
     expect(text(page)).toMatch(/Allow Acme Integration to access Only App ?\?/);
     expect(text(page)).toContain("Read the app's name, settings and metadata");
@@ -109,8 +109,9 @@ describe('the "Add to app" flow', () => {
     const [support, sales] = [owner.apps[0]!, owner.apps[1]!];
     const first = await authorizeThroughPages(browser, { client_id: partner.id, response_type: 'code' }, credentials(), { appId: support.id });
     const forSupport = await tokenBody(await exchangeCode(server.url, partner, { code: first.searchParams.get('code')! }));
-    const second = await authorizeThroughPages(browser, { client_id: partner.id, response_type: 'code' }, credentials(), { appId: sales.id });
-    const forSales = await tokenBody(await exchangeCode(server.url, partner, { code: second.searchParams.get('code')! }));
+    const second = await walkAuthorization(browser, { client_id: partner.id, response_type: 'code' }, credentials(), { appId: sales.id });
+    expect(second.pages.map((page) => page.step), 'the session is still signed in').toEqual(['picker', 'consent']);
+    const forSales = await tokenBody(await exchangeCode(server.url, partner, { code: second.callback!.searchParams.get('code')! }));
     expect(forSales.app_id).toBe(sales.id);
     expect(await introspect(server.url, partner, forSupport.access_token)).toMatchObject({ active: true, app_id: support.id });
     const read = await fetch(`${server.url}/v2/apps/${support.id}`, { headers: { authorization: `Bearer ${forSupport.access_token}` } });
@@ -259,7 +260,7 @@ describe('revocation', () => {
     const response = await fetch(`${server.url}/oauth/revoke`, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`${partner.id}:${partner.secret}`).toString('base64')}`,
+        authorization: basicAuth(partner.id, partner.secret),
         'content-type': 'application/x-www-form-urlencoded',
       },
       body: new URLSearchParams({ token: tokens.access_token, token_type_hint: 'access_token' }),
@@ -274,7 +275,7 @@ describe('revocation', () => {
     const response = await fetch(`${server.url}/oauth/revoke`, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`${other.partner.id}:${other.clientSecret}`).toString('base64')}`,
+        authorization: basicAuth(other.partner.id, other.clientSecret),
         'content-type': 'application/x-www-form-urlencoded',
       },
       body: new URLSearchParams({ token: tokens.access_token }),

@@ -4,6 +4,7 @@ import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy.t
 import { checkNoticeSignature, eventually, startNoticeReceiver, type NoticeReceiver, type ReceiverOptions } from '../support/notices.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { localhostCertificate, trustInThisProcess } from '../support/test-certificates.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * Removal notices go out through the guarded outbound client (src/outbound):
@@ -181,7 +182,7 @@ describe('OUTBOUND_PROXY_URL: every notice goes through the egress proxy', () =>
     const tunnels = proxy.tunnels.slice(before);
     // The name was resolved and checked here; the proxy is given the address, so it cannot resolve it differently.
     expect(tunnels.map((tunnel) => tunnel.target)).toEqual([`127.0.0.1:${target.port}`]);
-    expect(tunnels[0]!.headers['proxy-authorization']).toBe(`Basic ${Buffer.from('egress:pa$$word').toString('base64')}`);
+    expect(tunnels[0]!.headers['proxy-authorization']).toBe(basicAuth('egress:pa$$word'));
     expect(target.received).toHaveLength(1);
     expect(target.received[0]!.headers.host).toBe(`localhost:${target.port}`);
     expect((await checkNoticeSignature(proxied.url, target.received[0]!.headers['appgrant-signature'], target.received[0]!.body)).valid).toBe(true);

@@ -9,6 +9,7 @@ import { appKey, basic, call, keyEncryptionEnv, oauthToken } from '../support/cr
 import { exchangeCode } from '../support/flow.ts';
 import { eventually, startNoticeReceiver, type NoticeReceiver } from '../support/notices.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * The metrics an operator alerts on (src/server/metrics.ts): each counter
@@ -87,7 +88,7 @@ describe('metrics move with what they count', () => {
     const introspect = (secret: string, token: string) =>
       fetch(`${server.url}/oauth/introspect`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: basicAuth(client.id, secret), 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token }),
       });
     const { access_token: fresh } = (await refreshed.json()) as { access_token: string };

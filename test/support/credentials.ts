@@ -7,6 +7,7 @@ import { SecretBox } from '../../src/keys/secret-box.ts';
 import { permissionsOfLevel } from '../../src/permissions/catalog.ts';
 import { CookieBrowser } from './browser.ts';
 import { authorizeThroughPages, exchangeCode, tokenBody, type OwnerCredentials } from './flow.ts';
+import { basicAuth } from './basic.ts';
 
 /** The exact 403 body of docs/contract.md, "Credentials", byte for byte. */
 export const FORBIDDEN_BODY = '{"requestError":{"serviceException":{"messageId":"FORBIDDEN","text":"Forbidden"}}}';
@@ -45,7 +46,7 @@ async function issue(db: Knex, owner: KeyOwner, input: Partial<ApiKeyInput>): Pr
 }
 
 export function basic(key: IssuedKey): string {
-  return `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}`;
+  return basicAuth(key.id, key.secret);
 }
 
 /** An HS256 JWT signed with the key's secret, kid = key id; iat now unless the claims say otherwise. */

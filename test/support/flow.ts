@@ -1,84 +1,94 @@
 import { expect } from 'vitest';
 import { CookieBrowser, field, formAction } from './browser.ts';
+import { basicAuth } from './basic.ts';
 
 export interface OwnerCredentials {
   email: string;
   password: string;
 }
 
-/**
- * Walks /oauth/authorize as an app owner's browser: follows redirects to the
- * login page, logs in, picks the app (when asked) and presses Allow or Deny.
- * Returns the final redirect to the partner.
- */
-export async function authorizeThroughPages(
-  browser: CookieBrowser,
-  query: Record<string, string>,
-  owner: OwnerCredentials,
-  choice: { appId?: string; decision?: 'allow' | 'deny' } = {},
-): Promise<URL> {
-  const consent = await reachConsentPage(browser, query, owner, choice);
-  if (consent instanceof URL) return consent;
-  return followToPartner(browser, await decide(browser, consent, choice.decision ?? 'allow'));
+/** A page of the "Add to app" flow, as the owner's browser saw it. */
+export interface FlowPage {
+  step: 'login' | 'picker' | 'consent';
+  /** Where the browser was when it got the page. */
+  url: string;
+  /** The page's response, its body already read into `html`. */
+  response: Response;
+  html: string;
+}
+
+export interface FlowWalk {
+  /** Every page shown, in order: a test asserts `login → picker → consent` on their steps. */
+  pages: FlowPage[];
+  /** The final redirect to the partner; absent when the walk stopped at a page (`stopAt`). */
+  callback: URL | undefined;
+}
+
+export interface FlowChoice {
+  appId?: string;
+  decision?: 'allow' | 'deny';
+  /** Stop on reaching this page, without acting on it, to drive it by hand. */
+  stopAt?: FlowPage['step'];
+}
+
+function stepOf(page: string): FlowPage['step'] {
+  if (page.includes('name="password"')) return 'login';
+  if (page.includes('name="app" value=') && page.includes('type="radio"')) return 'picker';
+  if (page.includes('name="decision"')) return 'consent';
+  throw new Error(`unexpected page:\n${page}`);
 }
 
 /**
- * Walks /oauth/authorize up to the consent page (logging in and picking the
- * app on the way) and returns that page, or the partner's URL when the flow
- * left for it before.
+ * Walks /oauth/authorize as an app owner's browser: follows redirects to the
+ * login page, logs in, picks the app (when asked) and presses Allow or Deny,
+ * keeping every page it was shown.
  */
-export async function reachConsentPage(
+export async function walkAuthorization(
   browser: CookieBrowser,
   query: Record<string, string>,
   owner: OwnerCredentials,
-  choice: { appId?: string } = {},
-): Promise<string | URL> {
-  let response = await browser.get(`/oauth/authorize?${new URLSearchParams(query)}`);
-  let location = followable(response, browser.base);
+  choice: FlowChoice = {},
+): Promise<FlowWalk> {
+  const pages: FlowPage[] = [];
+  let location = followable(await browser.get(`/oauth/authorize?${new URLSearchParams(query)}`), browser.base);
   for (let hops = 0; hops < 12; hops += 1) {
-    if (!location.startsWith(browser.base)) return new URL(location);
-    response = await browser.get(location);
+    if (!location.startsWith(browser.base)) return { pages, callback: new URL(location) };
+    const response = await browser.get(location);
     if (response.status === 303 || response.status === 302) {
       location = followable(response, browser.base);
       continue;
     }
-    const page = await response.text();
-    expect(response.status, page).toBe(200);
-    if (page.includes('name="password"')) {
-      response = await browser.post(formAction(page, '/login'), {
-        _csrf: field(page, '_csrf') ?? '',
-        email: owner.email,
-        password: owner.password,
-      });
-    } else if (page.includes('name="app" value=') && page.includes('type="radio"')) {
-      const appId = choice.appId ?? field(page, 'app') ?? '';
-      response = await browser.get(`${location.split('?')[0]}?app=${appId}`);
-      return response.text();
-    } else if (page.includes('name="decision"')) {
-      return page;
-    } else {
-      throw new Error(`unexpected page:\n${page}`);
+    const html = await response.text();
+    expect(response.status, html).toBe(200);
+    const page: FlowPage = { step: stepOf(html), url: location, response, html };
+    pages.push(page);
+    if (page.step === choice.stopAt) return { pages, callback: undefined };
+    if (page.step === 'picker') {
+      // The picker is a GET form: the chosen app goes in the query of the consent page.
+      location = `${location.split('?')[0]}?app=${choice.appId ?? field(html, 'app') ?? ''}`;
+      continue;
     }
-    location = followable(response, browser.base);
+    location = followable(await act(browser, page, owner, choice.decision ?? 'allow'), browser.base);
   }
   throw new Error('too many redirects');
 }
 
-/** Follows a response's redirects on this server until one leaves for the partner. */
-async function followToPartner(browser: CookieBrowser, response: Response): Promise<URL> {
-  let location = followable(response, browser.base);
-  for (let hops = 0; hops < 12 && location.startsWith(browser.base); hops += 1) {
-    location = followable(await browser.get(location), browser.base);
-  }
-  return new URL(location);
+/** Walks the flow to its end and returns the redirect to the partner. */
+export async function authorizeThroughPages(
+  browser: CookieBrowser,
+  query: Record<string, string>,
+  owner: OwnerCredentials,
+  choice: Omit<FlowChoice, 'stopAt'> = {},
+): Promise<URL> {
+  const { callback } = await walkAuthorization(browser, query, owner, choice);
+  return callback!;
 }
 
-export async function decide(browser: CookieBrowser, page: string, decision: 'allow' | 'deny'): Promise<Response> {
-  return browser.post(formAction(page, '/consent'), {
-    _csrf: field(page, '_csrf') ?? '',
-    app: field(page, 'app') ?? '',
-    decision,
-  });
+/** Logs in on a login page, or answers a consent page. */
+function act(browser: CookieBrowser, page: FlowPage, owner: OwnerCredentials, decision: 'allow' | 'deny'): Promise<Response> {
+  const csrf = field(page.html, '_csrf') ?? '';
+  if (page.step === 'login') return browser.post(formAction(page.html, '/login'), { _csrf: csrf, email: owner.email, password: owner.password });
+  return browser.post(formAction(page.html, '/consent'), { _csrf: csrf, app: field(page.html, 'app') ?? '', decision });
 }
 
 /** The absolute target of a redirect response. */
@@ -113,7 +123,7 @@ export async function exchangeCode(
   return fetch(`${base}/oauth/token`, {
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+      authorization: basicAuth(client.id, client.secret),
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams({ grant_type: 'authorization_code', ...fields }),
@@ -125,7 +135,7 @@ export async function introspect(base: string, client: { id: string; secret: str
   const response = await send(`${base}/oauth/introspect`, {
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+      authorization: basicAuth(client.id, client.secret),
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams({ token }),

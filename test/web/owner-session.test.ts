@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
 import { runCli } from '../support/cli.ts';
 import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
-import { authorizeThroughPages, followable } from '../support/flow.ts';
+import { authorizeThroughPages, followable, walkAuthorization } from '../support/flow.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -41,6 +41,14 @@ async function startAddToApp(browser: CookieBrowser): Promise<{ page: string; lo
   return { page: await response.text(), location };
 }
 
+/** Logs in through "Add to app" and stops at the consent page (the owner has one app, so no picker). */
+async function atConsent(browser: CookieBrowser, owner: Owner): Promise<string> {
+  const query = { client_id: partner.id, response_type: 'code', state: 'again' };
+  const { pages } = await walkAuthorization(browser, query, credentials(owner), { stopAt: 'consent' });
+  expect(pages.map((page) => page.step)).toEqual(['login', 'consent']);
+  return pages[1]!.html;
+}
+
 async function dashboardLogIn(browser: CookieBrowser, owner: Owner): Promise<void> {
   const page = await (await browser.get('/login')).text();
   expect((await browser.post('/login', { _csrf: field(page, '_csrf') ?? '', ...credentials(owner) })).status).toBe(303);
@@ -70,12 +78,7 @@ describe('one owner session', () => {
     const owner = await server.createOwner({ appNames: ['Only'] });
     const browser = new CookieBrowser(server.url);
     await dashboardLogIn(browser, owner);
-    const { page: login } = await startAddToApp(browser);
-    const loggedIn = await browser.post(formAction(login, '/login'), { _csrf: field(login, '_csrf') ?? '', ...credentials(owner) });
-    let response = await browser.get(followable(loggedIn, server.url));
-    response = await browser.get(followable(response, server.url));
-    const consent = await response.text();
-    expect(consent).toContain('name="decision"');
+    const consent = await atConsent(browser, owner);
     expect(text(consent)).toContain(`Signed in as ${owner.account.email}`);
 
     const notYou = await browser.post(formAction(consent, '/not-you'), { _csrf: field(consent, '_csrf') ?? '' });
@@ -102,11 +105,7 @@ describe('one owner session', () => {
   it('"Not you?" needs the form token', async () => {
     const owner = await server.createOwner({ appNames: ['Only'] });
     const browser = new CookieBrowser(server.url);
-    const { page: login } = await startAddToApp(browser);
-    const loggedIn = await browser.post(formAction(login, '/login'), { _csrf: field(login, '_csrf') ?? '', ...credentials(owner) });
-    let response = await browser.get(followable(loggedIn, server.url));
-    response = await browser.get(followable(response, server.url));
-    const consent = await response.text();
+    const consent = await atConsent(browser, owner);
     expect((await browser.post(formAction(consent, '/not-you'), {})).status).toBe(403);
     expect((await startAddToApp(browser)).page).toContain('name="decision"');
   });

@@ -4,7 +4,7 @@ import { createApp } from '../../src/apps/apps.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { CookieBrowser, field, text } from '../support/browser.ts';
 import { box } from '../support/credentials.ts';
-import { reachConsentPage } from '../support/flow.ts';
+import { walkAuthorization, type OwnerCredentials } from '../support/flow.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -43,6 +43,13 @@ async function registerInPortal(browser: CookieBrowser, fields: Record<string, s
     permissions: 'app:read',
     ...fields,
   });
+}
+
+/** The consent page an owner with one app reaches for a partner, through the real login. */
+async function consentPage(browser: CookieBrowser, clientId: string, owner: OwnerCredentials): Promise<string> {
+  const { pages } = await walkAuthorization(browser, { client_id: clientId, response_type: 'code' }, owner, { stopAt: 'consent' });
+  expect(pages.at(-1)?.step).toBe('consent');
+  return pages.at(-1)!.html;
 }
 
 describe('partner profile at registration', () => {
@@ -84,12 +91,7 @@ describe('partner profile at registration', () => {
     const stored = await server.db('partners').where({ account_id: developer.account.id }).first();
     expect(stored).toMatchObject({ description: profile.description, developer: profile.developer, privacy_policy_url: profile.privacyPolicyUrl, terms_url: profile.termsUrl });
 
-    const consent = await reachConsentPage(new CookieBrowser(server.url), { client_id: stored.id, response_type: 'code' }, {
-      email: developer.account.email,
-      password: developer.password,
-    });
-    expect(typeof consent).toBe('string');
-    const page = consent as string;
+    const page = await consentPage(new CookieBrowser(server.url), stored.id, { email: developer.account.email, password: developer.password });
     expect(text(page)).toContain(profile.description);
     expect(text(page)).toContain(profile.developer);
     expect(page).toMatch(/<a href="https:\/\/helpdesk.example\/privacy" target="_blank" rel="noopener noreferrer">Privacy policy/);
@@ -113,10 +115,7 @@ describe('partner profile at registration', () => {
   it('a partner without a profile still gets a consent page, without empty links', async () => {
     const owner = await server.createOwner({ appNames: ['Plain App'] });
     const partner = await server.createPartner({});
-    const page = (await reachConsentPage(new CookieBrowser(server.url), { client_id: partner.partner.id, response_type: 'code' }, {
-      email: owner.account.email,
-      password: owner.password,
-    })) as string;
+    const page = await consentPage(new CookieBrowser(server.url), partner.partner.id, { email: owner.account.email, password: owner.password });
     expect(page).toContain('name="decision"');
     expect(page).not.toContain('Privacy policy');
     expect(page).not.toContain('href=""');
@@ -132,10 +131,7 @@ describe('the flow tells who is asking before and after login', () => {
     const login = await (await browser.get(start.headers.get('location')!)).text();
     expect(text(login)).toContain('has not been reviewed by the platform yet');
     expect(login).toMatch(/action="\/interaction\/[^"]+\/abort"/);
-    const consent = (await reachConsentPage(browser, { client_id: pending.partner.id, response_type: 'code' }, {
-      email: developer.account.email,
-      password: developer.password,
-    })) as string;
+    const consent = await consentPage(browser, pending.partner.id, { email: developer.account.email, password: developer.password });
     expect(text(consent)).toContain('Not reviewed by the platform');
     expect(text(consent)).not.toContain('Reviewed by the platform');
   });
