@@ -103,7 +103,7 @@ export interface KeyCreator {
   authorizationId?: string | undefined;
 }
 
-type KeyFields = z.output<ReturnType<typeof apiKeyInput>>;
+export type KeyFields = z.output<ReturnType<typeof apiKeyInput>>;
 
 /**
  * A key created by a credential is never broader than that credential: its
@@ -125,6 +125,16 @@ function boundedByCreator(fields: KeyFields, creator: KeyCreator, level: 'app' |
   return { ...fields, permissions, expiresAt, allowedIps };
 }
 
+/**
+ * What a new key of a level holds, from unchecked input: validated (a
+ * ZodError names the bad field), then bounded by the credential creating
+ * it, if one does. No database: the rule on its own.
+ */
+export function newKeyFields(level: 'app' | 'account', input: ApiKeyInput, creator?: KeyCreator): KeyFields {
+  const parsed = keyInputs[level][creator ? 'byCredential' : 'byPerson'].parse(input);
+  return creator ? boundedByCreator(parsed, creator, level) : parsed;
+}
+
 /** Told of each key created or revoked (the server counts them for its metrics). */
 export interface KeyEvents {
   created(level: Level): void;
@@ -134,10 +144,9 @@ export interface KeyEvents {
 const unobserved: KeyEvents = { created: () => {}, revoked: () => {} };
 
 /**
- * Creates a key from unchecked input, validated here and only here; the
- * returned secret is the only copy that will ever be shown. A key created
- * by a credential is bounded by it (boundedByCreator) and, when that
- * credential is a partner's token, bound to the partner's authorization.
+ * Creates a key from unchecked input (newKeyFields); the returned secret is
+ * the only copy that will ever be shown. A key created by a partner's token
+ * is bound to the partner's authorization.
  */
 export async function createApiKey(
   db: Knex,
@@ -147,8 +156,7 @@ export async function createApiKey(
   { creator, events = unobserved, audit }: { creator?: KeyCreator | undefined; events?: KeyEvents | undefined; audit: KeyAudit },
 ): Promise<{ key: PublicApiKey; secret: string }> {
   const level = levelOfOwner(owner.type);
-  const parsed = keyInputs[level][creator ? 'byCredential' : 'byPerson'].parse(input);
-  const fields = creator ? boundedByCreator(parsed, creator, level) : parsed;
+  const fields = newKeyFields(level, input, creator);
   const id = newId(idPrefixes[owner.type]);
   const secret = newCredential('apiKeySecret');
   const key = await db.transaction(async (trx) => {
