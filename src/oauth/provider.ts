@@ -125,11 +125,109 @@ function engineErrorMessage(code: string, description: string | undefined): stri
   ].filter(Boolean).join(' ');
 }
 
-export function createOAuthProvider(deps: OAuthDependencies): Provider {
-  const { db, settings, logger } = deps;
-  const apiResource = platformApiResource(settings);
+/** The engine's cookies: signed, HttpOnly, SameSite=Lax, under appgrant's names. */
+function engineCookies(cookieKeys: string[]): Configuration['cookies'] {
+  return {
+    keys: cookieKeys,
+    names: { session: 'appgrant.session', interaction: 'appgrant.interaction', resume: 'appgrant.resume' },
+    long: { httpOnly: true, sameSite: 'lax', signed: true },
+    short: { httpOnly: true, sameSite: 'lax', signed: true },
+  };
+}
 
-  const configuration: Configuration = {
+/** What the engine offers beyond the code flow, each advertised only because it works. */
+function engineFeatures(settings: Settings, apiResource: string): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    // RFC 9449: a token asked for with a DPoP proof is bound to the proof's
+    // key; the API then accepts it only with a fresh proof of that key.
+    dPoP: { enabled: true },
+    rpInitiatedLogout: { enabled: false },
+    // RFC 9126: the partner's server pushes the request and the browser
+    // carries only its request_uri.
+    pushedAuthorizationRequests: { enabled: true },
+    userinfo: { enabled: false },
+    revocation: {
+      enabled: true,
+      // RFC 7009 §2.1: a client revokes only what was issued to it.
+      allowedPolicy: async (_ctx, client, token) => {
+        if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        return true;
+      },
+    },
+    introspection: {
+      enabled: true,
+      // A partner introspects its own tokens; the platform API's client, any.
+      // A suspended partner's tokens are inactive while it stays suspended.
+      allowedPolicy: async (ctx, client, token) => {
+        if (client.clientId !== token.clientId && partnerPropertiesOf(client).role !== 'resource_server') return false;
+        const issuedTo = client.clientId === token.clientId ? client : await ctx.oidc.provider.Client.find(token.clientId as string);
+        return issuedTo !== undefined && !partnerPropertiesOf(issuedTo).suspended;
+      },
+    },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => apiResource,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (_ctx, indicator, client) => {
+        if (indicator !== apiResource) throw new errors.InvalidTarget();
+        return {
+          scope: permissionsOf(client).join(' '),
+          audience: apiResource,
+          accessTokenFormat: 'opaque',
+          accessTokenTTL: settings.ACCESS_TOKEN_TTL,
+        };
+      },
+    },
+  };
+}
+
+function lifetimes(settings: Settings): Configuration['ttl'] {
+  return {
+    AuthorizationCode: settings.AUTHORIZATION_CODE_TTL,
+    AccessToken: settings.ACCESS_TOKEN_TTL,
+    RefreshToken: refreshTokenTtl(settings.REFRESH_TOKEN_TTL),
+    Interaction: settings.INTERACTION_TTL,
+    Session: settings.SESSION_TTL,
+    // An owner's approval lasts until it is removed.
+    Grant: 10 * 365 * 24 * 3600,
+  };
+}
+
+/** The owner behind a session, read once per request (see storage/read-ahead.ts). */
+function ownerAccounts(db: Knex): Configuration['findAccount'] {
+  return async (_ctx, id) => {
+    const exists = await accountReads.once(id, async () => (await findAccount(db, id)) !== undefined);
+    return exists ? { accountId: id, claims: () => ({ sub: id }) } : undefined;
+  };
+}
+
+/** An access token carries its app and account, and is refused once its authorization is gone. */
+function appOfToken(db: Knex): Configuration['extraTokenClaims'] {
+  return async (_ctx, token) => {
+    if (token.kind !== 'AccessToken' || !token.grantId) return undefined;
+    const grantId = token.grantId;
+    const authorization = await liveAuthorizationReads.once(grantId, () => findLiveAuthorizationByGrant(db, grantId));
+    if (!authorization) throw new errors.InvalidGrant('the authorization was removed');
+    return { app_id: authorization.app_id, account_id: authorization.account_id };
+  };
+}
+
+/** The engine's errors shown to a person: the error page, never a stack trace. */
+const engineErrorPage: Configuration['renderError'] = async (ctx, out, error) => {
+  const code = out.error;
+  // A 5xx is logged once, by the server_error listener (logServerError).
+  const status = (error as { status?: number }).status ?? 500;
+  // The database could not answer (src/db/unavailable.ts): the page says to try again, and when.
+  if (code === 'temporarily_unavailable') return renderProblem(ctx, unavailable.page(databaseRetryAfterSeconds, code));
+  const title = errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
+  const message = status >= 500 ? 'The server could not complete the request. Please try again.' : engineErrorMessage(code, out.error_description);
+  renderProblem(ctx, new PageProblem(ctx.status, title, message, code));
+};
+
+function engineConfiguration(deps: OAuthDependencies): Configuration {
+  const { db, settings } = deps;
+  return {
     adapter: createAdapterFactory(db, settings, deps.recordIds),
     clients: [],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
@@ -141,65 +239,15 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     routes: oauthRoutes,
     jwks: { keys: [deps.signingKey] },
     enabledJWA: { dPoPSigningAlgValues: dpopSigningAlgorithms as never },
-    cookies: {
-      keys: deps.cookieKeys,
-      names: { session: 'appgrant.session', interaction: 'appgrant.interaction', resume: 'appgrant.resume' },
-      long: { httpOnly: true, sameSite: 'lax', signed: true },
-      short: { httpOnly: true, sameSite: 'lax', signed: true },
-    },
+    cookies: engineCookies(deps.cookieKeys),
     extraClientMetadata: { properties: partnerClientProperties },
     extraParams: { scope: checkRequestedPermissions as never },
-    findAccount: async (_ctx, id) => {
-      const exists = await accountReads.once(id, async () => (await findAccount(db, id)) !== undefined);
-      return exists ? { accountId: id, claims: () => ({ sub: id }) } : undefined;
-    },
+    findAccount: ownerAccounts(db),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: interactionPolicyForApps(),
     },
-    features: {
-      devInteractions: { enabled: false },
-      // RFC 9449: a token asked for with a DPoP proof is bound to the proof's
-      // key; the API then accepts it only with a fresh proof of that key.
-      dPoP: { enabled: true },
-      rpInitiatedLogout: { enabled: false },
-      // RFC 9126: the partner's server pushes the request and the browser
-      // carries only its request_uri.
-      pushedAuthorizationRequests: { enabled: true },
-      userinfo: { enabled: false },
-      revocation: {
-        enabled: true,
-        // RFC 7009 §2.1: a client revokes only what was issued to it.
-        allowedPolicy: async (_ctx, client, token) => {
-          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-          return true;
-        },
-      },
-      introspection: {
-        enabled: true,
-        // A partner introspects its own tokens; the platform API's client, any.
-        // A suspended partner's tokens are inactive while it stays suspended.
-        allowedPolicy: async (ctx, client, token) => {
-          if (client.clientId !== token.clientId && partnerPropertiesOf(client).role !== 'resource_server') return false;
-          const issuedTo = client.clientId === token.clientId ? client : await ctx.oidc.provider.Client.find(token.clientId as string);
-          return issuedTo !== undefined && !partnerPropertiesOf(issuedTo).suspended;
-        },
-      },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => apiResource,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, indicator, client) => {
-          if (indicator !== apiResource) throw new errors.InvalidTarget();
-          return {
-            scope: permissionsOf(client).join(' '),
-            audience: apiResource,
-            accessTokenFormat: 'opaque',
-            accessTokenTTL: settings.ACCESS_TOKEN_TTL,
-          };
-        },
-      },
-    },
+    features: engineFeatures(settings, platformApiResource(settings)),
     // A partner's access belongs to the app, not to the browser session the
     // owner approved it in: logging out, or approving the same partner for
     // another app, must not end it.
@@ -208,35 +256,15 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     rotateRefreshToken: true,
     // Revoking any token of an authorization (RFC 7009) removes the authorization.
     revokeGrantPolicy: () => true,
-    ttl: {
-      AuthorizationCode: settings.AUTHORIZATION_CODE_TTL,
-      AccessToken: settings.ACCESS_TOKEN_TTL,
-      RefreshToken: refreshTokenTtl(settings.REFRESH_TOKEN_TTL),
-      Interaction: settings.INTERACTION_TTL,
-      Session: settings.SESSION_TTL,
-      // An owner's approval lasts until it is removed.
-      Grant: 10 * 365 * 24 * 3600,
-    },
-    extraTokenClaims: async (_ctx, token) => {
-      if (token.kind !== 'AccessToken' || !token.grantId) return undefined;
-      const grantId = token.grantId;
-      const authorization = await liveAuthorizationReads.once(grantId, () => findLiveAuthorizationByGrant(db, grantId));
-      if (!authorization) throw new errors.InvalidGrant('the authorization was removed');
-      return { app_id: authorization.app_id, account_id: authorization.account_id };
-    },
-    renderError: async (ctx, out, error) => {
-      const code = out.error;
-      // A 5xx is logged once, by the server_error listener below.
-      const status = (error as { status?: number }).status ?? 500;
-      // The database could not answer (src/db/unavailable.ts): the page says to try again, and when.
-      if (code === 'temporarily_unavailable') return renderProblem(ctx, unavailable.page(databaseRetryAfterSeconds, code));
-      const title = errorTitles[code] ?? (status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
-      const message = status >= 500 ? 'The server could not complete the request. Please try again.' : engineErrorMessage(code, out.error_description);
-      renderProblem(ctx, new PageProblem(ctx.status, title, message, code));
-    },
+    ttl: lifetimes(settings),
+    extraTokenClaims: appOfToken(db),
+    renderError: engineErrorPage,
   };
+}
 
-  const provider = new Provider(settings.ISSUER, configuration);
+export function createOAuthProvider(deps: OAuthDependencies): Provider {
+  const { db, settings, logger } = deps;
+  const provider = new Provider(settings.ISSUER, engineConfiguration(deps));
   // The engine runs on the server's own request context, whose ctx.ip and protocol the server has already settled.
   provider.proxy = settings.TRUST_PROXY.kind !== 'none';
   useHashedClientSecrets(provider, deps.secretVerifier, deps.clientAuthGuesses);
