@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
 import { cleanEnv, repositoryRoot, runCli, type CliResult } from '../support/cli.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * The operator CLI as an operator runs it: real `node bin/appgrant.js`
@@ -156,7 +157,7 @@ async function introspectStatus(baseUrl: string, clientId: string, secret: strin
   const response = await fetch(`${baseUrl}/oauth/introspect`, {
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      authorization: basicAuth(clientId, secret),
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams({ token: 'not-a-token-issued-here' }),
@@ -176,25 +177,60 @@ interface PartnerJson {
 const partnerIds = async (store: Store) =>
   (await cliJson<{ partners: PartnerJson[] }>(store, ['partner', 'list'])).partners.map((partner) => partner.client_id);
 
-let store: Store;
-let server: ServerProcess | undefined;
-const owner = { id: '', email: 'owner.one@example.com' };
-let acme: PartnerJson;
-/** Partners and accounts created while the server was running. */
-const createdWhileServing: { partnerIds: string[]; emails: string[] } = { partnerIds: [], emails: [] };
+const acmeArgs = [
+  'partner', 'create', '--name', 'Acme Integration',
+  '--redirect-uri', 'https://acme.example/oauth/callback',
+  '--redirect-uri', 'http://localhost:8080/callback',
+  '--permission', 'message:send',
+  '--permission', 'app:read',
+  '--remove-url', 'https://acme.example/removed',
+];
 
-beforeAll(async () => {
-  store = await newStore();
-});
+/** A migrated database with one owner (two apps) and the Acme partner, all made by the CLI. */
+interface World {
+  store: Store;
+  owner: { id: string; email: string };
+  acme: PartnerJson;
+}
+
+const stores: Store[] = [];
+
+async function freshStore(): Promise<Store> {
+  const store = await newStore();
+  stores.push(store);
+  return store;
+}
+
+async function makeWorld(): Promise<World> {
+  const store = await freshStore();
+  await cliJson(store, ['migrate']);
+  const account = await cliJson(store, ['account', 'create', '--email', 'owner.one@example.com', '--password', 'correct horse battery', '--name', 'Owner One']);
+  await cliJson(store, ['app', 'create', '--account', account.id as string, '--name', 'Support']);
+  await cliJson(store, ['app', 'create', '--account', account.id as string, '--name', 'Sales']);
+  const acme = await cliJson<PartnerJson>(store, acmeArgs);
+  return { store, owner: { id: account.id as string, email: 'owner.one@example.com' }, acme };
+}
+
+let shared: Promise<World> | undefined;
+
+/**
+ * The world the tests that only add to it share, made on first use by the
+ * hooks of the groups that need it: every test gets what it relies on from a
+ * hook, never from a test before it, so any one of them runs alone.
+ */
+function sharedWorld(): Promise<World> {
+  return (shared ??= makeWorld());
+}
 
 afterAll(async () => {
   for (const child of runningServers) child.kill('SIGKILL');
   await new Promise((done) => setTimeout(done, runningServers.size ? 200 : 0));
-  await store?.cleanup();
+  await Promise.all(stores.map((store) => store.cleanup()));
 });
 
 describe('appgrant CLI', () => {
   it('migrate brings the schema up to date (PostgreSQL only when told to)', { timeout: 90_000 }, async () => {
+    const store = await freshStore();
     if (!onPglite) {
       const early = await cli(store, ['account', 'create', '--email', 'early@example.com', '--password', 'long enough password']);
       expect(early.code).toBe(1);
@@ -208,12 +244,14 @@ describe('appgrant CLI', () => {
   });
 
   it('creates an account, apps by account id and by email, and a partner; lists partners without secrets', { timeout: 90_000 }, async () => {
+    const store = await freshStore();
+    await cliJson(store, ['migrate']);
     const account = await cliJson(store, ['account', 'create', '--email', 'Owner.One@Example.COM', '--password', 'correct horse battery', '--name', 'Owner One']);
-    expect(account).toMatchObject({ email: owner.email, name: 'Owner One' });
+    expect(account).toMatchObject({ email: 'owner.one@example.com', name: 'Owner One' });
     expect(typeof account.id).toBe('string');
     expect(account.id).not.toBe('');
     expect(JSON.stringify(account)).not.toContain('$argon2');
-    owner.id = account.id as string;
+    const owner = { id: account.id as string };
 
     const byId = await cliJson(store, ['app', 'create', '--account', owner.id, '--name', 'Support']);
     expect(byId).toMatchObject({ name: 'Support', account_id: owner.id });
@@ -222,17 +260,10 @@ describe('appgrant CLI', () => {
     expect(byEmail).toMatchObject({ name: 'Sales', account_id: owner.id });
     expect(byEmail.id).not.toBe(byId.id);
 
-    const created = await cli(store, [
-      'partner', 'create', '--name', 'Acme Integration',
-      '--redirect-uri', 'https://acme.example/oauth/callback',
-      '--redirect-uri', 'http://localhost:8080/callback',
-      '--permission', 'message:send',
-      '--permission', 'app:read',
-      '--remove-url', 'https://acme.example/removed',
-    ]);
+    const created = await cli(store, acmeArgs);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).not.toContain('$argon2');
-    acme = JSON.parse(created.stdout) as PartnerJson;
+    const acme = JSON.parse(created.stdout) as PartnerJson;
     expect(acme.client_id).toMatch(/^ptn_/);
     expect(typeof acme.client_secret).toBe('string');
     expect(acme.client_secret!.length).toBeGreaterThanOrEqual(32);
@@ -260,6 +291,12 @@ describe('appgrant CLI', () => {
   });
 
   describe('refuses what is wrong with exit code 2', () => {
+    let store: Store;
+
+    beforeAll(async () => {
+      ({ store } = await sharedWorld());
+    }, 180_000);
+
     it('a missing required option, an unknown command or option, with the usage', { timeout: 60_000 }, async () => {
       await Promise.all([
         expectUsageError(store, ['account', 'create', '--email', 'x@example.com'], /missing --password\nusage: appgrant account create --email E --password P/),
@@ -330,12 +367,18 @@ describe('appgrant CLI', () => {
   });
 
   describe('with the server running', () => {
-    beforeAll(async () => {
-      server = await startServerProcess(store);
-    });
+    let store: Store;
+    let owner: World['owner'];
+    let acme: PartnerJson;
+    let server: ServerProcess | undefined;
 
-    afterAll(() => {
-      server?.child.kill('SIGKILL');
+    beforeAll(async () => {
+      ({ store, owner, acme } = await sharedWorld());
+      server = await startServerProcess(store);
+    }, 180_000);
+
+    afterAll(async () => {
+      await server?.stop();
     });
 
     it('the server knows a partner created by the CLI, and not an unknown client', { timeout: 20_000 }, async () => {
@@ -356,7 +399,6 @@ describe('appgrant CLI', () => {
 
     it('a partner created by the CLI while the server runs is known at once', { timeout: 30_000 }, async () => {
       const partner = await cliJson<PartnerJson>(store, ['partner', 'create', '--name', 'Live Partner', '--redirect-uri', 'https://live.example/cb', '--permission', 'app:read']);
-      createdWhileServing.partnerIds.push(partner.client_id);
       const known = await authorizeStatus(server!.url, partner.client_id);
       expect(known.status).toBe(303);
       expect(known.location).toMatch(/^\/interaction\//);
@@ -369,7 +411,6 @@ describe('appgrant CLI', () => {
 
       const account = await cliJson(store, ['account', 'create', '--email', 'Served@Example.com', '--password', 'served through the socket']);
       expect(account.email).toBe('served@example.com');
-      createdWhileServing.emails.push('served@example.com');
       const app = await cliJson(store, ['app', 'create', '--account', 'served@example.com', '--name', 'Served App']);
       expect(app).toMatchObject({ name: 'Served App', account_id: account.id });
       const partner = await cliJson<PartnerJson>(store, [
@@ -380,7 +421,6 @@ describe('appgrant CLI', () => {
       expect(partner.redirect_uris).toEqual(['https://served.example/one', 'https://served.example/two']);
       expect([...partner.permissions].sort()).toEqual(['app:read', 'users:manage']);
       expect(typeof partner.client_secret).toBe('string');
-      createdWhileServing.partnerIds.push(partner.client_id);
 
       const listed = await cli(store, ['partner', 'list']);
       expect(listed.code, listed.stderr).toBe(0);
@@ -415,8 +455,6 @@ describe('appgrant CLI', () => {
       expect(outputs[2]).toMatchObject({ name: 'Parallel App', account_id: owner.id });
       const partner = outputs[3] as unknown as PartnerJson;
       expect(partner.name).toBe('Parallel Partner');
-      createdWhileServing.partnerIds.push(partner.client_id);
-      createdWhileServing.emails.push('parallel1@example.com', 'parallel2@example.com');
       expect((await authorizeStatus(server!.url, partner.client_id)).status).toBe(303);
     });
 
@@ -436,13 +474,28 @@ describe('appgrant CLI', () => {
   });
 
   describe('after the server stopped', () => {
-    it('the CLI works on its own again and sees what was created through the server', { timeout: 90_000 }, async () => {
-      const ids = await partnerIds(store);
-      expect(ids).toEqual(expect.arrayContaining([acme.client_id, ...createdWhileServing.partnerIds]));
-      for (const email of createdWhileServing.emails) {
-        await expectUsageError(store, ['account', 'create', '--email', email, '--password', 'another long password'], /already exists/);
+    let store: Store;
+    let owner: World['owner'];
+    let acme: PartnerJson;
+    /** Made through a running server (over its control socket on PGlite), which then stopped. */
+    let served: { partnerId: string; email: string };
+
+    beforeAll(async () => {
+      ({ store, owner, acme } = await sharedWorld());
+      const server = await startServerProcess(store);
+      try {
+        const partner = await cliJson<PartnerJson>(store, ['partner', 'create', '--name', 'Served Then Stopped', '--redirect-uri', 'https://stopped.example/cb', '--permission', 'app:read']);
+        const account = await cliJson(store, ['account', 'create', '--email', 'served.then.stopped@example.com', '--password', 'made while the server ran']);
+        served = { partnerId: partner.client_id, email: account.email as string };
+      } finally {
+        expect((await server.stop()).code).toBe(0);
       }
-      const app = await cliJson(store, ['app', 'create', '--account', 'parallel1@example.com', '--name', 'After Stop']);
+    }, 180_000);
+
+    it('the CLI works on its own again and sees what was created through the server', { timeout: 90_000 }, async () => {
+      expect(await partnerIds(store)).toEqual(expect.arrayContaining([acme.client_id, served.partnerId]));
+      await expectUsageError(store, ['account', 'create', '--email', served.email, '--password', 'another long password'], /already exists/);
+      const app = await cliJson(store, ['app', 'create', '--account', served.email, '--name', 'After Stop']);
       expect(app.name).toBe('After Stop');
     });
 
