@@ -23,10 +23,15 @@ function partnerRow(overrides: Partial<PartnerRow> = {}): PartnerRow {
     redirect_uris: ['https://helpdesk.example/callback', 'https://helpdesk.example/other'],
     permissions: ['app:read', 'message:send'],
     remove_url: null,
+    description: null,
+    developer: null,
+    privacy_policy_url: null,
+    terms_url: null,
     secret_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
     previous_secret_hash: null,
     previous_secret_expires_at: null,
     approved: true,
+    suspended_at: null,
     created_at: created,
     updated_at: created,
     ...overrides,
@@ -65,6 +70,15 @@ describe('a partner as an engine client', () => {
     const noRefresh = loadSettings({ REFRESH_TOKENS: 'false' });
     expect(partnerGrantTypes(noRefresh)).toEqual(['authorization_code']);
     expect(clientMetadataOf(partnerRow(), noRefresh).grant_types).toEqual(['authorization_code']);
+  });
+});
+
+describe('a suspended partner as an engine client', () => {
+  it('may use no grant and start no authorization, and says it is suspended; its URLs and permissions stay', () => {
+    const metadata = clientMetadataOf(partnerRow({ suspended_at: created }), settings);
+    expect(metadata).toMatchObject({ grant_types: [], response_types: [], suspended: true, permissions: ['app:read', 'message:send'] });
+    expect(metadata.redirect_uris).toEqual(['https://helpdesk.example/callback', 'https://helpdesk.example/other']);
+    expect(clientMetadataOf(partnerRow(), settings)).not.toHaveProperty('suspended');
   });
 });
 
