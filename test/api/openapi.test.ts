@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { call, checkedFetch, expectDescribed, expectDescribedNotice } from '../support/contract.ts';
 import { CookieBrowser } from '../support/browser.ts';
 import { authorizeThroughPages } from '../support/flow.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * The OpenAPI document is the contract: valid OpenAPI 3.1, committed as
@@ -198,7 +199,7 @@ describe('the notice webhook', () => {
 
 describe('the OAuth answers, as described', () => {
   const form = (fields: Record<string, string>) => new URLSearchParams(fields);
-  const unknownClient = `Basic ${Buffer.from('nobody:nothing').toString('base64')}`;
+  const unknownClient = basicAuth('nobody:nothing');
   let partner: { id: string; secret: string };
   let clientAuth: string;
   let owner: Awaited<ReturnType<TestServer['createOwner']>>;
@@ -206,7 +207,7 @@ describe('the OAuth answers, as described', () => {
   beforeAll(async () => {
     const created = await server.createPartner({ permissions: ['app:read', 'keys:manage'] });
     partner = { id: created.partner.id, secret: created.clientSecret };
-    clientAuth = `Basic ${Buffer.from(`${encodeURIComponent(partner.id)}:${encodeURIComponent(partner.secret)}`).toString('base64')}`;
+    clientAuth = basicAuth(partner.id, partner.secret);
     owner = await server.createOwner({ appNames: ['Described'] });
   });
 

@@ -10,6 +10,7 @@ import { startTestServer, testSettings, type TestServer } from '../support/serve
 import { createTestDatabase } from '../support/database.ts';
 import { accountKey, basic, keyEncryptionEnv, type IssuedKey } from '../support/credentials.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * A hostile round over every route the server has, read from its routers
@@ -191,7 +192,7 @@ const headerSets: [string, Record<string, string>][] = [
   ['a Host with userinfo', { host: 'evil.example@127.0.0.1' }],
   ['forwarded headers of garbage', { 'x-forwarded-for': 'not-an-ip, [::1, 999.1.1.1', 'x-forwarded-host': '[::1', 'x-forwarded-proto': 'gopher', forwarded: 'for=";;' }],
   ['Basic of bad base64', { authorization: 'Basic !!!***' }],
-  ['Basic without a colon', { authorization: `Basic ${Buffer.from('nocolon').toString('base64')}` }],
+  ['Basic without a colon', { authorization: basicAuth('nocolon') }],
   ['a 10 KB Bearer', { authorization: `Bearer ${'A'.repeat(10_000)}` }],
   ['a DPoP token with a garbage proof', { authorization: 'DPoP abc', dpop: 'not.a.jwt' }],
   ['an unknown scheme', { authorization: 'Negotiate \u00ff' }],

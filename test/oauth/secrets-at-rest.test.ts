@@ -15,6 +15,7 @@ import { partnerSecretsFor } from '../../src/partners/partner-secrets.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { newCredential } from '../../src/keys/credential-formats.ts';
 import { passwordVerifications } from '../support/metrics.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * A copy of the database hands out nothing that works: after a full run
@@ -122,7 +123,7 @@ describe('secrets at rest', () => {
       await expectUnauthorized(await call(server.url, 'GET', `/v2/apps/${run.appId}`, { auth: `Bearer ${id}` }));
       const introspection = await fetch(`${server.url}/oauth/introspect`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${run.partner.id}:${run.partner.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: basicAuth(run.partner.id, run.partner.secret), 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token: id }),
       });
       expect(await introspection.json()).toEqual({ active: false });
@@ -252,7 +253,7 @@ describe('partner secrets', () => {
   function introspectAs(client: { id: string; secret: string }): Promise<Response> {
     return fetch(`${server.url}/oauth/introspect`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { authorization: basicAuth(client.id, client.secret), 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: 'not-a-token' }),
     });
   }

@@ -14,6 +14,7 @@ import { checkNoticeSignature, eventually, startNoticeReceiver, type NoticeRecei
 import { logInToDashboard } from '../support/owner-web.ts';
 import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
 import { startTestServer, testSettings, type TestServer } from '../support/server.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * The operator's kill switch: `partner suspend` refuses every token of every
@@ -58,7 +59,7 @@ const bearer = (token: string) => `Bearer ${token}`;
 async function refresh(base: string, partner: { id: string; secret: string }, refreshToken: string): Promise<Response> {
   return fetch(`${base}/oauth/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${partner.id}:${partner.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basicAuth(partner.id, partner.secret), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
   });
 }
@@ -96,7 +97,7 @@ describe('suspend and resume on one instance', () => {
     const keyResponse = await call(server.url, 'POST', `/v2/apps/${first.appId}/keys`, { auth: bearer(first.tokens.access_token), body: { displayName: 'Minted by partner' } });
     expect(keyResponse.status).toBe(201);
     const { key } = (await keyResponse.json()) as { key: { id: string; secret: string } };
-    const keyAuth = `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}`;
+    const keyAuth = basicAuth(key.id, key.secret);
     expect((await call(server.url, 'GET', `/v2/apps/${first.appId}`, { auth: keyAuth })).status).toBe(200);
 
     const result = await command(['partner', 'suspend', installed.partner.id]);
