@@ -4,6 +4,7 @@ import { CookieBrowser, field, linkTo, text } from '../support/browser.ts';
 import { appKey, basic, call, expectForbidden, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { authorizeThroughPages, exchangeCode } from '../support/flow.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { eventually } from '../support/notices.ts';
 import { type StoredEvent } from '../../src/events/events.ts';
 import { sweepOptionsFrom, sweepRetention } from '../../src/retention/sweep.ts';
 
@@ -137,7 +138,11 @@ describe('API keys', () => {
     expect(createdEvent?.detail).toMatchObject({ keyName: 'CI deploy' });
 
     await expectForbidden(await call(server.url, 'GET', `/v2/apps/${app.id}`, { auth: basic({ id: key.id, secret: key.secret }) }));
-    const refused = await eventsOf({ target_id: key.id, type: 'key.refused_address' });
+    // Refused uses are recorded in the background: the 403 waits on nothing.
+    const refused = await eventually(async () => {
+      const found = await eventsOf({ target_id: key.id, type: 'key.refused_address' });
+      return found.length ? found : undefined;
+    }, 5_000, 'the key.refused_address event');
     expect(refused).toHaveLength(1);
     expect(refused[0]?.client_ip).toMatch(/127\.0\.0\.1/);
 
