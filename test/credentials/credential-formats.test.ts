@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createPartner } from '../../src/partners/partners.ts';
 import { credentialPrefixes, isWellFormed } from '../../src/keys/credential-formats.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * Credentials carry a fixed prefix per kind and a checksum (README,
@@ -161,7 +162,7 @@ describe('credentials in the shape they had before prefixes', () => {
     );
     const introspection = await fetch(`${server.url}/oauth/introspect`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${registered.id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { authorization: basicAuth(registered.id, secret), 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: tokens.access_token }),
     });
     expect(introspection.status).toBe(200);

@@ -9,6 +9,7 @@ import { killAllServers, spawnServer, type ServerProcess } from '../support/serv
 import { runCli } from '../support/cli.ts';
 import { retentionRules } from '../../src/retention/rules.ts';
 import { startRoundRobin, type RoundRobin } from '../support/round-robin.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * Production's shape (docker-compose.yml): one PostgreSQL, PgBouncer in
@@ -91,7 +92,7 @@ describe('three instances behind PgBouncer in transaction mode', () => {
     const refresh = (url: string) =>
       fetch(`${url}/oauth/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${partner.id}:${partner.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization: basicAuth(partner.id, partner.secret), 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
       });
     const [first, second, third] = balancer!.targets as [string, string, string];

@@ -9,6 +9,7 @@ import { call, checkedFetch } from '../support/contract.ts';
 import { eventually, startNoticeReceiver, type NoticeReceiver } from '../support/notices.ts';
 import { logInToDashboard } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { basicAuth } from '../support/basic.ts';
 
 /**
  * A partner sees every installation of its integration, and only its own:
@@ -38,7 +39,7 @@ let partnerB: Partner;
 let installedA: Installed[];
 let installedB: Installed;
 
-const clientBasic = (client: { id: string; secret: string }) => `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`;
+const clientBasic = (client: { id: string; secret: string }) => basicAuth(client.id, client.secret);
 
 async function registerPartner(name: string, removeUrl?: string): Promise<Partner> {
   const developer = await server.createOwner({ appNames: [] });
