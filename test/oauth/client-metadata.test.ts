@@ -32,6 +32,7 @@ function partnerRow(overrides: Partial<PartnerRow> = {}): PartnerRow {
     previous_secret_expires_at: null,
     approved: true,
     suspended_at: null,
+    deleted_at: null,
     created_at: created,
     updated_at: created,
     ...overrides,
