@@ -19,6 +19,8 @@ export interface ConsentPermission {
   description: string;
   effect: 'read' | 'change';
   sensitive: boolean;
+  /** The owner may leave it out and still allow the rest. */
+  optional: boolean;
 }
 
 export interface ConsentView {
@@ -68,7 +70,11 @@ ${links.length ? html`<li>${links.map((link, index) => html`${index ? ' · ' : '
 function permissionItem(permission: ConsentPermission): Html {
   return html`<li><span class="permission-description">${permission.description}</span>${
     permission.sensitive ? html` <span class="badge sensitive">Sensitive</span>` : ''
-  } <code class="scope">${permission.name}</code></li>`;
+  } <code class="scope">${permission.name}</code>${
+    permission.optional
+      ? html` <span class="choice"><input type="checkbox" id="leave-out-${permission.name}" name="leaveOut" value="${permission.name}" form="consent-form"><label for="leave-out-${permission.name}">Optional: leave out</label></span>`
+      : ''
+  }</li>`;
 }
 
 function permissionGroups(partnerName: string, permissions: readonly ConsentPermission[]): Html {
@@ -100,7 +106,7 @@ ${partnerFacts(partner, view.returnHost)}
 ${view.alreadyConnected ? html`<p class="notice">${partner.name} already has access to ${app.name}: allowing again updates its permissions to the ones below.</p>` : ''}
 ${permissionGroups(partner.name, view.permissions)}
 <p class="muted">You can remove this access at any time from your dashboard.</p>
-<form method="post" action="${view.action}" class="actions sticky">
+<form method="post" action="${view.action}" class="actions sticky" id="consent-form">
 ${csrfField(view.csrfToken)}
 <input type="hidden" name="app" value="${app.id}">
 <button type="submit" name="decision" value="deny">Deny</button>

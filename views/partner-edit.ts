@@ -66,6 +66,9 @@ ${problem('redirectUris')}
 ${permissionChoices(view.catalog, view.permissions)}
 ${problem('permissions')}
 </fieldset>
+<label for="edit-optionalPermissions">Optional permissions (names, separated by spaces): owners may leave these out when they allow the integration</label>
+<input id="edit-optionalPermissions" name="optionalPermissions" type="text" value="${values.optionalPermissions ?? ''}">
+${problem('optionalPermissions')}
 <button type="submit" class="primary">Save changes</button>
 </form>
 <section aria-labelledby="delete">

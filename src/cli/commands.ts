@@ -65,9 +65,10 @@ const partnerFieldOf = {
   'privacy-policy-url': 'privacyPolicyUrl',
   'terms-url': 'termsUrl',
   'access-note': 'accessNote',
+  'optional-permission': 'optionalPermissions',
 } as const;
 const partnerFieldOptions: Command['options'] = Object.fromEntries(
-  Object.keys(partnerFieldOf).map((option) => [option, { type: 'string', ...(option === 'redirect-uri' || option === 'permission' ? { multiple: true } : {}) }]),
+  Object.keys(partnerFieldOf).map((option) => [option, { type: 'string', ...(['redirect-uri', 'permission', 'optional-permission'].includes(option) ? { multiple: true } : {}) }]),
 );
 
 const commands: Record<string, Command> = {
@@ -131,7 +132,7 @@ const commands: Record<string, Command> = {
     },
   },
   'partner update': {
-    usage: 'partner update CLIENT_ID [--name N] [--redirect-uri U …] [--permission P …] [--remove-url U] [--logo-url U] [--website U] [--description D] [--developer NAME] [--privacy-policy-url U] [--terms-url U] [--access-note TEXT]   (an empty value clears an optional field; in force at once)',
+    usage: 'partner update CLIENT_ID [--name N] [--redirect-uri U …] [--permission P …] [--remove-url U] [--logo-url U] [--website U] [--description D] [--developer NAME] [--privacy-policy-url U] [--terms-url U] [--access-note TEXT] [--optional-permission P …]   (an empty value clears an optional field; in force at once)',
     options: { ...partnerFieldOptions },
     positional: 'id',
     run: async ({ db, settings }, options) => {

@@ -16,12 +16,13 @@ const columns = {
   termsUrl: 'terms_url',
   removeUrl: 'remove_url',
   accessNote: 'access_note',
+  optionalPermissions: 'optional_permissions',
 } as const;
 
 export type PartnerField = keyof typeof columns;
 
 /** What owners see on the consent page: on an approved integration, a change to these waits for the operator. */
-export const consentFields: ReadonlySet<PartnerField> = new Set(['name', 'permissions', 'logoUrl', 'website', 'description', 'developer', 'privacyPolicyUrl', 'termsUrl']);
+export const consentFields: ReadonlySet<PartnerField> = new Set(['name', 'permissions', 'optionalPermissions', 'logoUrl', 'website', 'description', 'developer', 'privacyPolicyUrl', 'termsUrl']);
 
 /** An optional field given as '' is cleared. */
 const clearable = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? null : value), schema.nullable());
@@ -42,9 +43,18 @@ function partnerChanges(rules: PartnerUrlRules) {
       termsUrl: clearable(shape.termsUrl.unwrap()),
       removeUrl: clearable(shape.removeUrl.unwrap()),
       accessNote: clearable(z.string().trim().max(500, 'must be at most 500 characters')),
+      optionalPermissions: z.array(z.string()).max(50).transform((names) => names.filter(Boolean)),
     })
     .partial()
     .strict();
+}
+
+/** Optional permissions must be among those the partner asks for: refused otherwise, as a field error. */
+function checkOptionalPermissions(optional: readonly string[], permissions: readonly string[]): void {
+  const stray = optional.filter((name) => !permissions.includes(name));
+  if (stray.length) {
+    throw new z.ZodError([{ code: 'custom', path: ['optionalPermissions'], message: `must be among the permissions asked for (not ${stray.join(', ')})`, input: optional }]);
+  }
 }
 
 export type PartnerChanges = z.input<ReturnType<typeof partnerChanges>>;
@@ -80,6 +90,9 @@ export async function updatePartner(db: Knex, rules: PartnerUrlRules, id: string
     const partner: PublicPartner | undefined = await trx('partners').select(publicColumns).where({ id, role: 'partner' }).whereNull('deleted_at').forUpdate().first();
     if (!partner) return undefined;
     const current = (field: string) => partner[columns[field as PartnerField] as keyof PublicPartner];
+    if (changes.optionalPermissions) checkOptionalPermissions(changes.optionalPermissions as string[], (changes.permissions ?? partner.permissions) as string[]);
+    // Permissions no longer asked for are no longer optional either.
+    else if (changes.permissions) changes.optionalPermissions = partner.optional_permissions.filter((name) => (changes.permissions as string[]).includes(name));
     const reviewed = (field: string) => partner.approved && actor.type !== 'operator' && consentFields.has(field as PartnerField);
     const pending: Record<string, unknown> = { ...partner.pending_changes };
     const applied: Record<string, unknown> = {};

@@ -49,6 +49,8 @@ export type PublicPartner = Omit<PartnerRow, 'secret_hash' | 'previous_secret_ha
   pending_changes: Record<string, unknown> | null;
   /** Why the partner asks owners for the permissions it added: shown with its request for more access. */
   access_note: string | null;
+  /** Of its permissions, those an owner may leave out at consent. */
+  optional_permissions: string[];
 };
 
 /** Permissions a partner's token can carry: every catalog entry usable at app level. */
@@ -156,7 +158,7 @@ export interface CreatedPartner {
 export const publicColumns = [
   'id', 'role', 'name', 'account_id', 'logo_url', 'website', 'redirect_uris', 'permissions',
   'remove_url', 'description', 'developer', 'privacy_policy_url', 'terms_url', 'previous_secret_expires_at', 'approved', 'suspended_at',
-  'pending_changes', 'access_note', 'created_at', 'updated_at',
+  'pending_changes', 'access_note', 'optional_permissions', 'created_at', 'updated_at',
 ] as const;
 
 export async function createPartner(
@@ -268,6 +270,7 @@ export function describePartner(partner: PublicPartner, clientSecret?: string) {
     remove_url: partner.remove_url,
     approved: partner.approved,
     suspended_at: partner.suspended_at,
+    optional_permissions: partner.optional_permissions,
     pending_changes: partner.pending_changes,
     account_id: partner.account_id,
     created_at: partner.created_at,

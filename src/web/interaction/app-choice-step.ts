@@ -47,7 +47,7 @@ export function showAppChoice({ db, csrf }: InteractionDependencies) {
       signedInAs: base.signedInAs,
       partner: partnerIdentity(partner),
       app: { id: chosen.id, name: chosen.display_name },
-      permissions: consentPermissions(details),
+      permissions: consentPermissions(details, partner.optional_permissions),
       returnHost: returnHost(details, partner),
       alreadyConnected: connected.has(chosen.id),
       action: interactionPaths.consent(details.uid),
@@ -70,10 +70,10 @@ export function partnerIdentity(partner: PublicPartner) {
   };
 }
 
-function consentPermissions(details: InteractionDetails) {
+function consentPermissions(details: InteractionDetails, optional: readonly string[]) {
   return requestedPermissions(details).map((name) => {
     const permission = describePermission(name);
-    return { name, description: permission?.description ?? name, effect: permission?.effect ?? 'change', sensitive: permission?.sensitive ?? false };
+    return { name, description: permission?.description ?? name, effect: permission?.effect ?? 'change', sensitive: permission?.sensitive ?? false, optional: optional.includes(name) };
   });
 }
 

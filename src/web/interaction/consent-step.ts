@@ -6,6 +6,7 @@ import { requestOrigin } from '../../http/origin.ts';
 import { recordApproval } from '../../oauth/approvals.ts';
 import { platformApiResource } from '../../oauth/provider.ts';
 import { PageProblem } from '../../http/problems.ts';
+import { formList } from '../../http/forms.ts';
 import { eligibleApps, finishStep, interactionOf, returnToPartner, requestedPermissions, sessionOwner, type InteractionDependencies } from './interaction.ts';
 
 /** POST …/consent: Deny sends access_denied back; Allow records the approval on the chosen app. */
@@ -23,11 +24,15 @@ export function decide(deps: InteractionDependencies) {
     if (body.decision !== 'allow' || !app) {
       throw new PageProblem(400, 'Choose an app', 'Nothing was allowed: the form named none of your apps. Go back and choose one.', undefined, {}, returnToPartner(ctx, deps.csrf));
     }
+    const permissions = grantedPermissions(requestedPermissions(details), partner.optional_permissions, body.leaveOut);
+    if (!permissions.length) {
+      throw new PageProblem(400, 'Nothing to allow', 'Every permission was left out. Go back and keep at least one, or deny.', undefined, {}, returnToPartner(ctx, deps.csrf));
+    }
     const grantId = await recordApproval(db, provider, {
       partnerId: partner.id,
       appId: app.id,
       accountId: owner.id,
-      permissions: requestedPermissions(details),
+      permissions,
       resource: platformApiResource(deps.settings),
       partnerName: partner.name,
       appName: app.display_name,
@@ -35,6 +40,12 @@ export function decide(deps: InteractionDependencies) {
     });
     return finishStep(provider, ctx, { consent: { grantId } });
   };
+}
+
+/** What Allow grants: what was asked for, less the optional permissions the owner left out (a required one cannot be). */
+function grantedPermissions(requested: readonly string[], optional: readonly string[], leftOut: unknown): string[] {
+  const out = new Set(formList(leftOut).filter((name) => optional.includes(name)));
+  return requested.filter((name) => !out.has(name));
 }
 
 /** An owner's Deny, for the audit trail: on which app, when the owner had chosen one. */

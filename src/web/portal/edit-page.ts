@@ -26,7 +26,8 @@ function valuesOf(partner: PublicPartner): Record<string, string> {
   const values: Record<string, string> = Object.fromEntries(
     textFields.map((field) => [field, String((field in pending ? pending[field] : partner[columnOf[field]]) ?? '')]),
   );
-  return { ...values, redirectUris: partner.redirect_uris.join('\n') };
+  const optional = (pending.optionalPermissions as string[] | undefined) ?? partner.optional_permissions;
+  return { ...values, redirectUris: partner.redirect_uris.join('\n'), optionalPermissions: optional.join(' ') };
 }
 
 const requestedPermissions = (partner: PublicPartner) => (partner.pending_changes?.permissions as string[] | undefined) ?? partner.permissions;
@@ -59,7 +60,8 @@ export function saveEdit(deps: PortalDependencies) {
     await submitForm(
       partnerFormLabels,
       async () => {
-        const changes = { ...texts, redirectUris: formLines(body.redirectUris), permissions: formList(body.permissions) };
+        const optionalPermissions = formText(body.optionalPermissions).split(/\s+/).filter(Boolean);
+        const changes = { ...texts, redirectUris: formLines(body.redirectUris), permissions: formList(body.permissions), optionalPermissions };
         const actor = { type: 'partner' as const, id: partner.id };
         const updated = await deps.db.transaction(async (trx) => {
           const result = await updatePartner(trx, deps.settings, partner.id, changes, actor);
@@ -69,7 +71,10 @@ export function saveEdit(deps: PortalDependencies) {
         const waiting = updated?.awaitingReview.length ? ` Waiting for the operator's review: ${updated.awaitingReview.join(', ')}.` : '';
         await deps.flashes.redirect(ctx, `/partners/${partner.id}`, { notice: `Changes saved.${waiting}` });
       },
-      (problems) => show(ctx, 400, { values: { ...texts, redirectUris: formText(body.redirectUris) }, permissions: formList(body.permissions), errors: problems.fields }),
+      (problems) => {
+        const values = { ...texts, redirectUris: formText(body.redirectUris), optionalPermissions: formText(body.optionalPermissions) };
+        return show(ctx, 400, { values, permissions: formList(body.permissions), errors: problems.fields });
+      },
     );
   };
 }

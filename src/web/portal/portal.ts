@@ -31,6 +31,7 @@ export const partnerFormLabels = {
   termsUrl: 'terms URL',
   removeUrl: 'removal notice URL',
   accessNote: 'note to owners',
+  optionalPermissions: 'optional permissions',
 };
 
 /** The owner's own integration named in the path; anyone else's is not found. */
