@@ -157,7 +157,7 @@ export async function createServices(db: Knex, settings: Settings, logger: Logge
     clientAuthGuesses: guesses,
   });
   const partnerClients = new PartnerClientAuthenticator(db, secretVerifier, guesses);
-  metrics.observeEngine(provider, oauthRoutes.introspection);
+  metrics.observeEngine(provider, { token: oauthRoutes.token, introspection: oauthRoutes.introspection });
   metrics.watch({
     noticeBacklog: () => noticeBacklog(db),
     signingKeyAgeSeconds: async () => signingKeys.signingKeyAgeSeconds(),

@@ -65,6 +65,9 @@ export class Metrics {
   readonly #requests: Histogram<'method' | 'route' | 'status'>;
   readonly #tokensIssued: Counter<'grant_type'>;
   readonly #tokenErrors: Counter<'error'>;
+  /** Requests whose refusal an engine event already counted (keyed by the Node request, which every Koa context of a request shares). */
+  readonly #countedByEngine = new WeakSet<object>();
+  #enginePaths: { token: string; introspection: string } | undefined;
   readonly #introspections: Counter<'result'>;
   readonly #engineServerErrors: Counter<'route'>;
   readonly #apiAuthorizations: Counter<'credential' | 'outcome' | 'reason'>;
@@ -212,6 +215,21 @@ export class Metrics {
 
   observe(ctx: Context, status: number, seconds: number): void {
     this.#requests.observe({ method: ctx.method, route: routeLabel(ctx), status: String(status) }, seconds);
+    this.#countRefusedBeforeEngine(ctx, status);
+  }
+
+  /**
+   * A token or introspection request refused in front of the engine (a client
+   * secret in no shape this server issues, an unreadable body) raises no engine
+   * event, yet it is a refusal an operator alerts on: it is counted here from
+   * the answer, unless the engine already counted that request.
+   */
+  #countRefusedBeforeEngine(ctx: Context, status: number): void {
+    if (status < 400 || this.#countedByEngine.has(ctx.req) || !this.#enginePaths) return;
+    const error = (ctx.body as { error?: unknown } | undefined)?.error;
+    if (typeof error !== 'string') return;
+    if (ctx.path === this.#enginePaths.token) this.#tokenErrors.inc({ error: bounded(tokenErrors, error) });
+    if (ctx.path === this.#enginePaths.introspection) this.#introspections.inc({ result: 'error' });
   }
 
   /** A platform API authorization decision (set on the request by the API's authorize step). */
@@ -237,16 +255,23 @@ export class Metrics {
    * grant.success and grant.error events), introspection results (no event
    * says active or inactive, so the answer is read), and its server errors.
    */
-  observeEngine(provider: Provider, introspectionPath: string): void {
+  observeEngine(provider: Provider, paths: { token: string; introspection: string }): void {
+    this.#enginePaths = paths;
+    const introspectionPath = paths.introspection;
     provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
       this.#tokensIssued.inc({ grant_type: bounded(grantTypes, ctx.oidc.params?.grant_type) });
     });
-    provider.on('grant.error', (_ctx: KoaContextWithOIDC, error: { error?: string }) => {
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, error: { error?: string }) => {
+      this.#countedByEngine.add(ctx.req);
       this.#tokenErrors.inc({ error: bounded(tokenErrors, error.error) });
     });
-    provider.on('introspection.error', () => this.#introspections.inc({ result: 'error' }));
+    provider.on('introspection.error', (ctx: KoaContextWithOIDC) => {
+      this.#countedByEngine.add(ctx.req);
+      this.#introspections.inc({ result: 'error' });
+    });
     provider.on('server_error', (ctx: KoaContextWithOIDC) => {
       const route = bounded(['authorization', 'resume', 'token', 'introspection', 'revocation', 'jwks', 'discovery'] as const, ctx.oidc?.route);
+      this.#countedByEngine.add(ctx.req);
       this.#engineServerErrors.inc({ route });
       if (route === 'token') this.#tokenErrors.inc({ error: 'server_error' });
       if (route === 'introspection') this.#introspections.inc({ result: 'error' });

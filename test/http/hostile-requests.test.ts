@@ -11,6 +11,7 @@ import { createTestDatabase } from '../support/database.ts';
 import { accountKey, basic, keyEncryptionEnv, type IssuedKey } from '../support/credentials.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
 import { basicAuth } from '../support/basic.ts';
+import { newCredential } from '../../src/keys/credential-formats.ts';
 
 /**
  * A hostile round over every route the server has, read from its routers
@@ -427,7 +428,9 @@ describe('what the edge refuses is logged', () => {
   it('a 5xx that remains is logged once with its request id, beside its request line, and shows nothing inside', async () => {
     // The last test of the file: the server's database goes away under it.
     await logged.database.knex.destroy();
-    const answer = await send(logged.url, { name: 'a database gone', method: 'GET', path: '/v2/apps', headers: { authorization: 'Basic a2V5OnNlY3JldA==' } });
+    // A well-formed secret, so the key is looked up in the database rather than refused on its shape.
+    const authorization = basicAuth('key_probe', newCredential('apiKeySecret'));
+    const answer = await send(logged.url, { name: 'a database gone', method: 'GET', path: '/v2/apps', headers: { authorization } });
     expect(answer.status).toBeGreaterThanOrEqual(500);
     expect(internalDetail.filter((pattern) => pattern.test(answer.body))).toEqual([]);
     const requestId = answer.headers['x-request-id'];

@@ -67,10 +67,14 @@ async function seedEveryTable(db: Knex): Promise<void> {
   await db('notice_attempts').insert([oldNotice, keptNotice].map((id) => ({ notice_id: id, status_code: 200, latency_ms: 5, attempted_at: ago(31 * day) })));
   const record = (id: string, expiresAt: Date | null) => ({ kind: 'AccessToken', id, payload: '{}', expires_at: expiresAt });
   await db('oauth_records').insert([record(nextId('old_rec_'), ago(1000)), record(nextId('kept_rec_'), ahead(60_000)), record(nextId('kept_rec_forever_'), null)]);
+  const keptSession = nextId('kept_ses_');
   await db('web_sessions').insert([
     { id_hash: nextId('old_ses_'), account_id: accountId, expires_at: ago(1000) },
-    { id_hash: nextId('kept_ses_'), account_id: accountId, expires_at: ahead(60_000) },
+    { id_hash: keptSession, account_id: accountId, expires_at: ahead(60_000) },
   ]);
+  // Flashes hang on a session that stays, so only their own expiry removes them.
+  const flash = (id: string, expiresAt: Date) => ({ id, session_id: keptSession, page: '/dashboard', sealed: 'x', expires_at: expiresAt });
+  await db('page_flashes').insert([flash(nextId('old_flash_'), ago(1000)), flash(nextId('kept_flash_'), ahead(60_000))]);
   await db('used_proofs').insert([
     { id: nextId('old_prf_'), expires_at: ago(1000) },
     { id: nextId('kept_prf_'), expires_at: ahead(60_000) },
