@@ -139,9 +139,9 @@ export async function startPartner(options: PartnerOptions): Promise<RunningPart
         headers: { authorization: `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`, accept: 'application/json' },
       });
       if (response.ok) {
-        const body = (await response.json()) as { installations?: { appId: string; appName?: string }[] };
+        const body = (await response.json()) as { installations?: { app: { id: string; displayName: string } }[] };
         if (Array.isArray(body.installations)) {
-          return { source: 'appgrant', apps: body.installations.map((item) => ({ appId: item.appId, ...(item.appName ? { name: item.appName } : {}) })) };
+          return { source: 'appgrant', apps: body.installations.map((item) => ({ appId: item.app.id, name: item.app.displayName })) };
         }
       } else {
         await response.body?.cancel();
