@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { recordEvent, type Actor } from '../events/events.ts';
-import { partnerInput, publicColumns, type PartnerUrlRules, type PublicPartner } from './partners.ts';
+import { findPartner, partnerInput, publicColumns, recordPartnerEvent, type PartnerUrlRules, type PublicPartner } from './partners.ts';
 
 /** Each editable field and the column it is stored in. */
 const columns = {
@@ -125,6 +125,18 @@ export async function applyPendingChanges(trx: Knex.Transaction, partner: Public
   if (!Object.keys(pending).length) return [];
   await trx('partners').where({ id: partner.id }).update({ ...columnValues(pending), pending_changes: null, updated_at: trx.fn.now() });
   return Object.keys(pending);
+}
+
+/** An operator's approval: the integration may now be added to any owner's app, with the changes that waited for it. */
+export async function approvePartner(db: Knex, id: string): Promise<PublicPartner | undefined> {
+  return db.transaction(async (trx) => {
+    const [partner] = await trx('partners').where({ id, role: 'partner' }).whereNull('deleted_at').update({ approved: true, updated_at: trx.fn.now() }).returning(publicColumns);
+    if (!partner) return undefined;
+    // Changes that waited for review go into force with the approval.
+    const applied = await applyPendingChanges(trx, partner as PublicPartner);
+    await recordPartnerEvent(trx, 'partner.approved', partner as PublicPartner, applied.length ? { applied } : {});
+    return findPartner(trx, id);
+  });
 }
 
 /** Marks an integration deleted, once its authorizations have ended (src/oauth/storage/token-revocation.ts does both). */

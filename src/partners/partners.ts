@@ -5,7 +5,6 @@ import { newCredential } from '../keys/credential-formats.ts';
 import { recordEvent } from '../events/events.ts';
 import { enqueueNotices } from '../notices/outbox.ts';
 import type { SecretHasher } from './partner-secrets.ts';
-import { applyPendingChanges } from './partner-changes.ts';
 import { permissionChoice, permissionsOfLevel } from '../permissions/catalog.ts';
 import { checkRegisteredTargetUrl, OutboundRefusal, outboundPolicy } from '../outbound/targets.ts';
 
@@ -204,7 +203,7 @@ const operatorOnly = new Set<PartnerEventType>(['partner.approved', 'partner.sus
  * A change to a partner's registration, for the audit trail: made by the
  * account that registered it in the portal, otherwise by the operator.
  */
-async function recordPartnerEvent(
+export async function recordPartnerEvent(
   db: Knex,
   type: PartnerEventType,
   partner: Pick<PublicPartner, 'id' | 'name' | 'account_id'>,
@@ -321,18 +320,6 @@ export async function rotatePartnerSecret(
     if (partner) await recordPartnerEvent(trx, 'partner.secret_rotated', partner);
   });
   return { clientSecret, previousValidUntil };
-}
-
-/** An operator's approval: the integration may now be added to any owner's app. */
-export async function approvePartner(db: Knex, id: string): Promise<PublicPartner | undefined> {
-  return db.transaction(async (trx) => {
-    const [partner] = await trx('partners').where({ id, role: 'partner' }).whereNull('deleted_at').update({ approved: true, updated_at: trx.fn.now() }).returning(publicColumns);
-    if (!partner) return undefined;
-    // Changes that waited for review go into force with the approval.
-    const applied = await applyPendingChanges(trx, partner as PublicPartner);
-    await recordPartnerEvent(trx, 'partner.approved', partner as PublicPartner, applied.length ? { applied } : {});
-    return findPartner(trx, id);
-  });
 }
 
 /**
