@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { runCommand, UsageError } from '../../src/cli/commands.ts';
 import { createPartner } from '../../src/partners/partners.ts';
+import { basicAuth } from '../support/basic.ts';
 import { CookieBrowser, field, formAction } from '../support/browser.ts';
 import { box, call, expectUnauthorized, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { exchangeCode, introspect } from '../support/flow.ts';
@@ -198,7 +199,7 @@ describe('deleting', () => {
     expect(removals.map((event) => event.cause)).toEqual(['partner_deleted', 'partner_deleted']);
     await eventually(async () => receiver.received.filter((notice) => notice.body.includes('"cause":"partner_deleted"')).length === 2, 10_000, 'two removal notices');
     expect((await exchangeCode(server.url, partner, { code: 'whatever' })).status).toBe(401);
-    await expectUnauthorized(await call(server.url, 'GET', '/v2/partner/installations', { auth: `Basic ${Buffer.from(`${partner.id}:${partner.secret}`).toString('base64')}` }));
+    await expectUnauthorized(await call(server.url, 'GET', '/v2/partner/installations', { auth: basicAuth(partner.id, partner.secret) }));
     expect((await partner.browser.get(`/partners/${partner.id}`)).status).toBe(404);
     expect(await operator(['partner', 'list'])).not.toMatchObject({ partners: expect.arrayContaining([expect.objectContaining({ client_id: partner.id })]) });
     await expect(operator(['partner', 'delete', partner.id])).rejects.toThrow(/no partner/);
