@@ -8,7 +8,13 @@ import { loadSettings, SettingsError } from '../../src/config/settings.ts';
  */
 
 const key = 'k1:0123456789abcdef0123456789abcdef';
-const production = { NODE_ENV: 'production', ISSUER: 'https://auth.example', KEY_ENCRYPTION_KEYS: key, METRICS_TOKEN: 'a-metrics-token-long-enough' };
+const production = {
+  NODE_ENV: 'production',
+  ISSUER: 'https://auth.example',
+  KEY_ENCRYPTION_KEYS: key,
+  METRICS_TOKEN: 'a-metrics-token-long-enough',
+  COOKIE_KEYS: 'a-cookie-signing-key-of-at-least-32-characters',
+};
 
 describe('defaults', () => {
   it('serve a development machine with nothing set', () => {
@@ -81,6 +87,7 @@ describe('production', () => {
     ['ISSUER', /ISSUER: required in production/],
     ['KEY_ENCRYPTION_KEYS', /KEY_ENCRYPTION_KEYS: required in production/],
     ['METRICS_TOKEN', /METRICS_TOKEN or METRICS_PORT/],
+    ['COOKIE_KEYS', /COOKIE_KEYS: required in production/],
   ])('refuses to start without %s', (name, message) => {
     const { [name as keyof typeof production]: _left, ...rest } = production;
     expect(() => loadSettings(rest)).toThrow(message);
