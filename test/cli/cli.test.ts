@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
-import { cleanEnv, repositoryRoot, runCli, type CliResult } from '../support/cli.ts';
+import { testDatabaseKind } from '../support/database.ts';
+import { cleanEnv, newCliStore, repositoryRoot, runCli, type CliResult, type CliStore } from '../support/cli.ts';
 import { basicAuth } from '../support/basic.ts';
 
 /**
@@ -19,35 +19,17 @@ const root = repositoryRoot;
 const serverPath = join(root, 'src', 'server', 'main.ts');
 const onPglite = testDatabaseKind === 'pglite';
 
-interface Store {
-  dataDir: string;
-  env: Record<string, string>;
-  cleanup(): Promise<void>;
-}
 
-async function newStore(): Promise<Store> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'appgrant-cli-'));
-  const postgres = onPglite ? undefined : await createPostgresDatabase();
-  return {
-    dataDir,
-    env: { DATA_DIR: dataDir, ...(postgres ? { DATABASE_URL: postgres.url } : {}) },
-    cleanup: async () => {
-      await postgres?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function childEnv(store: Store, extra: Record<string, string>): NodeJS.ProcessEnv {
+function childEnv(store: CliStore, extra: Record<string, string>): NodeJS.ProcessEnv {
   return cleanEnv({ ...store.env, ...extra });
 }
 
-function cli(store: Store, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+function cli(store: CliStore, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
   return runCli(args, { ...store.env, ...extraEnv });
 }
 
 /** Runs a command that must succeed and returns its JSON output. */
-async function cliJson<T = Record<string, unknown>>(store: Store, args: string[], extraEnv: Record<string, string> = {}): Promise<T> {
+async function cliJson<T = Record<string, unknown>>(store: CliStore, args: string[], extraEnv: Record<string, string> = {}): Promise<T> {
   const result = await cli(store, args, extraEnv);
   expect(result.code, `appgrant ${args.join(' ')} failed: ${result.stderr}`).toBe(0);
   expect(result.stderr).toBe('');
@@ -55,7 +37,7 @@ async function cliJson<T = Record<string, unknown>>(store: Store, args: string[]
 }
 
 /** A command that must be refused as a usage / validation error, with nothing on stdout. */
-async function expectUsageError(store: Store, args: string[], message: RegExp, extraEnv: Record<string, string> = {}): Promise<CliResult> {
+async function expectUsageError(store: CliStore, args: string[], message: RegExp, extraEnv: Record<string, string> = {}): Promise<CliResult> {
   const result = await cli(store, args, extraEnv);
   expect(result.code, `appgrant ${args.join(' ')}: ${result.stdout}${result.stderr}`).toBe(2);
   expect(result.stdout).toBe('');
@@ -74,7 +56,7 @@ interface ServerProcess {
 
 const runningServers = new Set<ChildProcess>();
 
-function startServerProcess(store: Store, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+function startServerProcess(store: CliStore, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [serverPath], {
     cwd: root,
     env: childEnv(store, { LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...extraEnv }),
@@ -174,7 +156,7 @@ interface PartnerJson {
   remove_url: string | null;
 }
 
-const partnerIds = async (store: Store) =>
+const partnerIds = async (store: CliStore) =>
   (await cliJson<{ partners: PartnerJson[] }>(store, ['partner', 'list'])).partners.map((partner) => partner.client_id);
 
 const acmeArgs = [
@@ -188,15 +170,15 @@ const acmeArgs = [
 
 /** A migrated database with one owner (two apps) and the Acme partner, all made by the CLI. */
 interface World {
-  store: Store;
+  store: CliStore;
   owner: { id: string; email: string };
   acme: PartnerJson;
 }
 
-const stores: Store[] = [];
+const stores: CliStore[] = [];
 
-async function freshStore(): Promise<Store> {
-  const store = await newStore();
+async function freshStore(): Promise<CliStore> {
+  const store = await newCliStore('cli');
   stores.push(store);
   return store;
 }
@@ -291,7 +273,7 @@ describe('appgrant CLI', () => {
   });
 
   describe('refuses what is wrong with exit code 2', () => {
-    let store: Store;
+    let store: CliStore;
 
     beforeAll(async () => {
       ({ store } = await sharedWorld());
@@ -367,7 +349,7 @@ describe('appgrant CLI', () => {
   });
 
   describe('with the server running', () => {
-    let store: Store;
+    let store: CliStore;
     let owner: World['owner'];
     let acme: PartnerJson;
     let server: ServerProcess | undefined;
@@ -474,7 +456,7 @@ describe('appgrant CLI', () => {
   });
 
   describe('after the server stopped', () => {
-    let store: Store;
+    let store: CliStore;
     let owner: World['owner'];
     let acme: PartnerJson;
     /** Made through a running server (over its control socket on PGlite), which then stopped. */

@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { field, linkTo } from '../support/browser.ts';
-import { runCli } from '../support/cli.ts';
+import { newCliStore, runCli } from '../support/cli.ts';
 import { appKey, basic, call, expectForbidden, expectUnauthorized, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
-import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
 import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -202,13 +198,9 @@ describe('naming permissions in the CLI', () => {
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'appgrant-key-bounds-'));
-    const postgres = testDatabaseKind === 'postgres' ? await createPostgresDatabase() : undefined;
-    env = { DATA_DIR: dataDir, ...(postgres ? { DATABASE_URL: postgres.url } : {}), ...keyEncryptionEnv };
-    cleanup = async () => {
-      await postgres?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    };
+    const store = await newCliStore('key-bounds');
+    env = { ...store.env, ...keyEncryptionEnv };
+    cleanup = store.cleanup;
     expect((await runCli(['migrate'], env)).code).toBe(0);
   }, 300_000);
 

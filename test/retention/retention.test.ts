@@ -1,13 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../../src/config/settings.ts';
 import { migrateToLatest, openDatabase, type Database, type Knex } from '../../src/db/database.ts';
 import { retentionRules } from '../../src/retention/rules.ts';
 import { sweepOptionsFrom, sweepRetention, type SweepOptions } from '../../src/retention/sweep.ts';
-import { createPostgresDatabase, createTestDatabase, testDatabaseKind } from '../support/database.ts';
-import { runCli } from '../support/cli.ts';
+import { createTestDatabase } from '../support/database.ts';
+import { newCliStore, runCli, type CliStore } from '../support/cli.ts';
 import { startTestServer, testSettings } from '../support/server.ts';
 
 const day = 86_400_000;
@@ -180,23 +177,16 @@ describe('the server', () => {
 });
 
 /** A database the CLI can open by itself: a data folder (PGlite) or a PostgreSQL database, seeded and closed again. */
-async function seededStore(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'appgrant-sweep-'));
-  const postgres = testDatabaseKind === 'postgres' ? await createPostgresDatabase() : undefined;
-  const database = await openDatabase({ dataDir, databaseUrl: postgres?.url });
+async function seededStore(): Promise<CliStore> {
+  const store = await newCliStore('sweep');
+  const database = await openDatabase({ dataDir: store.dataDir, databaseUrl: store.env.DATABASE_URL });
   try {
     await migrateToLatest(database.knex);
     await seedEveryTable(database.knex);
   } finally {
     await database.close();
   }
-  return {
-    env: { DATA_DIR: dataDir, ...(postgres ? { DATABASE_URL: postgres.url } : {}) },
-    cleanup: async () => {
-      await postgres?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  return store;
 }
 
 describe('appgrant sweep', () => {

@@ -1,11 +1,35 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createPostgresDatabase, testDatabaseKind } from './database.ts';
 
 /** The repository's root, where `node bin/appgrant.js` runs from. */
 export const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const cliPath = join(repositoryRoot, 'bin', 'appgrant.js');
+
+/** A database the CLI opens by itself, as an operator's does: a data folder (PGlite) or, in the PostgreSQL project, a database of its own. */
+export interface CliStore {
+  dataDir: string;
+  /** DATA_DIR, and DATABASE_URL in the PostgreSQL project. */
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+/** A new, empty store for the CLI (not migrated), named after what uses it. */
+export async function newCliStore(name: string): Promise<CliStore> {
+  const dataDir = await mkdtemp(join(tmpdir(), `appgrant-${name}-`));
+  const postgres = testDatabaseKind === 'postgres' ? await createPostgresDatabase() : undefined;
+  return {
+    dataDir,
+    env: { DATA_DIR: dataDir, ...(postgres ? { DATABASE_URL: postgres.url } : {}) },
+    cleanup: async () => {
+      await postgres?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 export interface CliResult {
   code: number | null;

@@ -1,10 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieBrowser, field, formAction, text } from '../support/browser.ts';
-import { runCli } from '../support/cli.ts';
-import { createPostgresDatabase, testDatabaseKind } from '../support/database.ts';
+import { newCliStore, runCli } from '../support/cli.ts';
 import { authorizeThroughPages, followable, walkAuthorization } from '../support/flow.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -116,13 +112,9 @@ describe('the password policy', () => {
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'appgrant-password-policy-'));
-    const postgres = testDatabaseKind === 'postgres' ? await createPostgresDatabase() : undefined;
-    env = { DATA_DIR: dataDir, ...(postgres ? { DATABASE_URL: postgres.url } : {}) };
-    cleanup = async () => {
-      await postgres?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    };
+    const store = await newCliStore('password-policy');
+    env = { ...store.env };
+    cleanup = store.cleanup;
     expect((await runCli(['migrate'], env)).code).toBe(0);
   }, 300_000);
 
