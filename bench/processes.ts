@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,26 @@ import { join } from 'node:path';
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** A port nobody listens on right now: bind port 0, read it, release it. */
+/**
+ * The settings every appgrant server the bench starts runs with: as `npm
+ * start` runs it, on loopback at `port`, on the bench's database, with a
+ * fresh key-encryption key, no demo data and quiet logs (`info` would add a
+ * log line per request). `NODE_ENV=development`, as production insists on an
+ * https issuer.
+ */
+export function appgrantServerEnv(port: number, databaseUrl: string): Record<string, string> {
+  return {
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ISSUER: `http://127.0.0.1:${port}`,
+    DATABASE_URL: databaseUrl,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: 'warn',
+    KEY_ENCRYPTION_KEYS: `bench1:${randomBytes(32).toString('base64url')}`,
+  };
+}
+
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const probe = createServer();

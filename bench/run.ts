@@ -23,7 +23,6 @@
  * PgBouncer in transaction mode the bench starts, measured side by side with
  * the direct ones).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +38,7 @@ import { createBenchDatabase, type BenchDatabase } from './database.ts';
 import { DpopKey } from './dpop.ts';
 import { authorizeAsOwner, basicAuthorization, CookieBrowser, exchangeCode, field, refreshBody } from './flow-client.ts';
 import type { Measurement, Target } from './load.ts';
-import { freePort, killAllChildren, repoRoot, startChild, stopAllChildren, type Child } from './processes.ts';
+import { appgrantServerEnv, freePort, killAllChildren, repoRoot, startChild, stopAllChildren, type Child } from './processes.ts';
 import { describeCensus, queryCensus } from './query-census.ts';
 import { checksTable, evaluate, machineInfo, measurementsTable, problemsOf } from './report.ts';
 import {
@@ -189,14 +188,7 @@ async function main(): Promise<number> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const serverEnv: Record<string, string> = {
-    NODE_ENV: 'development',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    ISSUER: base,
-    DATABASE_URL: benchDatabase.url,
-    SEED_DEMO: 'false',
-    LOG_LEVEL: 'warn',
-    KEY_ENCRYPTION_KEYS: `bench1:${randomBytes(32).toString('base64url')}`,
+    ...appgrantServerEnv(port, benchDatabase.url),
     // The login scenario measures argon2id throughput: one owner logging in from one
     // address as fast as it can, far past what the login throttle and the
     // verification budget let a real client do.

@@ -11,7 +11,6 @@
  * PostgreSQL backends (where parsing and planning happen).
  */
 import { loadavg } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { loadSettings } from '../src/config/settings.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { SecretBox } from '../src/keys/secret-box.ts';
@@ -19,7 +18,7 @@ import { loadKeyEncryptionKeys } from '../src/keys/server-keys.ts';
 import { CpuMeter } from './cpu.ts';
 import { createBenchDatabase, type BenchDatabase } from './database.ts';
 import { authorizeAsOwner, basicAuthorization, exchangeCode } from './flow-client.ts';
-import { freePort, startChild, stopAllChildren, type Child } from './processes.ts';
+import { appgrantServerEnv, freePort, startChild, stopAllChildren, type Child } from './processes.ts';
 import { redirectUri, seed } from './seed.ts';
 
 const rounds = Number(process.argv[2] ?? 8);
@@ -43,14 +42,7 @@ async function contender(mode: Contender['mode']): Promise<Contender> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = {
-    NODE_ENV: 'development',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    ISSUER: base,
-    DATABASE_URL: benchDatabase.url,
-    SEED_DEMO: 'false',
-    LOG_LEVEL: 'warn',
-    KEY_ENCRYPTION_KEYS: `bench1:${randomBytes(32).toString('base64url')}`,
+    ...appgrantServerEnv(port, benchDatabase.url),
     DATABASE_NAMED_STATEMENTS: String(mode === 'named'),
   };
   const child = await startChild({ name: `appgrant ${mode}`, script: 'bin/appgrant-server', env, readyUrl: `${base}/readyz` });
