@@ -217,22 +217,13 @@ export async function revokeKeysOfAuthorizations(trx: Knex.Transaction, authoriz
 const appColumns = ['id', 'account_id', 'display_name', 'settings', 'metadata', 'created_at'] as const;
 
 /**
- * A usable key: not revoked, and not minted by a partner the operator has
- * suspended (a key created with a partner's token is that partner's
- * credential, and stops with its tokens).
+ * Every API request reads its key: a PL/pgSQL function (migration
+ * 20261208000001_hot_read_functions) whose plan PostgreSQL keeps even when
+ * the call goes unnamed. A usable key is not revoked and not minted by a
+ * partner the operator has suspended (a key created with a partner's token
+ * is that partner's credential, and stops with its tokens).
  */
-const usableKey = `k.id = $1 and k.revoked_at is null
-  and not exists (select 1 from authorizations ka join partners kp on kp.id = ka.partner_id
-                  where ka.id = k.authorization_id and kp.suspended_at is not null)`;
-
-// Every API request reads its key: prepared statements (see statements.ts).
-const liveKey = statement('api_key_live', `select k.* from api_keys k where ${usableKey}`);
-const liveKeyWithApp = statement(
-  'api_key_live_with_app',
-  `select k.*, ${appColumns.map((column) => `a.${column} as named_app_${column}`).join(', ')}
-   from api_keys k left join apps a on a.id = $2
-   where ${usableKey}`,
-);
+const liveKey = statement('api_key_live', 'select * from appgrant_live_key_read($1, $2)');
 
 /**
  * A live (not revoked) key with its sealed secret, for checking credentials;
@@ -240,15 +231,11 @@ const liveKeyWithApp = statement(
  * the same round trip, since the next step needs it.
  */
 export async function findLiveKey(db: Knex, id: string, appId?: string): Promise<{ key: ApiKeyRow; app?: App | null } | undefined> {
-  if (appId === undefined) {
-    const [key] = await runStatement(db, liveKey, [id]);
-    return key ? { key: key as unknown as ApiKeyRow } : undefined;
-  }
-  const [row] = await runStatement(db, liveKeyWithApp, [id, appId]);
+  const [row] = await runStatement(db, liveKey, [id, appId ?? null]);
   if (!row) return undefined;
   const app = Object.fromEntries(appColumns.map((column) => [column, row[`named_app_${column}`]])) as unknown as App;
   for (const column of appColumns) delete row[`named_app_${column}`];
-  return { key: row as unknown as ApiKeyRow, app: app.id ? app : null };
+  return appId === undefined ? { key: row as unknown as ApiKeyRow } : { key: row as unknown as ApiKeyRow, app: app.id ? app : null };
 }
 
 export async function listAppKeys(db: Knex, appId: string): Promise<PublicApiKey[]> {

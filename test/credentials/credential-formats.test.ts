@@ -19,8 +19,8 @@ let owner: Awaited<ReturnType<TestServer['createOwner']>>;
 let partner: { id: string; secret: string };
 let tokens: { access_token: string; refresh_token: string };
 
-/** Statements that read or count credentials: what a malformed value must not cost. */
-const credentialTables = /\b(oauth_records|api_keys|partners|rate_limits)\b/;
+/** Statements that read or count credentials (the tables, or the hot-path functions reading them): what a malformed value must not cost. */
+const credentialTables = /\b(oauth_records|api_keys|partners|rate_limits|appgrant_\w+_read)\b/;
 
 /** The credential statements the server runs while `send` is in flight. */
 async function credentialReadsDuring(send: () => Promise<Response>): Promise<{ response: Response; reads: string[] }> {
@@ -86,7 +86,7 @@ describe('what the server issues', () => {
     const { response, reads } = await credentialReadsDuring(() => exchangeCode(server.url, partner, { code: withWrongChecksum(code) }));
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toBe('invalid_grant');
-    expect(reads.filter((sql) => sql.includes('oauth_records'))).toEqual([]);
+    expect(reads.filter((sql) => /oauth_records|appgrant_token_request_read/.test(sql))).toEqual([]);
     // The code itself was not spent by the malformed attempt.
     expect((await exchangeCode(server.url, partner, { code })).status).toBe(200);
   });
@@ -135,7 +135,7 @@ describe('a wrong checksum is refused before any database read', () => {
     const { response, reads } = await credentialReadsDuring(() => tokenRequest({ grant_type: 'refresh_token', refresh_token: withWrongChecksum(tokens.refresh_token) }));
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toBe('invalid_grant');
-    expect(reads.filter((sql) => sql.includes('oauth_records'))).toEqual([]);
+    expect(reads.filter((sql) => /oauth_records|appgrant_token_request_read/.test(sql))).toEqual([]);
     expect((await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status).toBe(200);
   });
 });

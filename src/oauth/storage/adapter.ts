@@ -5,7 +5,7 @@ import { clientMetadataOf } from '../client-metadata.ts';
 import type { Settings } from '../../config/settings.ts';
 import { revokeGrant } from './grant-revocation.ts';
 import { forgetRequestReads, type ReadKind } from './request-reads.ts';
-import { liveRecord, partnerReads, recordReadsOf, type StoredRecord } from './read-ahead.ts';
+import { partnerReads, recordReadsOf, type StoredRecord } from './read-ahead.ts';
 import { runStatement, statement } from '../../db/statements.ts';
 import { isFirstUse } from '../../credentials/used-proofs.ts';
 import { lookupFor, mayNameRecord, restoredPayload, storedIdLookup, storedPayload, type RecordIds } from './record-ids.ts';
@@ -17,6 +17,9 @@ function payloadOf(record: StoredRecord, restore: (stored: AdapterPayload) => Ad
   const restored = restore(payload);
   return consumedAt ? { ...restored, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : restored;
 }
+
+/** SQL: the record under `alias` has not expired. */
+const liveRecord = (alias: string) => `(${alias}.expires_at is null or ${alias}.expires_at > now())`;
 
 // The three statements every token request makes, prepared (see statements.ts).
 const upsertRecord = statement(

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { ReadKind } from './request-reads.ts';
-import { runStatement, type Row, type Statement } from '../../db/statements.ts';
+import { runStatement, statement, type Row, type Statement } from '../../db/statements.ts';
 import { partnerRowColumns, type PartnerRow } from '../../partners/partners.ts';
 import type { App } from '../../apps/apps.ts';
 import type { AdapterPayload } from 'oidc-provider';
-import { lookupFor, mayNameRecord, restoredPayload, storedIdLookup, type RecordIds, type StoredIdLookup } from './record-ids.ts';
+import { mayNameRecord, restoredPayload, type RecordIds } from './record-ids.ts';
 
 /**
  * The engine reads what a token request needs one row at a time: the
@@ -46,12 +46,6 @@ interface LiveAuthorization {
 /** The live authorization of a grant, by grant id, as the current request read it. */
 export const liveAuthorizationReads = new ReadKind<LiveAuthorization | undefined>('live-authorization');
 
-/** SQL: the record under `alias` has not expired. */
-export const liveRecord = (alias: string) => `(${alias}.expires_at is null or ${alias}.expires_at > now())`;
-
-const partnerColumns = (alias: string, prefix: string) => partnerRowColumns.map((column) => `${alias}.${column} as ${prefix}${column}`).join(', ');
-const recordColumns = (alias: string, prefix: string) => `${alias}.payload as ${prefix}payload, ${alias}.consumed_at as ${prefix}consumed_at`;
-
 function partnerFrom(row: Row, prefix: string): PartnerRow | undefined {
   if (row[`${prefix}id`] == null) return undefined;
   return Object.fromEntries(partnerRowColumns.map((column) => [column, row[`${prefix}${column}`]])) as unknown as PartnerRow;
@@ -70,21 +64,8 @@ async function firstRow(db: Knex, query: Statement, values: unknown[]): Promise<
 /** The two grants that present a single-use token: a code, or a refresh token. */
 export type GrantingKind = 'AuthorizationCode' | 'RefreshToken';
 
-const tokenRequestRead = (name: string, kind: GrantingKind) =>
-  storedIdLookup(name, (id) => `
-  select ${partnerColumns('p', 'client_')}, ${recordColumns('t', 'token_')}, ${recordColumns('g', 'grant_')},
-         acc.id as account_id, a.app_id as authorization_app_id, a.account_id as authorization_account_id
-  from (select 1) as request
-  left join partners p on p.id = $1
-  left join oauth_records t on t.kind = '${kind}' and t.id ${id('$2')} and ${liveRecord('t')}
-  left join oauth_records g on g.kind = 'Grant' and g.id = t.grant_id and ${liveRecord('g')}
-  left join accounts acc on acc.id = t.payload->>'accountId'
-  left join authorizations a on a.grant_id = t.grant_id and a.revoked_at is null
-  limit 1`);
-const tokenRequestReads: Record<GrantingKind, StoredIdLookup> = {
-  AuthorizationCode: tokenRequestRead('read_ahead_code_exchange', 'AuthorizationCode'),
-  RefreshToken: tokenRequestRead('read_ahead_refresh', 'RefreshToken'),
-};
+// The joins are PL/pgSQL functions (migration 20261208000001_hot_read_functions): their plans are kept even when the call goes unnamed.
+const tokenRequestRead = statement('read_ahead_token_request', 'select * from appgrant_token_request_read($1, $2, $3)');
 
 /**
  * authorization_code or refresh_token at the token endpoint: the client, the
@@ -92,8 +73,7 @@ const tokenRequestReads: Record<GrantingKind, StoredIdLookup> = {
  */
 export async function readAheadTokenRequest(db: Knex, ids: RecordIds, clientId: string, kind: GrantingKind, value: string): Promise<void> {
   if (!mayNameRecord(kind, value)) return;
-  const read = lookupFor(tokenRequestReads[kind], ids.lookupIds(kind, value));
-  const row = await firstRow(db, read.statement, [clientId, read.ids]);
+  const row = await firstRow(db, tokenRequestRead, [kind, clientId, ids.lookupIds(kind, value)]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
   const record = recordFrom(row, 'token_', kind, value);
@@ -109,20 +89,7 @@ export async function readAheadTokenRequest(db: Knex, ids: RecordIds, clientId: 
   if (accountId) accountReads.remember(accountId, row.account_id != null);
 }
 
-const introspectionRead = (kind: string) =>
-  storedIdLookup(
-    `read_ahead_introspection_${kind}`,
-    (id) => `
-  select ${partnerColumns('p', 'client_')}, ${recordColumns('t', 'token_')}, ${recordColumns('g', 'grant_')},
-         ${partnerColumns('tp', 'token_client_')}
-  from (select 1) as request
-  left join partners p on p.id = $1
-  left join oauth_records t on t.kind = '${kind}' and t.id ${id('$2')} and ${liveRecord('t')}
-  left join oauth_records g on g.kind = 'Grant' and g.id = t.grant_id and ${liveRecord('g')}
-  left join partners tp on tp.id = t.payload->>'clientId'
-  limit 1`,
-  );
-const introspectionReads = new Map(['AccessToken', 'RefreshToken'].map((kind) => [kind, introspectionRead(kind)]));
+const introspectionRead = statement('read_ahead_introspection', 'select * from appgrant_introspection_read($1, $2, $3)');
 
 /**
  * Introspection: the calling client, the token (of the kind the engine
@@ -131,8 +98,7 @@ const introspectionReads = new Map(['AccessToken', 'RefreshToken'].map((kind) =>
 export async function readAheadIntrospection(db: Knex, ids: RecordIds, clientId: string, token: string, hint: string | null): Promise<void> {
   const kind = hint === 'refresh_token' || hint === 'urn:ietf:params:oauth:token-type:refresh_token' ? 'RefreshToken' : 'AccessToken';
   if (!mayNameRecord(kind, token)) return;
-  const read = lookupFor(introspectionReads.get(kind)!, ids.lookupIds(kind, token));
-  const row = await firstRow(db, read.statement, [clientId, read.ids]);
+  const row = await firstRow(db, introspectionRead, [kind, clientId, ids.lookupIds(kind, token)]);
   if (!row) return;
   partnerReads.remember(clientId, partnerFrom(row, 'client_'));
   const tokenRecord = recordFrom(row, 'token_', kind, token);
@@ -151,17 +117,7 @@ export interface BearerAuthorization {
   app: App;
 }
 
-const bearerRead = storedIdLookup('read_ahead_bearer', (id) => `
-  select ${recordColumns('t', 'token_')}, a.id as authorization_id, a.permissions as authorization_permissions,
-         p.suspended_at as partner_suspended_at, apps.id as app_id, apps.account_id as app_account_id, apps.display_name as app_display_name,
-         apps.settings as app_settings, apps.metadata as app_metadata, apps.created_at as app_created_at
-  from oauth_records t
-  left join authorizations a on a.grant_id = t.grant_id and a.revoked_at is null
-    and exists (select 1 from oauth_records g where g.kind = 'Grant' and g.id = a.grant_id and ${liveRecord('g')})
-  left join partners p on p.id = a.partner_id
-  left join apps on apps.id = a.app_id
-  where t.kind = 'AccessToken' and t.id ${id('$1')} and ${liveRecord('t')}
-  limit 1`);
+const bearerRead = statement('read_ahead_bearer', 'select * from appgrant_bearer_read($1)');
 
 /**
  * An access token presented to the API: its record (left for the engine's
@@ -172,8 +128,7 @@ const bearerRead = storedIdLookup('read_ahead_bearer', (id) => `
  */
 export async function readAheadBearer(db: Knex, ids: RecordIds, token: string): Promise<BearerAuthorization | undefined> {
   if (!mayNameRecord('AccessToken', token)) return undefined;
-  const read = lookupFor(bearerRead, ids.lookupIds('AccessToken', token));
-  const row = await firstRow(db, read.statement, [read.ids]);
+  const row = await firstRow(db, bearerRead, [ids.lookupIds('AccessToken', token)]);
   recordReadsOf('AccessToken').remember(token, row && recordFrom(row, 'token_', 'AccessToken', token));
   if (!row?.authorization_id || !row.app_id) return undefined;
   return {

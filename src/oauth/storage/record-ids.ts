@@ -96,8 +96,9 @@ export function restoredPayload(kind: string, id: string, stored: AdapterPayload
  * `= any($n::text[])` for several (during a key rotation). PostgreSQL plans a
  * prepared `= any(…)` for an array of unknown length, finds that plan dearer
  * than one made for the actual one-element array, and so plans the statement
- * again on every execution (up to a few tenths of a millisecond for the
- * read-ahead joins); equality on the primary key is planned once.
+ * again on every execution; equality on the primary key is planned once.
+ * (The read-ahead joins take the array into a PL/pgSQL function that
+ * always uses its generic plan: see read-ahead.ts.)
  */
 export interface StoredIdLookup {
   one: Statement;
