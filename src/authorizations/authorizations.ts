@@ -203,11 +203,6 @@ export async function* allInstallationsOfPartner(db: Knex, partnerId: string, pa
   }
 }
 
-/** Notes that a refresh token of this grant was exchanged; a failed write only costs the timestamp. */
-export async function markGrantRefreshed(db: Knex, grantId: string): Promise<void> {
-  await live(db).where({ grant_id: grantId }).update({ last_refreshed_at: db.fn.now() });
-}
-
 /** Sets what an authorization declined (or was never granted), in the caller's transaction. */
 export async function addDeclinedPermissions(trx: Knex.Transaction, id: string, declined: string[]): Promise<void> {
   await trx('authorizations').where({ id }).update({ declined_permissions: JSON.stringify([...new Set(declined)]) });

@@ -2,7 +2,6 @@ import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Knex } from 'knex';
 import { responseModes } from './metadata.ts';
-import { markGrantRefreshed } from '../authorizations/authorizations.ts';
 import { partnerPropertiesOf } from './client-metadata.ts';
 import { containsNul } from '../http/nul-bytes.ts';
 import { readRequestBody } from '../http/request-body.ts';
@@ -193,19 +192,4 @@ export async function explainSuspension(ctx: Context, next: Next): Promise<void>
   const { oidc } = ctx as unknown as KoaContextWithOIDC;
   if (oidc?.route !== 'token' || ctx.status !== 400 || !oidc.client || !partnerPropertiesOf(oidc.client).suspended) return;
   ctx.body = { error: 'unauthorized_client', error_description: 'the integration is suspended by the platform' };
-}
-
-/**
- * A refresh token exchanged is noted on its authorization, for the partner's
- * list of installations: in the background, after the answer is decided, so
- * the exchange never waits on it and a failed write costs only the timestamp.
- */
-export function noteRefreshes(db: Knex, logger: { warn(object: object, message: string): void }) {
-  return async function noteRefresh(ctx: Context, next: Next): Promise<void> {
-    await next();
-    const { oidc } = ctx as unknown as KoaContextWithOIDC;
-    if (oidc?.route !== 'token' || ctx.status !== 200 || oidc.params?.grant_type !== 'refresh_token') return;
-    const grantId = oidc.entities.AccessToken?.grantId;
-    if (grantId) markGrantRefreshed(db, grantId).catch((error: unknown) => logger.warn({ err: error }, 'last refresh not recorded'));
-  };
 }

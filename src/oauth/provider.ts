@@ -16,7 +16,7 @@ import { permissionsOfLevel } from '../permissions/catalog.ts';
 import { renderProblem } from '../http/boundary.ts';
 import { PageProblem, unavailable } from '../http/problems.ts';
 import { databaseRetryAfterSeconds } from '../db/unavailable.ts';
-import { addAppIdToTokenResponse, explainSuspension, normalizeEngineRequests, noteRefreshes } from './engine-requests.ts';
+import { addAppIdToTokenResponse, explainSuspension, normalizeEngineRequests } from './engine-requests.ts';
 import { advertiseWhatWorks } from './metadata.ts';
 import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 import { replaceTokenValues } from './engine-internals.ts';
@@ -277,7 +277,6 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
   provider.use(normalizeEngineRequests(provider, db, deps.recordIds, oauthRoutes));
   provider.use(addAppIdToTokenResponse);
   provider.use(explainSuspension);
-  provider.use(noteRefreshes(db, logger));
   // A partner may be granted app-level permissions only (see partners.ts).
   provider.use(advertiseWhatWorks({ scopes: permissionsOfLevel('app'), grantTypes: partnerGrantTypes(settings) }));
   provider.on('server_error', logServerError(logger));

@@ -37,6 +37,16 @@ const consumeRecord = storedIdLookup(
   'oauth_record_consume',
   (id) => `update oauth_records set consumed_at = now() where kind = $1 and id ${id('$2')} and consumed_at is null returning grant_id`,
 );
+// A refresh token used is noted on its live authorization (the partner's list of installations), in the same statement.
+const consumeRefreshToken = storedIdLookup(
+  'oauth_record_consume_refresh',
+  (id) => `with consumed as (
+     update oauth_records set consumed_at = now() where kind = $1 and id ${id('$2')} and consumed_at is null returning grant_id
+   ), noted as (
+     update authorizations set last_refreshed_at = now() where grant_id in (select grant_id from consumed) and revoked_at is null
+   )
+   select grant_id from consumed`,
+);
 
 /**
  * oidc-provider keeps every model (sessions, interactions, grants, codes,
@@ -136,7 +146,7 @@ class RecordAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     this.#reads.forget(id);
     const storedIds = this.#ids.lookupIds(this.#kind, id);
-    const consume = lookupFor(consumeRecord, storedIds);
+    const consume = lookupFor(this.#kind === 'RefreshToken' ? consumeRefreshToken : consumeRecord, storedIds);
     const consumed = await runStatement(this.#db, consume.statement, [this.#kind, consume.ids]);
     if (consumed.length === 1) return;
     const firstUse = await this.#usedWithinGrace(storedIds);
