@@ -17,6 +17,7 @@ import { renderProblem } from '../http/boundary.ts';
 import { PageProblem, unavailable } from '../http/problems.ts';
 import { databaseRetryAfterSeconds } from '../db/unavailable.ts';
 import { addAppIdToTokenResponse, explainSuspension, normalizeEngineRequests } from './engine-requests.ts';
+import { writeIssuedTokensTogether } from './storage/issued-tokens.ts';
 import { advertiseWhatWorks } from './metadata.ts';
 import { dpopSigningAlgorithms } from '../credentials/dpop.ts';
 import { replaceTokenValues } from './engine-internals.ts';
@@ -275,6 +276,7 @@ export function createOAuthProvider(deps: OAuthDependencies): Provider {
     AuthorizationCode: () => newCredential('authorizationCode'),
   });
   provider.use(normalizeEngineRequests(provider, db, deps.recordIds, oauthRoutes));
+  provider.use(writeIssuedTokensTogether(db, oauthRoutes.token));
   provider.use(addAppIdToTokenResponse);
   provider.use(explainSuspension);
   // A partner may be granted app-level permissions only (see partners.ts).

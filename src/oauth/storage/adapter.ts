@@ -10,6 +10,7 @@ import { runStatement, statement } from '../../db/statements.ts';
 import { isFirstUse } from '../../credentials/used-proofs.ts';
 import { lookupFor, mayNameRecord, restoredPayload, storedIdLookup, storedPayload, type RecordIds } from './record-ids.ts';
 import { firstUseWithinGrace, isRefreshGrant, rememberRetry } from './refresh-reuse.ts';
+import { holdIssuedToken, type RecordRow } from './issued-tokens.ts';
 
 /** The payload the engine expects, with `consumed` (seconds) when the record was used. */
 function payloadOf(record: StoredRecord, restore: (stored: AdapterPayload) => AdapterPayload): AdapterPayload {
@@ -88,16 +89,19 @@ class RecordAdapter implements Adapter {
     const [storedId, ...olderIds] = this.#ids.lookupIds(this.#kind, id);
     // Written under the current digest key: a copy under an older one would be found instead of this.
     if (olderIds.length) await this.#db('oauth_records').where({ kind: this.#kind }).whereIn('id', olderIds).delete();
-    await runStatement(this.#db, upsertRecord, [
-      this.#kind,
-      storedId,
-      JSON.stringify(storedPayload(this.#kind, id, payload)),
-      payload.grantId ?? null,
-      payload.uid ?? null,
-      payload.userCode ?? null,
-      expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-      storedId !== id,
-    ]);
+    const row: RecordRow = {
+      kind: this.#kind,
+      id: storedId!,
+      payload: JSON.stringify(storedPayload(this.#kind, id, payload)),
+      grantId: payload.grantId ?? null,
+      uid: payload.uid ?? null,
+      userCode: payload.userCode ?? null,
+      expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      idDigested: storedId !== id,
+    };
+    // The tokens a token request issues are written together when it answers (issued-tokens.ts).
+    if (holdIssuedToken(row)) return;
+    await runStatement(this.#db, upsertRecord, [row.kind, row.id, row.payload, row.grantId, row.uid, row.userCode, row.expiresAt, row.idDigested]);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
