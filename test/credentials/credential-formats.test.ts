@@ -6,6 +6,7 @@ import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { createPartner } from '../../src/partners/partners.ts';
 import { credentialPrefixes, isWellFormed } from '../../src/keys/credential-formats.ts';
 import { basicAuth } from '../support/basic.ts';
+import { statementsDuring } from '../support/statements.ts';
 
 /**
  * Credentials carry a fixed prefix per kind and a checksum (README,
@@ -24,18 +25,8 @@ const credentialTables = /\b(oauth_records|api_keys|partners|rate_limits|appgran
 
 /** The credential statements the server runs while `send` is in flight. */
 async function credentialReadsDuring(send: () => Promise<Response>): Promise<{ response: Response; reads: string[] }> {
-  const reads: string[] = [];
-  const watch = (query: { sql: string }) => {
-    if (credentialTables.test(query.sql)) reads.push(query.sql);
-  };
-  server.db.on('query', watch);
-  try {
-    const response = await send();
-    await response.clone().text();
-    return { response, reads };
-  } finally {
-    server.db.off('query', watch);
-  }
+  const { response, statements } = await statementsDuring(server.db, credentialTables, send);
+  return { response, reads: statements };
 }
 
 /** The value with its last character changed: the checksum no longer matches. */

@@ -3,6 +3,7 @@ import { CookieBrowser } from '../support/browser.ts';
 import { basicAuth } from '../support/basic.ts';
 import { authorizeThroughPages, exchangeCode, tokenBody } from '../support/flow.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { statementsDuring } from '../support/statements.ts';
 
 /**
  * The access and refresh token of one token request are written together,
@@ -33,18 +34,8 @@ async function freshCode(): Promise<string> {
 
 /** The statements that write engine records while `send` is in flight. */
 async function recordWritesDuring(send: () => Promise<Response>): Promise<{ response: Response; writes: string[] }> {
-  const writes: string[] = [];
-  const watch = (query: { sql: string }) => {
-    if (/\b(update oauth_records|insert into oauth_records)\b/i.test(query.sql)) writes.push(query.sql);
-  };
-  server.db.on('query', watch);
-  try {
-    const response = await send();
-    await response.clone().text();
-    return { response, writes };
-  } finally {
-    server.db.off('query', watch);
-  }
+  const { response, statements } = await statementsDuring(server.db, /\b(update oauth_records|insert into oauth_records)\b/i, send);
+  return { response, writes: statements };
 }
 
 async function storedTokenCount(): Promise<number> {
