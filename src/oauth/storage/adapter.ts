@@ -34,20 +34,9 @@ const findRecord = storedIdLookup(
   'oauth_record_find',
   (id) => `select payload, consumed_at from oauth_records where kind = $1 and id ${id('$2')} and ${liveRecord('oauth_records')} limit 1`,
 );
-const consumeRecord = storedIdLookup(
-  'oauth_record_consume',
-  (id) => `update oauth_records set consumed_at = now() where kind = $1 and id ${id('$2')} and consumed_at is null returning grant_id`,
-);
-// A refresh token used is noted on its live authorization (the partner's list of installations), in the same statement.
-const consumeRefreshToken = storedIdLookup(
-  'oauth_record_consume_refresh',
-  (id) => `with consumed as (
-     update oauth_records set consumed_at = now() where kind = $1 and id ${id('$2')} and consumed_at is null returning grant_id
-   ), noted as (
-     update authorizations set last_refreshed_at = now() where grant_id in (select grant_id from consumed) and revoked_at is null
-   )
-   select grant_id from consumed`,
-);
+// Atomic: of concurrent calls for one record exactly one gets its grant id back. A refresh token used is also noted on its
+// live authorization, for the partner's list of installations. A PL/pgSQL function (migration 20261208000002).
+const consumeRecord = statement('oauth_record_consume', 'select * from appgrant_consume($1, $2)');
 
 /**
  * oidc-provider keeps every model (sessions, interactions, grants, codes,
@@ -150,8 +139,7 @@ class RecordAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     this.#reads.forget(id);
     const storedIds = this.#ids.lookupIds(this.#kind, id);
-    const consume = lookupFor(this.#kind === 'RefreshToken' ? consumeRefreshToken : consumeRecord, storedIds);
-    const consumed = await runStatement(this.#db, consume.statement, [this.#kind, consume.ids]);
+    const consumed = await runStatement(this.#db, consumeRecord, [this.#kind, storedIds]);
     if (consumed.length === 1) return;
     const firstUse = await this.#usedWithinGrace(storedIds);
     if (firstUse !== undefined) {

@@ -42,13 +42,8 @@ export function holdIssuedToken(row: RecordRow): boolean {
 }
 
 // Any number of rows in one statement: the columns as arrays (the ISO text of each expiry, so both drivers send it alike).
-const writeRows = statement(
-  'oauth_records_write_issued',
-  `insert into oauth_records (kind, id, payload, grant_id, uid, user_code, expires_at, id_digested)
-   select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::boolean[])
-   on conflict (kind, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-     user_code = excluded.user_code, expires_at = excluded.expires_at`,
-);
+// A PL/pgSQL function (migration 20261208000002), whose plan is kept even when the call goes unnamed.
+const writeRows = statement('oauth_records_write_issued', 'select appgrant_write_issued($1, $2, $3, $4, $5, $6, $7, $8)');
 
 async function writeIssued(db: Knex, rows: RecordRow[]): Promise<void> {
   await runStatement(db, writeRows, [
