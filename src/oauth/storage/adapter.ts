@@ -22,7 +22,7 @@ function payloadOf(record: StoredRecord, restore: (stored: AdapterPayload) => Ad
 /** SQL: the record under `alias` has not expired. */
 const liveRecord = (alias: string) => `(${alias}.expires_at is null or ${alias}.expires_at > now())`;
 
-// The three statements every token request makes, prepared (see statements.ts).
+// The engine's record statements, prepared (see statements.ts); the tokens a token request issues go through issued-tokens.ts.
 const upsertRecord = statement(
   'oauth_record_upsert',
   `insert into oauth_records (kind, id, payload, grant_id, uid, user_code, expires_at, id_digested) values ($1, $2, $3, $4, $5, $6, $7, $8)
