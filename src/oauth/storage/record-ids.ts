@@ -97,8 +97,8 @@ export function restoredPayload(kind: string, id: string, stored: AdapterPayload
  * prepared `= any(…)` for an array of unknown length, finds that plan dearer
  * than one made for the actual one-element array, and so plans the statement
  * again on every execution; equality on the primary key is planned once.
- * (The read-ahead joins take the array into a PL/pgSQL function that
- * always uses its generic plan: see read-ahead.ts.)
+ * (The read-ahead joins and the consume take the array into a PL/pgSQL
+ * function that always uses its generic plan: see read-ahead.ts.)
  */
 export interface StoredIdLookup {
   one: Statement;
