@@ -3,7 +3,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { CookieBrowser, field, linkTo, text } from '../support/browser.ts';
 import { appKey, basic, call, expectForbidden, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { authorizeThroughPages, exchangeCode } from '../support/flow.ts';
-import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { logInToDashboard, submitForm } from '../support/owner-web.ts';
 import { eventually } from '../support/notices.ts';
 import { type StoredEvent } from '../../src/events/events.ts';
 import { sweepOptionsFrom, sweepRetention } from '../../src/retention/sweep.ts';
@@ -41,7 +41,7 @@ describe('owner sign-ins', () => {
     const refused = await wrong.post('/login', { _csrf: field(page, '_csrf') ?? '', email: owner.account.email, password: 'not the password at all' });
     expect(refused.status).toBe(401);
     const { browser } = await logInToDashboard(server.url, { email: owner.account.email, password: owner.password });
-    const loggedOut = await browser.post('/logout', { _csrf: await csrfToken(browser) });
+    const loggedOut = await submitForm(browser, '/dashboard', '/logout');
     expect(loggedOut.status).toBe(303);
 
     const events = (await eventsSince(before)).filter((event) => event.account_id === owner.account.id);

@@ -7,7 +7,7 @@ import { basicAuth } from '../support/basic.ts';
 import { CookieBrowser, field, text } from '../support/browser.ts';
 import { accountKey, appKey, basic, box, call, expectForbidden, keyEncryptionEnv, oauthToken } from '../support/credentials.ts';
 import { eventually, startNoticeReceiver, type NoticeReceiver } from '../support/notices.ts';
-import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { logInToDashboard, submitForm } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -69,8 +69,7 @@ describe('partners', () => {
     const developer = await server.createOwner();
     const { browser } = await logInToDashboard(server.url, credentialsOf(developer));
     const before = await newestEventId();
-    const registered = await browser.post('/partners', {
-      _csrf: await csrfToken(browser, '/partners'),
+    const registered = await submitForm(browser, '/partners', '/partners', {
       name: 'HelpDesk Pro',
       redirectUris: 'https://helpdesk.example/callback',
       permissions: 'app:read',
@@ -79,11 +78,11 @@ describe('partners', () => {
     const partner = await server.db('partners').where({ account_id: developer.account.id }).first();
     const page = `/partners/${partner.id}`;
 
-    const refused = await browser.post(`${page}/redirect-uris`, { _csrf: await csrfToken(browser, page), redirectUris: 'not a url' });
+    const refused = await submitForm(browser, page, `${page}/redirect-uris`, { redirectUris: 'not a url' });
     expect(refused.status).toBe(400);
-    const changed = await browser.post(`${page}/redirect-uris`, { _csrf: await csrfToken(browser, page), redirectUris: 'https://helpdesk.example/callback\nhttps://helpdesk.example/other' });
+    const changed = await submitForm(browser, page, `${page}/redirect-uris`, { redirectUris: 'https://helpdesk.example/callback\nhttps://helpdesk.example/other' });
     expect(changed.status).toBeLessThan(400);
-    const rotated = await browser.post(`${page}/rotate-secret`, { _csrf: await csrfToken(browser, page) });
+    const rotated = await submitForm(browser, page, `${page}/rotate-secret`);
     expect(rotated.status).toBeLessThan(400);
     await operator(['partner', 'approve', partner.id]);
 

@@ -4,7 +4,7 @@ import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import type { CookieBrowser } from '../support/browser.ts';
 import { text } from '../support/browser.ts';
 import { box } from '../support/credentials.ts';
-import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { logInToDashboard, submitForm } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -79,8 +79,7 @@ const malformed: [string, string][] = [
 
 /** Posts the portal's registration form with this removeUrl. */
 async function register(removeUrl: string, name = 'Probe'): Promise<Response> {
-  return web.post('/partners', {
-    _csrf: await csrfToken(web, '/partners'),
+  return submitForm(web, '/partners', '/partners', {
     name,
     redirectUris: 'https://partner.example/callback',
     permissions: 'app:read',

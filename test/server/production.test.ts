@@ -8,7 +8,7 @@ import { text } from '../support/browser.ts';
 import { insertFirstApproval } from '../../src/authorizations/authorizations.ts';
 import { appKey, basic, keyEncryptionEnv } from '../support/credentials.ts';
 import { eventually, startNoticeReceiver } from '../support/notices.ts';
-import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { logInToDashboard, submitForm } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -111,8 +111,7 @@ describe('outbound calls are https only', () => {
   it('the portal refuses an http removal notice URL', async () => {
     const owner = await production.createOwner();
     const { browser } = await logInToDashboard(production.url, { email: owner.account.email, password: owner.password });
-    const response = await browser.post('/partners', {
-      _csrf: await csrfToken(browser, '/partners'),
+    const response = await submitForm(browser, '/partners', '/partners', {
       name: 'Plain http',
       redirectUris: 'https://partner.example/callback',
       removeUrl: 'http://partner.example/removed',

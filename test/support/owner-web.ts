@@ -32,6 +32,11 @@ export async function csrfToken(browser: CookieBrowser, path = '/dashboard'): Pr
   return token!;
 }
 
+/** Submits a form of the page at `page` to `action`, as the browser would: the fields and the CSRF token that page carries. */
+export async function submitForm(browser: CookieBrowser, page: string, action: string, fields: Record<string, string> = {}): Promise<Response> {
+  return browser.post(action, { _csrf: await csrfToken(browser, page), ...fields });
+}
+
 let counter = 0;
 
 /** An owner with apps, straight in the database (for servers that are not a TestServer). */

@@ -5,7 +5,7 @@ import { passwordHasherFor } from '../../src/accounts/password-hasher.ts';
 import { CookieBrowser, field, text } from '../support/browser.ts';
 import { box } from '../support/credentials.ts';
 import { walkAuthorization, type OwnerCredentials } from '../support/flow.ts';
-import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { logInToDashboard, submitForm } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -36,8 +36,7 @@ function cli(args: string[]) {
 }
 
 async function registerInPortal(browser: CookieBrowser, fields: Record<string, string>): Promise<Response> {
-  return browser.post('/partners', {
-    _csrf: await csrfToken(browser, '/partners'),
+  return submitForm(browser, '/partners', '/partners', {
     name: 'HelpDesk Pro',
     redirectUris: 'https://helpdesk.example/callback',
     permissions: 'app:read',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieBrowser, field, text } from '../support/browser.ts';
 import { authorizeThroughPages } from '../support/flow.ts';
-import { csrfToken, logInToDashboard } from '../support/owner-web.ts';
+import { logInToDashboard, submitForm } from '../support/owner-web.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -38,8 +38,7 @@ describe('Post/Redirect/Get for secrets', () => {
     const owner = await server.createOwner({ appNames: ['Key Shop'] });
     const app = owner.apps[0]!;
     const browser = await signedIn(owner);
-    const created = await browser.post(`/dashboard/apps/${app.id}/keys`, {
-      _csrf: await csrfToken(browser, `/dashboard/apps/${app.id}`),
+    const created = await submitForm(browser, `/dashboard/apps/${app.id}`, `/dashboard/apps/${app.id}/keys`, {
       name: 'Reporting key',
       permissions: 'app:read',
     });
@@ -68,8 +67,7 @@ describe('Post/Redirect/Get for secrets', () => {
     const owner = await server.createOwner({ appNames: ['Shared'] });
     const app = owner.apps[0]!;
     const [maker, otherTab] = [await signedIn(owner), await signedIn(owner)];
-    const created = await maker.post(`/dashboard/apps/${app.id}/keys`, {
-      _csrf: await csrfToken(maker, `/dashboard/apps/${app.id}`),
+    const created = await submitForm(maker, `/dashboard/apps/${app.id}`, `/dashboard/apps/${app.id}/keys`, {
       name: 'Mine',
       permissions: 'all',
     });
@@ -87,8 +85,7 @@ describe('Post/Redirect/Get for secrets', () => {
   it('registering an integration: 303 to its page, the client secret there once', async () => {
     const developer = await server.createOwner({ appNames: ['Sandbox'] });
     const browser = await signedIn(developer);
-    const registered = await browser.post('/partners', {
-      _csrf: await csrfToken(browser, '/partners'),
+    const registered = await submitForm(browser, '/partners', '/partners', {
       name: 'HelpDesk Pro',
       redirectUris: 'https://helpdesk.example/callback',
       permissions: 'app:read',
@@ -153,7 +150,7 @@ describe('destructive actions ask first and name their target', () => {
     const app = owner.apps[0]!;
     const browser = await signedIn(owner);
     expect((await browser.get(`/dashboard/apps/${app.id}/keys/not-a-key/revoke`)).status).toBe(404);
-    await browser.post(`/dashboard/apps/${app.id}/keys`, { _csrf: await csrfToken(browser, `/dashboard/apps/${app.id}`), name: 'Old key', permissions: 'app:read' });
+    await submitForm(browser, `/dashboard/apps/${app.id}`, `/dashboard/apps/${app.id}/keys`, { name: 'Old key', permissions: 'app:read' });
     await browser.get(`/dashboard/apps/${app.id}`);
     const [key] = await server.db('api_keys').where({ app_id: app.id });
     const confirm = await (await browser.get(`/dashboard/apps/${app.id}/keys/${key.id}/revoke`)).text();
@@ -169,8 +166,7 @@ describe('forms refused keep what was typed and say what is wrong next to each f
     const owner = await server.createOwner({ appNames: ['Strict'] });
     const app = owner.apps[0]!;
     const browser = await signedIn(owner);
-    const refused = await browser.post(`/dashboard/apps/${app.id}/keys`, {
-      _csrf: await csrfToken(browser, `/dashboard/apps/${app.id}`),
+    const refused = await submitForm(browser, `/dashboard/apps/${app.id}`, `/dashboard/apps/${app.id}/keys`, {
       name: 'Nothing chosen',
       expiresAt: '2999-01-02T03:04',
       allowedIps: '2001:db8::/32\r\n10.0.0.0/8',
@@ -192,8 +188,7 @@ describe('forms refused keep what was typed and say what is wrong next to each f
     const owner = await server.createOwner({ appNames: ['Kept'] });
     const app = owner.apps[0]!;
     const browser = await signedIn(owner);
-    const refused = await browser.post(`/dashboard/apps/${app.id}/keys`, {
-      _csrf: await csrfToken(browser, `/dashboard/apps/${app.id}`),
+    const refused = await submitForm(browser, `/dashboard/apps/${app.id}`, `/dashboard/apps/${app.id}/keys`, {
       name: 'Past',
       permissions: 'app:read',
       expiresAt: '2001-01-01T00:00',
@@ -209,8 +204,7 @@ describe('forms refused keep what was typed and say what is wrong next to each f
     const developer = await server.createOwner({ appNames: ['Sandbox'] });
     const browser = await signedIn(developer);
     const typed = 'https://ok.example/callback\nnot a url';
-    const refused = await browser.post('/partners', {
-      _csrf: await csrfToken(browser, '/partners'),
+    const refused = await submitForm(browser, '/partners', '/partners', {
       name: 'Lines',
       redirectUris: typed,
       permissions: 'app:read',
@@ -226,8 +220,7 @@ describe('forms refused keep what was typed and say what is wrong next to each f
     const owner = await server.createOwner({ appNames: ['Ranges'] });
     const app = owner.apps[0]!;
     const browser = await signedIn(owner);
-    await browser.post(`/dashboard/apps/${app.id}/keys`, {
-      _csrf: await csrfToken(browser, `/dashboard/apps/${app.id}`),
+    await submitForm(browser, `/dashboard/apps/${app.id}`, `/dashboard/apps/${app.id}/keys`, {
       name: 'Ranged',
       permissions: 'app:read',
       allowedIps: '2001:db8::/32',
